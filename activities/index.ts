@@ -1,0 +1,8 @@
+/** All activities, built once per worker from their dependencies. */
+import type { Knex } from 'knex';
+import type { Logger } from '../platform/logger';
+import { createFileIngestionActivities } from './file-ingestion';
+
+export function createActivities(deps: { db: Knex; log: Logger }) {
+  return { ...createFileIngestionActivities(deps) };
+}

@@ -1,0 +1,70 @@
+/** Builds the HTTP API (Fastify + zod; OpenAPI at /docs). Used by api/server.ts and the tests. */
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { PayloadCodec } from '@temporalio/common';
+import Fastify, { LogController } from 'fastify';
+import type { Connection } from '@temporalio/client';
+import { jsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import type { Knex } from 'knex';
+import type { Logger } from '../platform/logger';
+import { errorHandler } from './errors';
+import { fileIngestionRoutes } from './routes/file-ingestions';
+import { ingestRoutes } from './routes/ingest';
+import { quarantineRoutes } from './routes/quarantine';
+import { recordRoutes } from './routes/records';
+import { temporalCodecRoutes } from './routes/temporal-codec';
+import type { TemporalAccess } from './temporal-access';
+
+export interface ApiDeps {
+  db: Knex;
+  temporal: TemporalAccess;
+  log: Logger;
+  /** Relative file paths and uploads resolve here. */
+  dataDir: string;
+  /** Serve the Temporal UI's remote codec endpoint with this codec. */
+  codec?: { codec: PayloadCodec; corsOrigins: string[] };
+}
+
+export async function buildApp(deps: ApiDeps) {
+  const app = Fastify({
+    loggerInstance: deps.log,
+    // Per-request access logs are off (at 10+ ingest requests/s they drown the rest); errors are still logged.
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: 1024 * 1024,
+  }).withTypeProvider<ZodTypeProvider>();
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  app.setErrorHandler(errorHandler);
+  app.setNotFoundHandler((req, reply) => reply.code(404).send({ error: 'NotFound', message: `no route ${req.method} ${req.url}; see /docs` }));
+
+  await app.register(swagger, {
+    openapi: {
+      info: { title: 'Tessera API', version: '0.1.0', description: 'Open-source B2B customer data platform: ingestion, quarantine, file ingestion.' },
+      tags: [
+        { name: 'ingestion', description: 'Streaming ingestion of XDM records' },
+        { name: 'file ingestion', description: 'CSV / JSONL files ingested by a Temporal workflow' },
+        { name: 'quarantine', description: 'Rejected records, their reasons, replay' },
+        { name: 'records', description: 'Stored records' },
+        { name: 'operations', description: 'Health' },
+      ],
+    },
+    transform: jsonSchemaTransform,
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+
+  app.get('/health', { schema: { tags: ['operations'], summary: 'Liveness and dependencies' } }, async (_req, reply) => {
+    const database = await deps.db.raw('SELECT 1').then(() => 'up' as const, () => 'down' as const);
+    const temporal = await deps.temporal
+      .client()
+      .then((c) => (c.connection as Connection).healthService.check({}))
+      .then(() => 'up' as const, () => 'down' as const);
+    return reply.code(database === 'up' ? 200 : 503).send({ status: database === 'up' ? 'ok' : 'degraded', database, temporal });
+  });
+
+  await app.register(ingestRoutes(deps));
+  await app.register(quarantineRoutes(deps));
+  await app.register(fileIngestionRoutes(deps));
+  await app.register(recordRoutes(deps));
+  if (deps.codec) await app.register(temporalCodecRoutes(deps.codec.codec, deps.codec.corsOrigins));
+  return app;
+}

@@ -1,0 +1,37 @@
+/** One error shape for every API answer that is not a success: `{ error, message, details? }`. */
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
+import { isDatabaseUnavailable } from '../db/connection';
+import { InvalidFile, InvalidRequest } from '../domain/errors';
+
+export class HttpError extends Error {
+  constructor(readonly statusCode: number, readonly code: string, message: string, readonly details?: unknown) {
+    super(message);
+  }
+}
+
+export function errorHandler(err: FastifyError | Error, req: FastifyRequest, reply: FastifyReply) {
+  if (err instanceof HttpError) return reply.code(err.statusCode).send({ error: err.code, message: err.message, details: err.details });
+  if (err instanceof InvalidFile) return reply.code(400).send({ error: 'InvalidFile', message: err.message, details: { problems: err.problems } });
+  if (err instanceof InvalidRequest) return reply.code(400).send({ error: 'InvalidRequest', message: err.message });
+  if (hasZodFastifySchemaValidationErrors(err)) {
+    const problems = err.validation.map((v) => ({ path: `${err.validationContext ?? ''}${v.instancePath.replace(/\//g, '.')}`, message: v.message }));
+    return reply.code(400).send({ error: 'InvalidRequest', message: problems.map((p) => `${p.path}: ${p.message}`).join('; '), details: { problems } });
+  }
+  const fe = err as FastifyError;
+  if (fe.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || (fe.statusCode === 400 && err instanceof SyntaxError)) {
+    return reply.code(400).send({ error: 'InvalidJson', message: `the request body is not valid JSON: ${err.message}` });
+  }
+  if (fe.code === 'FST_ERR_CTP_EMPTY_JSON_BODY') return reply.code(400).send({ error: 'InvalidJson', message: 'the request body is empty; send a JSON record or an array of records' });
+  if (fe.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+    return reply.code(413).send({ error: 'PayloadTooLarge', message: `the request body is larger than this endpoint accepts; send at most 1,000 records of at most 100 KB each per request` });
+  }
+  if (fe.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return reply.code(415).send({ error: 'UnsupportedMediaType', message: err.message });
+  if (isDatabaseUnavailable(err)) {
+    req.log.warn({ err: err.message }, 'database unavailable');
+    return reply.code(503).header('Retry-After', '5').send({ error: 'DatabaseUnavailable', message: 'the database is unavailable; nothing was stored, retry later' });
+  }
+  if (fe.statusCode && fe.statusCode >= 400 && fe.statusCode < 500) return reply.code(fe.statusCode).send({ error: fe.code ?? 'BadRequest', message: err.message });
+  req.log.error({ err }, 'unhandled error');
+  return reply.code(500).send({ error: 'InternalError', message: 'an unexpected error occurred; it has been logged' });
+}

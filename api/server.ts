@@ -1,0 +1,50 @@
+/** API process entry point (`npm run api`; docker-compose `api`). */
+import { createDb, redactUrl } from '../db/connection';
+import { loadConfig } from '../platform/config';
+import { createLogger } from '../platform/logger';
+import { EncryptionCodec, loadCodecKeys } from '../platform/payload-codec';
+import { buildApp } from './app';
+import { lazyTemporal } from './temporal-access';
+
+async function main() {
+  const config = loadConfig();
+  const log = createLogger('api', config.logLevel);
+  if (!config.databaseUrl) throw new Error('DATABASE_URL is not set');
+  const db = createDb(config.databaseUrl, { max: 20 });
+  const keys = loadCodecKeys();
+  const temporal = lazyTemporal({
+    address: config.temporalAddress,
+    namespace: config.temporalNamespace,
+    taskQueue: config.taskQueue,
+    uiUrl: process.env.TESSERA_TEMPORAL_UI_URL,
+  });
+  const codecEnabled = (process.env.TESSERA_CODEC_ENDPOINT ?? 'on') !== 'off';
+  const corsOrigins = (process.env.TESSERA_CODEC_CORS_ORIGINS ?? 'http://localhost:8233,http://127.0.0.1:8233').split(',').map((s) => s.trim());
+  const app = await buildApp({
+    db,
+    temporal,
+    log,
+    dataDir: config.dataDir,
+    codec: codecEnabled ? { codec: new EncryptionCodec(keys.current, keys.previous), corsOrigins } : undefined,
+  });
+  await app.listen({ host: config.apiHost, port: config.apiPort });
+  log.info({ url: `http://${config.apiHost}:${config.apiPort}`, docs: `http://${config.apiHost}:${config.apiPort}/docs`, database: redactUrl(config.databaseUrl) }, 'api started');
+
+  let closing = false;
+  const shutdown = async (signal: string) => {
+    if (closing) return;
+    closing = true;
+    log.info({ signal }, 'api stopping');
+    await app.close();
+    await temporal.close();
+    await db.destroy();
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+}
+
+main().catch((e) => {
+  process.stderr.write(`api failed: ${(e as Error).stack ?? e}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,87 @@
+/** Reading and resolving quarantined records. Inserting them is part of storeIngestBatch. */
+import type { Knex } from 'knex';
+import type { FieldError, RawKind } from '../../domain/ingestion/outcome';
+import type { XdmClassName } from '../../domain/xdm/class-spec';
+
+export type QuarantineStatus = 'open' | 'replayed' | 'discarded';
+
+export interface QuarantineRecordRow {
+  id: string;
+  batch_id: string;
+  channel: string;
+  xdm_class: XdmClassName;
+  file_ingestion_id: string | null;
+  row_number: string | null;
+  record_key: string | null;
+  raw_kind: RawKind;
+  payload: unknown;
+  payload_text: string | null;
+  errors: FieldError[];
+  status: QuarantineStatus;
+  attempts: number;
+  received_at: Date;
+  last_attempt_at: Date;
+  resolved_at: Date | null;
+  resolved_batch_id: string | null;
+}
+
+export interface QuarantineFilter {
+  ids?: string[];
+  xdmClass?: XdmClassName;
+  fileIngestionId?: string;
+  status?: QuarantineStatus;
+  /** Keyset paging: rows with id greater than this. */
+  afterId?: string;
+  limit: number;
+}
+
+export async function listQuarantine(db: Knex | Knex.Transaction, f: QuarantineFilter): Promise<QuarantineRecordRow[]> {
+  const query = db<QuarantineRecordRow>('quarantine_record').orderBy('id').limit(f.limit);
+  if (f.ids) query.whereIn('id', f.ids);
+  if (f.xdmClass) query.where('xdm_class', f.xdmClass);
+  if (f.fileIngestionId) query.where('file_ingestion_id', f.fileIngestionId);
+  if (f.status) query.where('status', f.status);
+  if (f.afterId) query.where('id', '>', f.afterId);
+  const rows = await query;
+  return rows.map((r) => ({ ...r, id: String(r.id) }));
+}
+
+export async function countQuarantine(db: Knex, f: Omit<QuarantineFilter, 'limit' | 'afterId'>): Promise<number> {
+  const query = db('quarantine_record').count<{ count: string }[]>({ count: '*' });
+  if (f.ids) query.whereIn('id', f.ids);
+  if (f.xdmClass) query.where('xdm_class', f.xdmClass);
+  if (f.fileIngestionId) query.where('file_ingestion_id', f.fileIngestionId);
+  if (f.status) query.where('status', f.status);
+  const [row] = await query;
+  return Number(row?.count ?? 0);
+}
+
+/** Marks replayed records resolved by the batch that stored them. */
+export async function markReplayed(tx: Knex.Transaction, ids: string[], batchId: string): Promise<number> {
+  if (!ids.length) return 0;
+  const { rowCount } = await tx.raw(
+    `/* quarantine.replayed */ UPDATE quarantine_record SET status = 'replayed', resolved_at = now(), resolved_batch_id = ?::uuid,
+       attempts = attempts + 1, last_attempt_at = now()
+     WHERE id = ANY(?::bigint[]) AND status = 'open'`,
+    [batchId, ids],
+  );
+  return rowCount ?? 0;
+}
+
+/** Records the new reasons of records that still fail after a replay attempt. */
+export async function recordFailedReplay(tx: Knex.Transaction, failures: Array<{ id: string; errors: FieldError[] }>): Promise<void> {
+  if (!failures.length) return;
+  await tx.raw(
+    `/* quarantine.still_failing */ UPDATE quarantine_record q SET errors = f.e, attempts = q.attempts + 1, last_attempt_at = now()
+     FROM json_to_recordset(?::json) AS f(id bigint, e jsonb) WHERE q.id = f.id`,
+    [JSON.stringify(failures.map((f) => ({ id: f.id, e: f.errors })))],
+  );
+}
+
+export async function discardQuarantine(db: Knex, ids: string[]): Promise<number> {
+  const { rowCount } = await db.raw(
+    `/* quarantine.discard */ UPDATE quarantine_record SET status = 'discarded', resolved_at = now() WHERE id = ANY(?::bigint[]) AND status = 'open'`,
+    [ids],
+  );
+  return rowCount ?? 0;
+}

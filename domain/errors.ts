@@ -1,0 +1,58 @@
+/**
+ * Tessera's error taxonomy. Code throws these plain errors; activities/failures.ts turns them
+ * into Temporal ApplicationFailures (the `type` set explicitly so minification cannot change it)
+ * and the API maps them to HTTP statuses. Per-record problems are never errors: they are
+ * RecordOutcomes that go to quarantine.
+ */
+export type ErrorOrigin = 'source' | 'destination' | 'identity' | 'governance' | 'platform' | 'input';
+
+export abstract class TesseraError extends Error {
+  abstract readonly type: string;
+  abstract readonly retryable: boolean;
+  abstract readonly origin: ErrorOrigin;
+  retryAfterMs?: number;
+}
+
+/** A file cannot be ingested as asked: missing, empty, unknown columns, bad mapping. Fix the input. */
+export class InvalidFile extends TesseraError {
+  readonly type = 'InvalidFile';
+  readonly retryable = false;
+  readonly origin = 'input';
+  constructor(readonly problems: string[]) {
+    super(problems.join('; '));
+    this.name = 'InvalidFile';
+  }
+}
+
+/** A request that can never succeed as sent (unknown class, bad mapping, ...). */
+export class InvalidRequest extends TesseraError {
+  readonly type = 'InvalidRequest';
+  readonly retryable = false;
+  readonly origin = 'input';
+  constructor(message: string) {
+    super(message);
+    this.name = 'InvalidRequest';
+  }
+}
+
+/** Another attempt moved a checkpoint first: re-read it and go on (retryable). */
+export class CheckpointMoved extends TesseraError {
+  readonly type = 'CheckpointMoved';
+  readonly retryable = true;
+  readonly origin = 'platform';
+  constructor(what: string) {
+    super(`the checkpoint of ${what} was moved by another attempt; resuming from the new checkpoint`);
+    this.name = 'CheckpointMoved';
+  }
+}
+
+/** Postgres cannot be reached: retry later (HTTP 503). */
+export class DatabaseUnavailable extends TesseraError {
+  readonly type = 'DatabaseUnavailable';
+  readonly retryable = true;
+  readonly origin = 'platform';
+  constructor(cause: unknown) {
+    super(`the database is unavailable: ${(cause as Error)?.message ?? String(cause)}`);
+    this.name = 'DatabaseUnavailable';
+  }
+}

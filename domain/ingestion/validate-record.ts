@@ -1,0 +1,129 @@
+/** The boundary check every record passes, whatever channel it came through. */
+import { createHash } from 'node:crypto';
+import type { z } from 'zod';
+import type { XdmClassSpec } from '../xdm/class-spec';
+import type { FieldError, RawKind, RecordOutcome } from './outcome';
+
+/** Adobe's Profile record limit: a record over 100 KB is rejected. */
+export const MAX_RECORD_BYTES = 100 * 1024;
+
+export function checksumOf(text: string): string {
+  return createHash('sha1').update(text).digest('hex');
+}
+
+export function formatZodPath(path: ReadonlyArray<PropertyKey>): string {
+  let out = '';
+  for (const seg of path) {
+    if (typeof seg === 'number') out += `[${seg}]`;
+    else out += out ? `.${String(seg)}` : String(seg);
+  }
+  return out;
+}
+
+export function zodErrors(error: z.ZodError): FieldError[] {
+  return error.issues.map((issue) => {
+    const base = formatZodPath(issue.path);
+    // An unknown key is reported on its parent object by zod; name the key itself.
+    if (issue.code === 'unrecognized_keys') {
+      const keys = (issue as unknown as { keys: string[] }).keys;
+      return {
+        path: keys.length === 1 ? [base, keys[0]].filter(Boolean).join('.') : base,
+        message: `unknown field${keys.length > 1 ? 's' : ''} ${keys.map((k) => `'${k}'`).join(', ')}: not part of the XDM class (custom fields belong under a '_<tenant>' object)`,
+      };
+    }
+    return { path: base, message: issue.message };
+  });
+}
+
+/** Reads the record key of a raw (possibly invalid) record, for quarantine listings. */
+export function peekRecordKey(spec: XdmClassSpec, raw: unknown): string | null {
+  let node: unknown = raw;
+  for (const part of spec.keyPath.split('.')) {
+    if (!node || typeof node !== 'object') return null;
+    node = (node as Record<string, unknown>)[part];
+  }
+  if (typeof node === 'string') return node;
+  if (node && typeof node === 'object') {
+    const o = node as Record<string, unknown>;
+    if (typeof o.sourceKey === 'string') return o.sourceKey;
+    if (typeof o.sourceID === 'string' && typeof o.sourceInstanceID === 'string' && typeof o.sourceType === 'string') {
+      return `${o.sourceID}@${o.sourceInstanceID}.${o.sourceType}`;
+    }
+  }
+  return null;
+}
+
+// An escape starts at a backslash preceded by an even number of backslashes.
+const NUL_ESCAPE = /(?<!\\)(?:\\\\)*\\u0000/i;
+const LONE_SURROGATE = /(?<!\\)(?:\\\\)*(?:\\ud[89ab][0-9a-f]{2}(?!\\ud[c-f][0-9a-f]{2})|(?<!\\ud[89ab][0-9a-f]{2})\\ud[c-f][0-9a-f]{2})/i;
+
+/** Text Postgres cannot store in JSON: NUL characters and unpaired UTF-16 surrogates. */
+export function unstorableText(json: string): string | null {
+  if (!json.includes('\\u')) return null;
+  if (NUL_ESCAPE.test(json)) return 'the record contains a NUL character (\\u0000), which cannot be stored; remove it at the source';
+  if (LONE_SURROGATE.test(json)) return 'the record contains an unpaired UTF-16 surrogate (broken Unicode); fix the encoding at the source';
+  return null;
+}
+
+export interface ValidateOptions {
+  position: number;
+  receivedAt: Date;
+  rawKind?: RawKind;
+  /** The raw payload to keep in quarantine when it differs from `record` (a CSV row before mapping). */
+  quarantinePayload?: unknown;
+  /** Errors found before schema validation (e.g. CSV cells that are not numbers). */
+  priorErrors?: FieldError[];
+}
+
+/**
+ * Validates one record of a class. `payloadText` is the record serialised as received (the
+ * caller usually has it already: it is what the landing table keeps and what the size limit
+ * is measured on).
+ */
+export function validateRecord(spec: XdmClassSpec, raw: unknown, payloadText: string, opts: ValidateOptions): RecordOutcome {
+  const reject = (errors: FieldError[]): RecordOutcome => ({
+    kind: 'rejected',
+    value: {
+      position: opts.position,
+      xdmClass: spec.name,
+      recordKey: peekRecordKey(spec, raw),
+      rawKind: opts.rawKind ?? 'xdm',
+      payload: opts.quarantinePayload ?? raw,
+      errors,
+    },
+  });
+
+  const unstorable = unstorableText(payloadText);
+  if (unstorable) {
+    const rejected = reject([{ path: '', message: unstorable }]);
+    // Keep the evidence as escaped text: a JSON column could not hold it either.
+    if (rejected.kind === 'rejected') Object.assign(rejected.value, { payload: undefined, payloadText, rawKind: 'text' });
+    return rejected;
+  }
+  const bytes = Buffer.byteLength(payloadText, 'utf8');
+  if (bytes > MAX_RECORD_BYTES) {
+    return reject([{ path: '', message: `record is ${bytes.toLocaleString('en-US')} bytes; the limit is ${MAX_RECORD_BYTES.toLocaleString('en-US')} bytes (100 KB)` }]);
+  }
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+    return reject([{ path: '', message: `a ${spec.title} record must be a JSON object, got ${raw === null ? 'null' : Array.isArray(raw) ? 'an array' : typeof raw}` }]);
+  }
+  const parsed = spec.schema.safeParse(raw);
+  const errors = [...(opts.priorErrors ?? []), ...(parsed.success ? [] : zodErrors(parsed.error))];
+  if (!parsed.success || errors.length > 0) return reject(errors);
+
+  const record = parsed.data;
+  return {
+    kind: 'accepted',
+    value: {
+      position: opts.position,
+      xdmClass: spec.name,
+      key: spec.recordKey(record),
+      record,
+      payloadText,
+      checksum: checksumOf(payloadText),
+      sourceUpdatedAt: spec.lastUpdated(record) ?? opts.receivedAt,
+      isDeleted: spec.isDeleted(record),
+      externalKey: spec.externalKey(record),
+    },
+  };
+}

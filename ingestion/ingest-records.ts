@@ -1,0 +1,41 @@
+/**
+ * The streaming path: validate records of one class and store them before answering. Valid
+ * records land and are upserted; invalid ones go to quarantine; all in one transaction, so a
+ * failure (Postgres down) leaves nothing half-written.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Knex } from 'knex';
+import type { FieldError } from '../domain/ingestion/outcome';
+import { validateRecord } from '../domain/ingestion/validate-record';
+import type { XdmClassSpec } from '../domain/xdm/class-spec';
+import { storeIngestBatch, type IngestChannel, type WriteOutcome } from '../db/repositories/ingest-batches';
+
+export type RecordResult =
+  | { index: number; status: 'accepted'; recordKey: string; outcome: WriteOutcome }
+  | { index: number; status: 'rejected'; quarantineId: string; recordKey: string | null; errors: FieldError[] };
+
+export interface IngestResult {
+  batchId: string;
+  accepted: number;
+  rejected: number;
+  counts: Record<WriteOutcome, number>;
+  results: RecordResult[];
+}
+
+export async function ingestRecords(db: Knex, spec: XdmClassSpec, records: unknown[], channel: IngestChannel = 'api'): Promise<IngestResult> {
+  const receivedAt = new Date();
+  const batchId = randomUUID();
+  const outcomes = records.map((raw, index) => validateRecord(spec, raw, JSON.stringify(raw) ?? 'null', { position: index, receivedAt }));
+  const accepted = outcomes.flatMap((o) => (o.kind === 'accepted' ? [o.value] : []));
+  const rejected = outcomes.flatMap((o) => (o.kind === 'rejected' ? [o.value] : []));
+
+  const stored = await db.transaction((tx) => storeIngestBatch(tx, spec, { batchId, channel, receivedAt, accepted, rejected, classifyNotApplied: true }));
+
+  const results: RecordResult[] = outcomes.map((o) =>
+    o.kind === 'accepted'
+      ? { index: o.value.position, status: 'accepted', recordKey: o.value.key.key, outcome: stored.outcomes.get(o.value.position)! }
+      : { index: o.value.position, status: 'rejected', quarantineId: stored.quarantineIds.get(o.value.position)!, recordKey: o.value.recordKey, errors: o.value.errors },
+  );
+  const { inserted, updated, unchanged, stale, superseded } = stored.counts;
+  return { batchId, accepted: accepted.length, rejected: rejected.length, counts: { inserted, updated, unchanged, stale, superseded }, results };
+}

@@ -1,0 +1,53 @@
+/**
+ * Process configuration, read once from the environment (and an optional secrets file).
+ * Nothing here is ever passed into workflow inputs: workflows receive ids, not settings.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+
+export interface TesseraConfig {
+  /** Postgres URL of Tessera's own database (not Temporal's). */
+  databaseUrl: string | undefined;
+  temporalAddress: string;
+  temporalNamespace: string;
+  taskQueue: string;
+  apiHost: string;
+  apiPort: number;
+  dataDir: string;
+  logLevel: string;
+}
+
+export const DEFAULT_NAMESPACE = 'tessera';
+export const DEFAULT_TASK_QUEUE = 'tessera-core';
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): TesseraConfig {
+  return {
+    databaseUrl: env.DATABASE_URL || undefined,
+    temporalAddress: env.TEMPORAL_ADDRESS || '127.0.0.1:7233',
+    temporalNamespace: env.TEMPORAL_NAMESPACE || DEFAULT_NAMESPACE,
+    taskQueue: env.TESSERA_TASK_QUEUE || DEFAULT_TASK_QUEUE,
+    apiHost: env.TESSERA_API_HOST || '127.0.0.1',
+    apiPort: Number(env.TESSERA_API_PORT || 8080),
+    dataDir: resolve(env.TESSERA_DATA_DIR || '.data'),
+    logLevel: env.LOG_LEVEL || 'info',
+  };
+}
+
+/**
+ * Reads a secret by name: the environment variable NAME wins, then NAME_FILE (a path whose
+ * content is the secret, as Docker/Kubernetes secrets are mounted), then the JSON secrets file
+ * named by TESSERA_SECRETS_FILE (`{ "NAME": "value" }`). Returns undefined when none is set.
+ */
+export function readSecret(name: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const direct = env[name];
+  if (direct) return direct;
+  const file = env[`${name}_FILE`];
+  if (file) return readFileSync(file, 'utf8').trim();
+  const secretsFile = env.TESSERA_SECRETS_FILE;
+  if (secretsFile && existsSync(secretsFile)) {
+    const all = JSON.parse(readFileSync(secretsFile, 'utf8')) as Record<string, unknown>;
+    const value = all[name];
+    if (typeof value === 'string') return value;
+  }
+  return undefined;
+}

@@ -1,0 +1,29 @@
+/** Builds Tessera's worker: one task queue, every workflow and activity, the encrypting data converter. */
+import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import type { Knex } from 'knex';
+import { createActivities } from '../activities';
+import type { Logger } from '../platform/logger';
+import { tesseraDataConverter } from '../platform/temporal';
+
+export interface TesseraWorkerDeps {
+  connection: NativeConnection;
+  namespace: string;
+  taskQueue: string;
+  db: Knex;
+  log: Logger;
+  /** A pre-built bundle (tests build it once per process); else the worker bundles workflows/ itself. */
+  workflowBundle?: WorkerOptions['workflowBundle'];
+}
+
+export async function createTesseraWorker(deps: TesseraWorkerDeps): Promise<Worker> {
+  return Worker.create({
+    connection: deps.connection,
+    namespace: deps.namespace,
+    taskQueue: deps.taskQueue,
+    ...(deps.workflowBundle ? { workflowBundle: deps.workflowBundle } : { workflowsPath: require.resolve('../workflows') }),
+    activities: createActivities({ db: deps.db, log: deps.log }),
+    dataConverter: tesseraDataConverter(),
+    shutdownGraceTime: '20s',
+    maxConcurrentActivityTaskExecutions: 20,
+  });
+}

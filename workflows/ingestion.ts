@@ -1,0 +1,45 @@
+/**
+ * ingestFile: a CSV or JSONL file of one XDM class, ingested in slices from a durable checkpoint.
+ * Inputs are ids only; the file's settings and progress live in Postgres (file_ingestion).
+ */
+import { CancellationScope, continueAsNew, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import type { createFileIngestionActivities } from '../activities/file-ingestion';
+import { BOOKKEEPING, DB_BATCH } from './shared/activity-options';
+import { fileIngestionProgressQuery, type FileIngestionProgress, type FileIngestionTotals, type IngestFileInput } from './shared/file-ingestion-types';
+
+type FileActivities = ReturnType<typeof createFileIngestionActivities>;
+const files = proxyActivities<FileActivities>(DB_BATCH);
+const bookkeeping = proxyActivities<FileActivities>(BOOKKEEPING);
+
+const SLICES_PER_RUN = 200;
+
+export async function ingestFile(input: IngestFileInput): Promise<FileIngestionTotals> {
+  let totals: FileIngestionTotals = await bookkeeping.openFileIngestion({ ingestionId: input.ingestionId });
+  setHandler(fileIngestionProgressQuery, (): FileIngestionProgress => ({
+    ...totals,
+    percent: totals.sizeBytes ? Math.min(100, Math.floor((totals.byteOffset / totals.sizeBytes) * 100)) : 0,
+  }));
+
+  try {
+    let slicesThisRun = 0;
+    while (totals.status === 'running') {
+      const slice = await files.ingestFileSlice({ ingestionId: input.ingestionId, maxRecords: input.sliceRecords ?? 100_000, batchSize: input.batchSize ?? 5_000 });
+      totals = slice.totals;
+      if (slice.done) break;
+      if (++slicesThisRun >= SLICES_PER_RUN || workflowInfo().continueAsNewSuggested) {
+        await continueAsNew<typeof ingestFile>(input);
+      }
+    }
+    return await bookkeeping.completeFileIngestion({ ingestionId: input.ingestionId });
+  } catch (err) {
+    await CancellationScope.nonCancellable(() => bookkeeping.failFileIngestion({ ingestionId: input.ingestionId, reason: failureReason(err) }));
+    throw err;
+  }
+}
+
+/** The innermost message of an activity failure, for the operator-facing status. */
+function failureReason(err: unknown): string {
+  let e = err as { message?: string; cause?: unknown } | undefined;
+  while (e && typeof e === 'object' && e.cause) e = e.cause as typeof e;
+  return String(e?.message ?? err).slice(0, 2000);
+}

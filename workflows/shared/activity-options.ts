@@ -1,0 +1,22 @@
+/** Activity option presets, named by intent. Workflow-safe. */
+import type { ActivityOptions } from '@temporalio/workflow';
+import { NON_RETRYABLE_ERROR_TYPES } from './error-types';
+
+/** Postgres work on a batch or a slice of a file: heartbeats progress, retries transient failures for a while. */
+export const DB_BATCH: ActivityOptions = {
+  startToCloseTimeout: '30m',
+  heartbeatTimeout: '30s',
+  retry: {
+    initialInterval: '1s',
+    backoffCoefficient: 2,
+    maximumInterval: '1m',
+    maximumAttempts: 50,
+    nonRetryableErrorTypes: [...NON_RETRYABLE_ERROR_TYPES],
+  },
+};
+
+/** Short bookkeeping writes (open, close, fail a run). */
+export const BOOKKEEPING: ActivityOptions = {
+  startToCloseTimeout: '1m',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 30, nonRetryableErrorTypes: [...NON_RETRYABLE_ERROR_TYPES] },
+};

@@ -1,0 +1,27 @@
+/** Messages of the ingestFile workflow. Workflow-safe: types and Temporal definitions only. */
+import { defineQuery } from '@temporalio/workflow';
+
+export interface IngestFileInput {
+  ingestionId: string;
+  /** Records per activity call (each call is one slice, visible in the workflow history). */
+  sliceRecords?: number;
+  /** Records per transaction. */
+  batchSize?: number;
+}
+
+export interface FileIngestionTotals {
+  status: 'pending' | 'running' | 'completed' | 'failed';
+  sizeBytes: number;
+  byteOffset: number;
+  rows: number;
+  accepted: number;
+  quarantined: number;
+  slices: number;
+}
+
+export interface FileIngestionProgress extends FileIngestionTotals {
+  /** 0..100, by bytes read. */
+  percent: number;
+}
+
+export const fileIngestionProgressQuery = defineQuery<FileIngestionProgress>('progress');
