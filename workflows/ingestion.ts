@@ -8,12 +8,12 @@ import { BOOKKEEPING, DB_BATCH } from './shared/activity-options';
 import { fileIngestionProgressQuery, type FileIngestionProgress, type FileIngestionTotals, type IngestFileInput } from './shared/file-ingestion-types';
 
 type FileActivities = ReturnType<typeof createFileIngestionActivities>;
-const files = proxyActivities<FileActivities>(DB_BATCH);
 const bookkeeping = proxyActivities<FileActivities>(BOOKKEEPING);
 
 const SLICES_PER_RUN = 200;
 
 export async function ingestFile(input: IngestFileInput): Promise<FileIngestionTotals> {
+  const files = proxyActivities<FileActivities>({ ...DB_BATCH, heartbeatTimeout: input.heartbeatTimeout ?? DB_BATCH.heartbeatTimeout });
   let totals: FileIngestionTotals = await bookkeeping.openFileIngestion({ ingestionId: input.ingestionId });
   setHandler(fileIngestionProgressQuery, (): FileIngestionProgress => ({
     ...totals,

@@ -295,6 +295,11 @@ describe('account', () => {
     assertIssue(issues(accountSchema, { accountKey: sfdc('001A'), _id: 7 }), '_id', 'expected string');
   });
 
+  test('only _{tenantId} keys are tenant field groups', () => {
+    const record = JSON.parse('{"accountKey": {"sourceKey": "1@a.b"}, "__proto__": {"polluted": true}}');
+    assertIssue(issues(accountSchema, record), '', "unknown field '__proto__'");
+  });
+
   test('the deprecated accountComponents array is refused with a reason', () => {
     assertIssue(issues(accountSchema, { accountKey: sfdc('001A'), accountComponents: [] }), '', 'accountComponents is deprecated');
   });
@@ -464,6 +469,8 @@ describe('person', () => {
       organizations: 'Acme',
       identityMap: { Email: [{ id: '', authenticatedState: 'maybe' }], ECID: { id: '1' } },
       workPhone: { number: 5550100 },
+      mobilePhone: { primary: true },
+      personalEmail: { type: 'personal' },
       workEmail: { address: 'a@b.c', primary: 'yes' },
       extSourceSystemAudit: { lastUpdatedDate: '2024-01-01T10:00:00' },
     });
@@ -478,6 +485,8 @@ describe('person', () => {
     assertIssue(found, 'identityMap.Email.0.authenticatedState', 'Invalid option');
     assertIssue(found, 'identityMap.ECID', 'expected array');
     assertIssue(found, 'workPhone.number', 'expected string');
+    assertIssue(found, 'mobilePhone.number', 'expected string');
+    assertIssue(found, 'personalEmail.address', 'expected an email address');
     assertIssue(found, 'workEmail.primary', 'expected boolean');
     assertIssue(found, 'extSourceSystemAudit.lastUpdatedDate', 'date-time with offset');
   });

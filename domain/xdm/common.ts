@@ -149,7 +149,10 @@ export const extSourceSystemAuditSchema = z.strictObject({
   lastViewedDate: opt(dateTimeSchema),
 });
 
-/** Currency data type: an amount and, when known, its ISO 4217 code. */
+/**
+ * Currency data type: an amount and, when known, its ISO 4217 code (Marketo opportunities and
+ * programs carry amounts without one).
+ */
 export const currencySchema = z.strictObject({
   amount: z.number(),
   currencyCode: opt(currencyCodeSchema),
@@ -196,7 +199,7 @@ export const addressSchema = z.strictObject({
 
 /** Phone number data type. `number` is free text: "+1 (555) 010-0000 x12" is valid. */
 export const phoneSchema = z.strictObject({
-  number: opt(z.string()),
+  number: z.string(),
   primary: opt(z.boolean()),
   /** E.164 country calling code, 1 to 3 digits. */
   countryCode: opt(z.string().regex(/^[0-9]{1,3}$/, 'expected a country calling code of 1 to 3 digits')),
@@ -208,7 +211,7 @@ export const phoneSchema = z.strictObject({
 
 /** Email address data type. */
 export const emailSchema = z.strictObject({
-  address: opt(emailAddressSchema),
+  address: emailAddressSchema,
   primary: opt(z.boolean()),
   label: opt(z.string()),
   /** e.g. work, personal, education, unknown. */
@@ -358,6 +361,9 @@ export interface XdmClassSchemaOptions<Shape extends z.ZodRawShape> {
   refusedFields?: Readonly<Record<string, string>>;
 }
 
+/** A tenant namespace key, Adobe's `_{tenantId}` (e.g. `_acme`); `__proto__` and the like are not. */
+const TENANT_KEY = /^_[A-Za-z0-9]/;
+
 /**
  * The schema of one XDM class: `shape` is validated strictly, except that keys starting with `_`
  * holding objects are tenant field groups (Adobe's `_{tenantId}` namespace for custom fields)
@@ -366,17 +372,18 @@ export interface XdmClassSchemaOptions<Shape extends z.ZodRawShape> {
 export function xdmClassSchema<Shape extends z.ZodRawShape>(options: XdmClassSchemaOptions<Shape>) {
   const { title, shape, refusedFields = {} } = options;
   const declared = new Set(Object.keys(shape));
+  const refusals = new Map(Object.entries(refusedFields));
   const topLevelKeys = z.unknown().check((payload) => {
     const record = payload.value;
     if (!isPlainObject(record)) return; // the object schema reports the wrong type
     const unknown: string[] = [];
     for (const key in record) {
       if (declared.has(key)) continue;
-      const refusal = refusedFields[key];
+      const refusal = refusals.get(key);
       if (refusal !== undefined) {
         // unrecognized_keys lets the pipe go on to validate the fields, so all issues come at once
         payload.issues.push({ code: 'unrecognized_keys', keys: [key], message: refusal, input: record });
-      } else if (!key.startsWith('_')) {
+      } else if (!TENANT_KEY.test(key)) {
         unknown.push(key);
       } else if (!isPlainObject(record[key])) {
         payload.issues.push({

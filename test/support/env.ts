@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { bundleWorkflowCode, DefaultLogger, Runtime, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import type { Knex } from 'knex';
 import { createDb } from '../../db/connection';
 import { createLogger } from '../../platform/logger';
@@ -32,6 +32,7 @@ export async function closeTestDb(): Promise<void> {
 
 let env: Promise<TestWorkflowEnvironment> | undefined;
 export function temporalEnv(): Promise<TestWorkflowEnvironment> {
+  if (!env) Runtime.install({ logger: new DefaultLogger('WARN') });
   env ??= TestWorkflowEnvironment.createFromExistingServer({
     address: requireEnv('TEMPORAL_ADDRESS'),
     namespace: process.env.TEMPORAL_NAMESPACE ?? 'tessera',

@@ -7,6 +7,8 @@ export interface IngestFileInput {
   sliceRecords?: number;
   /** Records per transaction. */
   batchSize?: number;
+  /** How soon a crashed worker's slice is retried elsewhere (default 30s; tests shorten it). */
+  heartbeatTimeout?: string;
 }
 
 export interface FileIngestionTotals {
