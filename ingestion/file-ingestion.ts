@@ -14,6 +14,7 @@ import type { XdmClassSpec } from '../domain/xdm/class-spec';
 import { XDM_CLASSES } from '../domain/xdm/registry';
 import { advanceCheckpoint, getFileIngestion, markStarted } from '../db/repositories/file-ingestions';
 import { storeIngestBatch } from '../db/repositories/ingest-batches';
+import { inPgTransaction } from '../db/pg-transaction';
 import { readRecordBatches, type FileFormat, type RecordBatch } from './file-records';
 
 export interface CsvHeader {
@@ -65,6 +66,9 @@ export async function inspectFile(path: string, format: FileFormat, spec: XdmCla
   return { sizeBytes: size, header: { columns, endOffset: head.endOffset, nextLine: head.nextLine } };
 }
 
+/** Batch transactions writing at once (Postgres runs each on its own core). */
+const COMMITS_IN_FLIGHT = 2;
+
 export interface SliceOptions {
   /** Stop after about this many records (a whole batch more at most) and report `done: false`. */
   maxRecords: number;
@@ -101,11 +105,16 @@ export async function ingestFileSlice(db: Knex, ingestionId: string, opts: Slice
   const mapping = header ? compiledOrThrow(spec, header, fi.mapping) : null;
 
   let offset = Number(fi.byte_offset);
-  let pending: Promise<void> | undefined;
+  // Up to COMMITS_IN_FLIGHT batch transactions run at once, each on its own connection: batch
+  // N+1 writes its rows while batch N is still writing. Before moving the checkpoint, N+1 waits
+  // (transaction open) for N to commit, so checkpoints advance strictly in file order; if N fails,
+  // N+1 rolls back too and the retry resumes from the last committed checkpoint.
+  const inFlight: Array<Promise<void>> = [];
+  let read = 0;
   const reader = readRecordBatches(fi.path, { format: fi.format, fromOffset: offset, fromLine: Number(fi.next_line), batchSize: opts.batchSize, signal: opts.signal });
   try {
     for await (const batch of reader) {
-      // Validate batch N+1 while Postgres stores batch N.
+      // Validate the next batch while Postgres stores the previous ones.
       const receivedAt = new Date();
       const accepted: AcceptedRecord[] = [];
       const rejected: RejectedRecord[] = [];
@@ -114,25 +123,26 @@ export async function ingestFileSlice(db: Knex, ingestionId: string, opts: Slice
         if (outcome.kind === 'accepted') accepted.push(outcome.value);
         else rejected.push(outcome.value);
       }
-      if (pending) await pending;
+      while (inFlight.length >= COMMITS_IN_FLIGHT) await inFlight.shift();
       const from = offset;
       offset = batch.endOffset;
-      pending = commit(from, batch, receivedAt, accepted, rejected);
-      pending.catch(() => undefined); // awaited below; avoid an unhandled-rejection warning meanwhile
-      if (progress.rows + batch.records.length >= opts.maxRecords) {
-        await pending;
-        return { ...progress, done: false };
-      }
+      const committed = commit(from, batch, receivedAt, accepted, rejected, inFlight[inFlight.length - 1]);
+      committed.catch(() => undefined); // awaited in order below; avoid an unhandled-rejection warning meanwhile
+      inFlight.push(committed);
+      read += batch.records.length;
+      if (read >= opts.maxRecords) break;
     }
-    if (pending) await pending;
+    while (inFlight.length) await inFlight.shift();
   } finally {
+    await Promise.allSettled(inFlight);
     await reader.return(undefined);
   }
-  return { ...progress, done: true };
+  return { ...progress, done: read < opts.maxRecords || progress.byteOffset >= Number(fi.size_bytes) };
 
-  async function commit(from: number, batch: RecordBatch, receivedAt: Date, accepted: AcceptedRecord[], rejected: RejectedRecord[]) {
-    await db.transaction(async (tx) => {
+  async function commit(from: number, batch: RecordBatch, receivedAt: Date, accepted: AcceptedRecord[], rejected: RejectedRecord[], previous?: Promise<void>) {
+    await inPgTransaction(db, async (tx) => {
       await storeIngestBatch(tx, spec, { batchId: randomUUID(), channel: 'file', fileIngestionId: ingestionId, receivedAt, accepted, rejected });
+      if (previous) await previous; // the batch before this one has committed (or this one rolls back)
       const moved = await advanceCheckpoint(tx, {
         id: ingestionId,
         fromOffset: from,

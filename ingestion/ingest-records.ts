@@ -9,6 +9,7 @@ import type { FieldError } from '../domain/ingestion/outcome';
 import { validateRecord } from '../domain/ingestion/validate-record';
 import type { XdmClassSpec } from '../domain/xdm/class-spec';
 import { storeIngestBatch, type IngestChannel, type WriteOutcome } from '../db/repositories/ingest-batches';
+import { inPgTransaction } from '../db/pg-transaction';
 
 export type RecordResult =
   | { index: number; status: 'accepted'; recordKey: string; outcome: WriteOutcome }
@@ -29,7 +30,7 @@ export async function ingestRecords(db: Knex, spec: XdmClassSpec, records: unkno
   const accepted = outcomes.flatMap((o) => (o.kind === 'accepted' ? [o.value] : []));
   const rejected = outcomes.flatMap((o) => (o.kind === 'rejected' ? [o.value] : []));
 
-  const stored = await db.transaction((tx) => storeIngestBatch(tx, spec, { batchId, channel, receivedAt, accepted, rejected, classifyNotApplied: true }));
+  const stored = await inPgTransaction(db, (tx) => storeIngestBatch(tx, spec, { batchId, channel, receivedAt, accepted, rejected, classifyNotApplied: true }));
 
   const results: RecordResult[] = outcomes.map((o) =>
     o.kind === 'accepted'

@@ -13,6 +13,7 @@ import { InvalidRequest } from '../domain/errors';
 import type { XdmClassName } from '../domain/xdm/class-spec';
 import { XDM_CLASSES } from '../domain/xdm/registry';
 import { storeIngestBatch } from '../db/repositories/ingest-batches';
+import { inPgTransaction } from '../db/pg-transaction';
 import { listQuarantine, markReplayed, recordFailedReplay, type QuarantineRecordRow } from '../db/repositories/quarantine';
 
 export interface ReplayRequest {
@@ -64,7 +65,7 @@ export async function replayQuarantine(db: Knex, req: ReplayRequest): Promise<Re
       }
     }
     const batchId = randomUUID();
-    await db.transaction(async (tx) => {
+    await inPgTransaction(db, async (tx) => {
       if (accepted.length) {
         await storeIngestBatch(tx, spec, { batchId, channel: 'replay', receivedAt, accepted, rejected: [] });
         await markReplayed(tx, acceptedIds, batchId);

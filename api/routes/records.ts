@@ -23,7 +23,7 @@ export function recordRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
         if (!row) throw new HttpError(404, 'NotFound', `no ${spec.name} record with key '${req.params.recordKey}'`);
         const history = await deps
           .db('landing_record')
-          .select('batch_id', 'checksum', 'received_at')
+          .select('batch_id', deps.db.raw("encode(content_hash, 'hex') AS content_hash"), 'received_at')
           .where({ xdm_class: spec.name, record_key: req.params.recordKey })
           .orderBy('id');
         return {
@@ -34,7 +34,7 @@ export function recordRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
           receivedAt: row.received_at,
           externalKey: row.external_key,
           record: row.record,
-          landing: history.map((h: { batch_id: string; checksum: string; received_at: Date }) => ({ batchId: h.batch_id, checksum: h.checksum, receivedAt: h.received_at })),
+          landing: history.map((h: { batch_id: string; content_hash: string; received_at: Date }) => ({ batchId: h.batch_id, contentHash: h.content_hash, receivedAt: h.received_at })),
         };
       },
     );

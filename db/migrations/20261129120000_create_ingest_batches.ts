@@ -19,19 +19,20 @@ export async function up(knex: Knex): Promise<void> {
     CREATE INDEX ingest_batch_received_at_ix ON ingest_batch (received_at);
 
     CREATE TABLE landing_record (
-      id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-      batch_id    uuid NOT NULL CONSTRAINT landing_record_batch_fk REFERENCES ingest_batch (id),
-      xdm_class   text NOT NULL,
-      record_key  text NOT NULL,
-      payload     jsonb NOT NULL,
-      checksum    text NOT NULL,
-      received_at timestamptz NOT NULL,
-      CONSTRAINT landing_record_content_uq UNIQUE (xdm_class, record_key, checksum)
+      id           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+      batch_id     uuid NOT NULL,
+      xdm_class    text NOT NULL,
+      record_key   text NOT NULL,
+      payload      json NOT NULL,
+      content_hash bytea NOT NULL,
+      received_at  timestamptz NOT NULL,
+      CONSTRAINT landing_record_content_uq UNIQUE (content_hash)
     );
-    COMMENT ON TABLE landing_record IS 'Every accepted record exactly as received; one row per distinct content of a record';
+    COMMENT ON TABLE landing_record IS 'Every accepted record exactly as received (json keeps the text as sent); one row per distinct content of a record';
+    COMMENT ON COLUMN landing_record.batch_id IS 'The ingest_batch written in the same transaction (no foreign key: a per-row check would halve bulk loads)';
     COMMENT ON COLUMN landing_record.record_key IS 'The B2B sourceKey ({sourceID}@{sourceInstanceID}.{sourceType}), or _id for experience events';
-    COMMENT ON COLUMN landing_record.checksum IS 'SHA-1 of the payload as received; the same record twice lands once';
-    CREATE INDEX landing_record_batch_ix ON landing_record (batch_id);
+    COMMENT ON COLUMN landing_record.content_hash IS 'SHA-1 of class, record key and payload: the same record twice lands once';
+    CREATE INDEX landing_record_key_ix ON landing_record (xdm_class, record_key);
   `);
 }
 

@@ -109,8 +109,8 @@ export async function up(knex: Knex): Promise<void> {
         is_deleted         boolean NOT NULL DEFAULT false,
         source_updated_at  timestamptz NOT NULL,
         received_at        timestamptz NOT NULL,
-        checksum           text NOT NULL,
-        batch_id           uuid NOT NULL CONSTRAINT ${t.table}_batch_fk REFERENCES ingest_batch (id),
+        content_hash       bytea NOT NULL,
+        batch_id           uuid NOT NULL,
         record             jsonb NOT NULL,
         created_at         timestamptz NOT NULL DEFAULT now(),
         updated_at         timestamptz NOT NULL DEFAULT now()${extra}
@@ -121,8 +121,9 @@ export async function up(knex: Knex): Promise<void> {
       COMMENT ON COLUMN ${t.table}.is_deleted IS 'isDeleted: deleted in the source; kept so that an older update cannot resurrect it';
       COMMENT ON COLUMN ${t.table}.source_updated_at IS 'extSourceSystemAudit.lastUpdatedDate, else the receive time: an older version never overwrites a newer one';
       COMMENT ON COLUMN ${t.table}.record IS 'The XDM record, normalised (every B2B Source object has its four parts)';
+      COMMENT ON COLUMN ${t.table}.content_hash IS 'Same as landing_record.content_hash of the stored version: equal hash, nothing to update';
+      COMMENT ON COLUMN ${t.table}.batch_id IS 'The ingest_batch that stored this version (no foreign key: a per-row check would halve bulk loads)';
       CREATE INDEX ${t.table}_external_key_ix ON ${t.table} (external_key) WHERE external_key IS NOT NULL;
-      CREATE INDEX ${t.table}_source_instance_ix ON ${t.table} (source_type, source_instance_id);
     `);
     for (const [name, , comment] of t.columns) {
       await knex.raw(`COMMENT ON COLUMN ${t.table}.${name} IS '${comment.replace(/'/g, "''")}'`);

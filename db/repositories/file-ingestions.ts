@@ -2,6 +2,7 @@
 import type { Knex } from 'knex';
 import type { ColumnMapping } from '../../domain/ingestion/column-mapping';
 import type { XdmClassName } from '../../domain/xdm/class-spec';
+import type { PgConn } from '../pg-transaction';
 
 export type FileFormat = 'csv' | 'jsonl';
 export type FileIngestionStatus = 'pending' | 'running' | 'completed' | 'failed';
@@ -87,11 +88,11 @@ export interface CheckpointAdvance {
  * checkpoint still stands at `fromOffset` (compare-and-set). Returns false when another attempt
  * moved it first: the caller's transaction must then roll back.
  */
-export async function advanceCheckpoint(tx: Knex.Transaction, a: CheckpointAdvance): Promise<boolean> {
-  const { rowCount } = await tx.raw(
-    `/* file_ingestion.advance */ UPDATE file_ingestion SET byte_offset = ?, next_line = ?, rows_read = rows_read + ?, accepted_count = accepted_count + ?,
-       quarantined_count = quarantined_count + ?, updated_at = now()
-     WHERE id = ? AND byte_offset = ? AND status = 'running'`,
+export async function advanceCheckpoint(conn: PgConn, a: CheckpointAdvance): Promise<boolean> {
+  const { rowCount } = await conn.query(
+    `/* file_ingestion.advance */ UPDATE file_ingestion SET byte_offset = $1, next_line = $2, rows_read = rows_read + $3, accepted_count = accepted_count + $4,
+       quarantined_count = quarantined_count + $5, updated_at = now()
+     WHERE id = $6 AND byte_offset = $7 AND status = 'running'`,
     [a.toOffset, a.nextLine, a.rows, a.accepted, a.quarantined, a.id, a.fromOffset],
   );
   return rowCount === 1;

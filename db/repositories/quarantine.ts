@@ -2,6 +2,7 @@
 import type { Knex } from 'knex';
 import type { FieldError, RawKind } from '../../domain/ingestion/outcome';
 import type { XdmClassName } from '../../domain/xdm/class-spec';
+import type { PgConn } from '../pg-transaction';
 
 export type QuarantineStatus = 'open' | 'replayed' | 'discarded';
 
@@ -57,23 +58,23 @@ export async function countQuarantine(db: Knex, f: Omit<QuarantineFilter, 'limit
 }
 
 /** Marks replayed records resolved by the batch that stored them. */
-export async function markReplayed(tx: Knex.Transaction, ids: string[], batchId: string): Promise<number> {
+export async function markReplayed(conn: PgConn, ids: string[], batchId: string): Promise<number> {
   if (!ids.length) return 0;
-  const { rowCount } = await tx.raw(
-    `/* quarantine.replayed */ UPDATE quarantine_record SET status = 'replayed', resolved_at = now(), resolved_batch_id = ?::uuid,
+  const { rowCount } = await conn.query(
+    `/* quarantine.replayed */ UPDATE quarantine_record SET status = 'replayed', resolved_at = now(), resolved_batch_id = $1::uuid,
        attempts = attempts + 1, last_attempt_at = now()
-     WHERE id = ANY(?::bigint[]) AND status = 'open'`,
+     WHERE id = ANY($2::bigint[]) AND status = 'open'`,
     [batchId, ids],
   );
   return rowCount ?? 0;
 }
 
 /** Records the new reasons of records that still fail after a replay attempt. */
-export async function recordFailedReplay(tx: Knex.Transaction, failures: Array<{ id: string; errors: FieldError[] }>): Promise<void> {
+export async function recordFailedReplay(conn: PgConn, failures: Array<{ id: string; errors: FieldError[] }>): Promise<void> {
   if (!failures.length) return;
-  await tx.raw(
+  await conn.query(
     `/* quarantine.still_failing */ UPDATE quarantine_record q SET errors = f.e, attempts = q.attempts + 1, last_attempt_at = now()
-     FROM json_to_recordset(?::json) AS f(id bigint, e jsonb) WHERE q.id = f.id`,
+     FROM json_to_recordset($1::json) AS f(id bigint, e jsonb) WHERE q.id = f.id`,
     [JSON.stringify(failures.map((f) => ({ id: f.id, e: f.errors })))],
   );
 }

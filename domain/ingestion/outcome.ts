@@ -19,6 +19,7 @@ export interface AcceptedRecord {
   record: Record<string, unknown>;
   /** The record exactly as received, serialised. */
   payloadText: string;
+  /** SHA-1 (hex) of class, key and payload: the content identity used for deduplication. */
   checksum: string;
   /** lastUpdatedDate (events: timestamp), else the receive time. */
   sourceUpdatedAt: Date;

@@ -7,8 +7,9 @@ import type { FieldError, RawKind, RecordOutcome } from './outcome';
 /** Adobe's Profile record limit: a record over 100 KB is rejected. */
 export const MAX_RECORD_BYTES = 100 * 1024;
 
-export function checksumOf(text: string): string {
-  return createHash('sha1').update(text).digest('hex');
+/** Identifies one content of one record: the same record sent twice has the same hash. */
+export function contentHash(xdmClass: string, key: string, payloadText: string): string {
+  return createHash('sha1').update(xdmClass).update('\n').update(key).update('\n').update(payloadText).digest('hex');
 }
 
 export function formatZodPath(path: ReadonlyArray<PropertyKey>): string {
@@ -112,15 +113,16 @@ export function validateRecord(spec: XdmClassSpec, raw: unknown, payloadText: st
   if (!parsed.success || errors.length > 0) return reject(errors);
 
   const record = parsed.data;
+  const key = spec.recordKey(record);
   return {
     kind: 'accepted',
     value: {
       position: opts.position,
       xdmClass: spec.name,
-      key: spec.recordKey(record),
+      key,
       record,
       payloadText,
-      checksum: checksumOf(payloadText),
+      checksum: contentHash(spec.name, key.key, payloadText),
       sourceUpdatedAt: spec.lastUpdated(record) ?? opts.receivedAt,
       isDeleted: spec.isDeleted(record),
       externalKey: spec.externalKey(record),

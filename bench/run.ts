@@ -1,0 +1,23 @@
+/** `npm run bench -- NAME [options]`: runs one benchmark; each prints its figures and its baseline. */
+const BENCHES: Record<string, () => Promise<{ run(args: string[]): Promise<void> }>> = {
+  'file-ingestion': () => import('./file-ingestion.js'),
+  'streaming-api': () => import('./streaming-api.js'),
+};
+
+async function main() {
+  const [name, ...args] = process.argv.slice(2);
+  const load = name ? BENCHES[name] : undefined;
+  if (!load) {
+    process.stderr.write(`usage: npm run bench -- <${Object.keys(BENCHES).join('|')}> [options]\n`);
+    process.exit(2);
+  }
+  await (await load()).run(args);
+}
+
+main().then(
+  () => process.exit(0),
+  (e) => {
+    process.stderr.write(`${(e as Error).stack ?? e}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,102 @@
+/**
+ * Streaming ingestion through the HTTP API: the API runs as its own process (as deployed),
+ * `--concurrency` clients post distinct 500-record batches of people until `--records` are sent.
+ * Reports sustained records/s and request latency percentiles.
+ * Baseline, same run, same records: the raw INSERT … ON CONFLICT of the same batches, no HTTP.
+ * Target: ≥ 5,000 records/s sustained with p99 < 200 ms.
+ */
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { freePort } from '../scripts/temporal-dev-server';
+import { fmt, freshDatabase, percentile, personRecord, rawInsertBaseline } from './support';
+
+function arg(args: string[], name: string, dflt: number): number {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? Number(args[i + 1]) : dflt;
+}
+
+async function waitForHealth(url: string): Promise<void> {
+  for (let i = 0; i < 240; i++) {
+    try {
+      const res = await fetch(url);
+      if (res.status < 500) return;
+    } catch {
+      /* starting */
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`API not healthy at ${url}`);
+}
+
+export async function run(args: string[]): Promise<void> {
+  const total = arg(args, 'records', 150_000);
+  const perRequest = arg(args, 'batch', 500);
+  const concurrency = arg(args, 'concurrency', 4);
+  const store = await freshDatabase('api');
+  const port = await freePort();
+  const api = spawn(process.execPath, ['--import', 'tsx', join(__dirname, '..', 'api', 'server.ts')], {
+    env: {
+      ...process.env,
+      DATABASE_URL: store.url,
+      TEMPORAL_ADDRESS: '127.0.0.1:1', // not needed for streaming ingestion
+      TESSERA_API_PORT: String(port),
+      TESSERA_PAYLOAD_KEY: randomBytes(32).toString('base64'),
+      LOG_LEVEL: 'warn',
+    },
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  try {
+    const base = `http://127.0.0.1:${port}`;
+    await waitForHealth(`${base}/health`);
+    const requests = Math.ceil(total / perRequest);
+    const bodies: string[] = [];
+    for (let r = 0; r < requests; r++) {
+      const batch = [];
+      for (let i = r * perRequest; i < Math.min(total, (r + 1) * perRequest); i++) batch.push(personRecord(i));
+      bodies.push(JSON.stringify(batch));
+    }
+    // Warm-up: a few requests of other records (JIT, connection pool, plan cache).
+    for (let w = 0; w < 5; w++) {
+      await fetch(`${base}/v1/ingest/person`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(Array.from({ length: perRequest }, (_, i) => personRecord(10_000_000 + w * perRequest + i))) });
+    }
+    process.stdout.write(`posting ${fmt(total)} records in ${fmt(requests)} requests of ${perRequest}, ${concurrency} at a time…\n`);
+    const latencies: number[] = [];
+    let next = 0;
+    let failures = 0;
+    const t0 = performance.now();
+    await Promise.all(
+      Array.from({ length: concurrency }, async () => {
+        while (next < bodies.length) {
+          const body = bodies[next++]!;
+          const start = performance.now();
+          const res = await fetch(`${base}/v1/ingest/person`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+          await res.arrayBuffer();
+          latencies.push(performance.now() - start);
+          if (res.status !== 200) failures++;
+        }
+      }),
+    );
+    const seconds = (performance.now() - t0) / 1000;
+    latencies.sort((a, b) => a - b);
+    const count = (await store.db('xdm_person').count<{ count: string }[]>({ count: '*' }))[0]?.count ?? '0';
+
+    process.stdout.write('running the baseline (raw INSERT … ON CONFLICT of the same batches, no HTTP)…\n');
+    const baseline = await rawInsertBaseline(store.db, total, perRequest);
+    process.stdout.write(
+      [
+        '',
+        `streaming-api: ${fmt(total)} person records, ${perRequest} per request, ${concurrency} concurrent clients`,
+        `  Tessera API (HTTP → validate → landing + canonical upsert, stored before the answer): ${seconds.toFixed(1)} s = ${fmt(total / seconds)} records/s`,
+        `    request latency p50 ${latencies.length ? percentile(latencies, 50).toFixed(0) : '-'} ms, p95 ${percentile(latencies, 95).toFixed(0)} ms, p99 ${percentile(latencies, 99).toFixed(0)} ms, max ${latencies[latencies.length - 1]!.toFixed(0)} ms; non-200 answers: ${failures}; canonical rows ${fmt(Number(count))}`,
+        `  baseline (raw INSERT … ON CONFLICT of the same ${perRequest}-row batches):            ${baseline.toFixed(1)} s = ${fmt(total / baseline)} records/s`,
+        `  targets: ≥ 5,000 records/s sustained, p99 < 200 ms`,
+        '',
+      ].join('\n'),
+    );
+  } finally {
+    api.kill('SIGTERM');
+    await new Promise((r) => api.once('exit', r));
+    await store.drop();
+  }
+}

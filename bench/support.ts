@@ -1,0 +1,122 @@
+/** Shared by the benchmarks: a fresh database per run, synthetic B2B people, timing helpers. */
+import { randomBytes } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { Client } from 'pg';
+import type { Knex } from 'knex';
+import { createDb, dropDatabase, ensureDatabaseExists } from '../db/connection';
+import { applyMigrations } from '../db/migrate';
+import { copyRows, copyValue, inPgTransaction } from '../db/pg-transaction';
+
+export async function freshDatabase(name: string): Promise<{ url: string; db: Knex; drop(): Promise<void> }> {
+  let server = process.env.DATABASE_URL;
+  if (!server) {
+    for (const user of ['postgres', 'root']) {
+      const c = new Client({ connectionString: `postgres://${user}@127.0.0.1:5432/postgres` });
+      try {
+        await c.connect();
+        server = `postgres://${user}@127.0.0.1:5432/postgres`;
+        break;
+      } catch {
+        /* next */
+      } finally {
+        await c.end().catch(() => undefined);
+      }
+    }
+  }
+  if (!server) throw new Error('no Postgres: set DATABASE_URL or start the local server');
+  const u = new URL(server);
+  u.pathname = `/tessera_bench_${name}_${randomBytes(3).toString('hex')}`;
+  const url = u.toString();
+  await ensureDatabaseExists(url);
+  const db = createDb(url, { max: 20 });
+  await applyMigrations(db);
+  return { url, db, drop: async () => { await db.destroy(); await dropDatabase(url); } };
+}
+
+/** Four source instances, ~30% of people present in more than one (same email). */
+export const INSTANCES = [
+  { sourceType: 'Salesforce', sourceInstanceID: '00D5e0000001' },
+  { sourceType: 'Marketo', sourceInstanceID: '123-ABC-456' },
+  { sourceType: 'Marketo', sourceInstanceID: '789-DEF-012' },
+  { sourceType: 'Dynamics', sourceInstanceID: 'contoso-eu' },
+];
+
+const FIRST = ['Ada', 'Grace', 'Alan', 'Hedy', 'Katherine', 'Linus', 'Margaret', 'Dennis', 'Barbara', 'Ken'];
+const LAST = ['Lovelace', 'Hopper', 'Turing', 'Lamarr', 'Johnson', 'Torvalds', 'Hamilton', 'Ritchie', 'Liskov', 'Thompson'];
+
+export function personRow(i: number) {
+  const inst = INSTANCES[i % INSTANCES.length]!;
+  const human = i % 10 < 3 ? Math.floor(i / 4) : i; // ~30% share an email with another instance's record
+  const company = human % 5000;
+  return {
+    key: `P${i}@${inst.sourceInstanceID}.${inst.sourceType}`,
+    email: `person${human}@company${company}.example`,
+    first: FIRST[i % 10]!,
+    last: LAST[(i >> 3) % 10]!,
+    type: i % 3 === 0 ? 'Lead' : 'Contact',
+    account: `A${company}@${inst.sourceInstanceID}.${inst.sourceType}`,
+    score: i % 100,
+    updated: new Date(Date.UTC(2026, 0, 1) + (i % 86_400) * 1000).toISOString(),
+  };
+}
+
+export function personRecord(i: number) {
+  const r = personRow(i);
+  return {
+    b2b: { personKey: { sourceKey: r.key }, personType: r.type, accountKey: { sourceKey: r.account }, personScore: r.score },
+    workEmail: { address: r.email },
+    person: { name: { firstName: r.first, lastName: r.last } },
+    extSourceSystemAudit: { lastUpdatedDate: r.updated },
+  };
+}
+
+export const PERSON_CSV_HEADER = 'b2b.personKey.sourceKey,workEmail.address,person.name.firstName,person.name.lastName,b2b.personType,b2b.accountKey.sourceKey,b2b.personScore,extSourceSystemAudit.lastUpdatedDate';
+
+export async function writePersonCsv(path: string, rows: number): Promise<void> {
+  const out = createWriteStream(path);
+  out.write(`${PERSON_CSV_HEADER}\n`);
+  let chunk: string[] = [];
+  for (let i = 0; i < rows; i++) {
+    const r = personRow(i);
+    chunk.push(`${r.key},${r.email},${r.first},${r.last},${r.type},${r.account},${r.score},${r.updated}`);
+    if (chunk.length === 10_000) {
+      if (!out.write(`${chunk.join('\n')}\n`)) await new Promise<void>((res) => out.once('drain', () => res()));
+      chunk = [];
+    }
+  }
+  if (chunk.length) out.write(`${chunk.join('\n')}\n`);
+  await new Promise<void>((res, rej) => out.end((e?: Error | null) => (e ? rej(e) : res())));
+}
+
+/**
+ * The baseline: the fastest raw `INSERT … ON CONFLICT` of the same rows (key, JSON record, update
+ * time) into a plain table with only a primary key: COPY into a staging table, then one
+ * `INSERT … SELECT … ON CONFLICT DO UPDATE` per batch. No parsing, validation or landing copy.
+ */
+export async function rawInsertBaseline(db: Knex, rows: number, batchSize: number): Promise<number> {
+  await db.raw('CREATE TABLE bench_raw_person (record_key text PRIMARY KEY, record jsonb NOT NULL, updated_at timestamptz NOT NULL)');
+  const started = performance.now();
+  for (let from = 0; from < rows; from += batchSize) {
+    let lines = '';
+    for (let i = from; i < Math.min(rows, from + batchSize); i++) {
+      const rec = personRecord(i);
+      lines += `${copyValue(rec.b2b.personKey.sourceKey)}\t${copyValue(JSON.stringify(rec))}\t${rec.extSourceSystemAudit.lastUpdatedDate}\n`;
+    }
+    await inPgTransaction(db, async (conn) => {
+      await conn.query('CREATE TEMP TABLE IF NOT EXISTS bench_stage (record_key text, record jsonb, updated_at timestamptz) ON COMMIT DELETE ROWS');
+      await copyRows(conn, 'bench_stage', lines);
+      await conn.query(
+        `INSERT INTO bench_raw_person SELECT * FROM bench_stage
+         ON CONFLICT (record_key) DO UPDATE SET record = EXCLUDED.record, updated_at = EXCLUDED.updated_at`,
+      );
+    });
+  }
+  return (performance.now() - started) / 1000;
+}
+
+export function percentile(sorted: number[], p: number): number {
+  if (!sorted.length) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+export const fmt = (n: number) => Math.round(n).toLocaleString('en-US');

@@ -1,0 +1,44 @@
+/**
+ * A transaction on a raw pg connection from knex's pool, for the bulk write path: it needs
+ * COPY (pg-copy-streams), which knex cannot drive. Same pool, same limits as every other query.
+ */
+import type { Knex } from 'knex';
+import type { ClientBase } from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
+
+export type PgConn = ClientBase;
+
+export async function inPgTransaction<T>(db: Knex, fn: (conn: PgConn) => Promise<T>): Promise<T> {
+  const conn = (await db.client.acquireConnection()) as PgConn;
+  try {
+    await conn.query('BEGIN');
+    const out = await fn(conn);
+    await conn.query('COMMIT');
+    return out;
+  } catch (e) {
+    await conn.query('ROLLBACK').catch(() => undefined);
+    throw e;
+  } finally {
+    await db.client.releaseConnection(conn);
+  }
+}
+
+/** Streams rows (already in COPY text format, one per line) into `target`. */
+export async function copyRows(conn: PgConn, target: string, lines: string): Promise<void> {
+  const stream = conn.query(copyFrom(`COPY ${target} FROM STDIN`));
+  await new Promise<void>((resolve, reject) => {
+    stream.on('finish', () => resolve());
+    stream.on('error', reject);
+    stream.end(lines);
+  });
+}
+
+const NEEDS_ESCAPE = /[\\\t\n\r]/;
+const ESCAPES: Record<string, string> = { '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r' };
+
+/** One value in COPY's text format: \N for null, backslash, tab, newline and CR escaped. */
+export function copyValue(v: string | number | boolean | null | undefined): string {
+  if (v === null || v === undefined) return '\\N';
+  const s = typeof v === 'string' ? v : String(v);
+  return NEEDS_ESCAPE.test(s) ? s.replace(/[\\\t\n\r]/g, (c) => ESCAPES[c]!) : s;
+}
