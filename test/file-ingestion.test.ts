@@ -122,6 +122,19 @@ describe('file ingestion', () => {
     assert.equal(child.parent_key, `1.mkto_org@${inst}.Marketo`);
   });
 
+  test('an uploaded CSV body is saved and ingested like a file on the server', async () => {
+    const inst = uniqueInstance('up');
+    const res = await api.app.inject({ method: 'POST', url: '/v1/file-ingestions/upload?class=person', payload: personCsv(inst, 50), headers: { 'content-type': 'text/csv' } });
+    assert.equal(res.statusCode, 202, res.body);
+    assert.equal(res.json().format, 'csv');
+    const totals = await waitForWorkflow(res.json().workflowId);
+    assert.equal(totals.accepted, 50);
+    assert.equal(await countRows('xdm_person', (q) => q.where('source_instance_id', inst)), 50);
+    const empty = await api.app.inject({ method: 'POST', url: '/v1/file-ingestions/upload?class=person', payload: '', headers: { 'content-type': 'text/csv' } });
+    assert.equal(empty.statusCode, 400);
+    assert.match(empty.json().message, /empty/);
+  });
+
   test('files that cannot be ingested are refused up front with every problem listed', async () => {
     const cases: Array<[Record<string, unknown>, RegExp]> = [
       [{ path: writeTestFile('empty.csv', ''), class: 'person' }, /the file is empty/],
@@ -138,6 +151,18 @@ describe('file ingestion', () => {
     const unknownClass = await ingestThroughApi({ path: '/tmp/x.csv', class: 'people' });
     assert.equal(unknownClass.statusCode, 400);
     assert.match(unknownClass.json().message, /class/);
+  });
+
+  test('a file that became unreadable after it was accepted fails the workflow and records why', async () => {
+    const id = randomUUID();
+    const path = writeTestFile(`${id}.csv`, 'Email\nada@example.com\n'); // no XDM column: refused when opened
+    await createFileIngestion(testDb(), { id, xdmClass: 'person', format: 'csv', path, mapping: null, sizeBytes: 24, workflowId: fileIngestionWorkflowId(id) });
+    const env = await temporalEnv();
+    const handle = await env.client.workflow.start<typeof ingestFile>('ingestFile', { taskQueue, workflowId: fileIngestionWorkflowId(id), args: [{ ingestionId: id }] });
+    await assert.rejects(handle.result(), (e: Error & { cause?: { cause?: { type?: string } } }) => e.cause?.cause?.type === 'InvalidFile');
+    const row = await getFileIngestion(testDb(), id);
+    assert.equal(row!.status, 'failed');
+    assert.match(row!.error!, /column 'Email' is not an XDM field path/);
   });
 
   test('the workflow history is encrypted and replays deterministically', async () => {
@@ -193,7 +218,7 @@ describe('file ingestion', () => {
     const rescuer = await startWorker(queue);
     const totals = await rescuer.runUntil(async () => {
       const live = await handle.query(fileIngestionProgressQuery);
-      assert.ok(live.byteOffset >= offsetAtKill && live.percent < 100, 'progress resumes from the checkpoint');
+      assert.ok(live && live.byteOffset >= offsetAtKill && live.percent < 100, 'progress resumes from the checkpoint');
       return handle.result();
     });
     assert.equal(totals.status, 'completed');

@@ -14,13 +14,13 @@ const SLICES_PER_RUN = 200;
 
 export async function ingestFile(input: IngestFileInput): Promise<FileIngestionTotals> {
   const files = proxyActivities<FileActivities>({ ...DB_BATCH, heartbeatTimeout: input.heartbeatTimeout ?? DB_BATCH.heartbeatTimeout });
-  let totals: FileIngestionTotals = await bookkeeping.openFileIngestion({ ingestionId: input.ingestionId });
-  setHandler(fileIngestionProgressQuery, (): FileIngestionProgress => ({
-    ...totals,
-    percent: totals.sizeBytes ? Math.min(100, Math.floor((totals.byteOffset / totals.sizeBytes) * 100)) : 0,
-  }));
+  let totals: FileIngestionTotals | undefined;
+  setHandler(fileIngestionProgressQuery, (): FileIngestionProgress | undefined =>
+    totals && { ...totals, percent: totals.sizeBytes ? Math.min(100, Math.floor((totals.byteOffset / totals.sizeBytes) * 100)) : 0 },
+  );
 
   try {
+    totals = await bookkeeping.openFileIngestion({ ingestionId: input.ingestionId });
     let slicesThisRun = 0;
     while (totals.status === 'running') {
       const slice = await files.ingestFileSlice({ ingestionId: input.ingestionId, maxRecords: input.sliceRecords ?? 100_000, batchSize: input.batchSize ?? 5_000 });

@@ -26,4 +26,5 @@ export interface FileIngestionProgress extends FileIngestionTotals {
   percent: number;
 }
 
-export const fileIngestionProgressQuery = defineQuery<FileIngestionProgress>('progress');
+/** Undefined until the file has been opened. */
+export const fileIngestionProgressQuery = defineQuery<FileIngestionProgress | undefined>('progress');

@@ -1,0 +1,32 @@
+/**
+ * Determinism guard: every committed history (test/replay/histories/<release>/*.json) must replay
+ * on the current workflow code. A failure here means a change needs `patched()`.
+ */
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { Worker } from '@temporalio/worker';
+import { EncryptionCodec, codecKey } from '../../platform/payload-codec';
+import { workflowBundle } from '../support/env';
+import { FIXTURE_PAYLOAD_KEY } from './fixture-key';
+
+const root = join(__dirname, 'histories');
+const files = readdirSync(root).flatMap((release) =>
+  statSync(join(root, release)).isDirectory()
+    ? readdirSync(join(root, release)).filter((f) => f.endsWith('.json')).map((f) => join(release, f))
+    : [],
+);
+
+for (const file of files) {
+  test(`replays ${file}`, async () => {
+    const history = JSON.parse(readFileSync(join(root, file), 'utf8'));
+    await Worker.runReplayHistory(
+      {
+        workflowBundle: await workflowBundle(),
+        dataConverter: { payloadCodecs: [new EncryptionCodec(codecKey(FIXTURE_PAYLOAD_KEY))], failureConverterPath: require.resolve('../../platform/failure-converter') },
+      },
+      history,
+      file,
+    );
+  });
+}
