@@ -21,6 +21,9 @@ export interface ApiDeps {
   log: Logger;
   /** Relative file paths and uploads resolve here. */
   dataDir: string;
+  /** Directories the API may ingest files from (uploads go to dataDir/uploads, always allowed). */
+  importDirs: string[];
+  maxUploadBytes: number;
   /** Serve the Temporal UI's remote codec endpoint with this codec. */
   codec?: { codec: PayloadCodec; corsOrigins: string[] };
 }

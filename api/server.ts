@@ -25,6 +25,8 @@ async function main() {
     temporal,
     log,
     dataDir: config.dataDir,
+    importDirs: config.importDirs,
+    maxUploadBytes: config.maxUploadBytes,
     codec: codecEnabled ? { codec: new EncryptionCodec(keys.current, keys.previous), corsOrigins } : undefined,
   });
   await app.listen({ host: config.apiHost, port: config.apiPort });

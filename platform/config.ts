@@ -14,6 +14,9 @@ export interface TesseraConfig {
   apiHost: string;
   apiPort: number;
   dataDir: string;
+  /** Where the API may read files to ingest: TESSERA_IMPORT_DIRS (comma-separated), else the data dir and examples/. */
+  importDirs: string[];
+  maxUploadBytes: number;
   logLevel: string;
 }
 
@@ -29,6 +32,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): TesseraConfig 
     apiHost: env.TESSERA_API_HOST || '127.0.0.1',
     apiPort: Number(env.TESSERA_API_PORT || 8080),
     dataDir: resolve(env.TESSERA_DATA_DIR || '.data'),
+    importDirs: (env.TESSERA_IMPORT_DIRS ? env.TESSERA_IMPORT_DIRS.split(',') : [env.TESSERA_DATA_DIR || '.data', resolve(__dirname, '..', 'examples')])
+      .map((d) => resolve(d.trim()))
+      .filter(Boolean),
+    maxUploadBytes: Number(env.TESSERA_MAX_UPLOAD_BYTES || 5 * 1024 ** 3),
     logLevel: env.LOG_LEVEL || 'info',
   };
 }

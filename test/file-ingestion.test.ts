@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Worker } from '@temporalio/worker';
@@ -135,12 +136,31 @@ describe('file ingestion', () => {
     assert.match(empty.json().message, /empty/);
   });
 
+  test('the API reads only files inside its import directories, and caps uploads', async () => {
+    const outside = await ingestThroughApi({ path: '/etc/hostname', class: 'person' });
+    assert.equal(outside.statusCode, 403);
+    assert.match(outside.json().message, /outside the import directories/);
+    const escape = await ingestThroughApi({ path: '../../../../../etc/hostname', class: 'person' });
+    assert.equal(escape.statusCode, 403);
+    const link = join(tmpdir(), `link-${randomUUID()}.csv`);
+    (await import('node:fs')).symlinkSync('/etc/hostname', link);
+    const viaLink = await ingestThroughApi({ path: link, class: 'person' });
+    assert.equal(viaLink.statusCode, 403, 'a symlink inside a root pointing outside is refused');
+    const small = await testApi({ taskQueue, maxUploadBytes: 100 });
+    try {
+      const big = await small.app.inject({ method: 'POST', url: '/v1/file-ingestions/upload?class=person', payload: personCsv('x', 10), headers: { 'content-type': 'text/csv' } });
+      assert.equal(big.statusCode, 413);
+    } finally {
+      await small.close();
+    }
+  });
+
   test('files that cannot be ingested are refused up front with every problem listed', async () => {
     const cases: Array<[Record<string, unknown>, RegExp]> = [
       [{ path: writeTestFile('empty.csv', ''), class: 'person' }, /the file is empty/],
       [{ path: writeTestFile('header-only.csv', 'b2b.personKey.sourceKey\n'), class: 'person' }, /header but no data rows/],
       [{ path: writeTestFile('unknown-cols.csv', 'b2b.personKey.sourceKey,Email,Phone\n1@a.b,x,y\n'), class: 'person' }, /column 'Email' is not an XDM field path.*column 'Phone'/],
-      [{ path: '/no/such/file.csv', class: 'person' }, /no such file/],
+      [{ path: join(tmpdir(), 'no-such-file.csv'), class: 'person' }, /no such file/],
       [{ path: writeTestFile('x.jsonl', '{}'), class: 'person', mapping: { fields: { a: 'b' } } }, /mapping applies to CSV files only/],
     ];
     for (const [body, message] of cases) {

@@ -1,8 +1,9 @@
 /** File ingestion: start an ingestFile workflow for a file on the server, or for an uploaded body. */
 import { randomUUID } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { mkdir, unlink } from 'node:fs/promises';
-import { isAbsolute, join, resolve } from 'node:path';
+import { mkdir, realpath, unlink } from 'node:fs/promises';
+import { isAbsolute, join, resolve, sep } from 'node:path';
+import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
@@ -22,6 +23,36 @@ const formatSchema = z.enum(['csv', 'jsonl']);
 
 export function fileIngestionWorkflowId(id: string): string {
   return `file-ingestion:${id}`;
+}
+
+/**
+ * The API reads only files under its import roots (after resolving symlinks and `..`): a path
+ * anywhere else could be used to read server files back through the quarantine.
+ */
+async function allowedPath(requested: string, roots: string[]): Promise<string> {
+  const inside = (path: string, root: string) => path === root || path.startsWith(root.endsWith(sep) ? root : root + sep);
+  const refuse = () =>
+    new HttpError(403, 'PathNotAllowed', `${requested} is outside the import directories (${roots.join(', ')}); copy the file there, upload it, or add its directory to TESSERA_IMPORT_DIRS`);
+  const lexical = resolve(requested);
+  // Decide on the path as written first, so that answers never reveal what exists elsewhere.
+  if (!roots.some((root) => inside(lexical, resolve(root)))) throw refuse();
+  const real = await realpath(lexical).catch(() => undefined);
+  if (!real) return lexical; // does not exist: inspectFile says so
+  const realRoots = await Promise.all(roots.map((root) => realpath(root).catch(() => resolve(root))));
+  if (!realRoots.some((root) => inside(real, root))) throw refuse(); // a symlink pointing out
+  return real;
+}
+
+/** Counts bytes through a pipeline and fails it past `limit`. */
+function byteLimit(limit: number): Transform {
+  let seen = 0;
+  return new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      seen += chunk.length;
+      if (seen > limit) done(new HttpError(413, 'PayloadTooLarge', `the upload is larger than ${limit.toLocaleString('en-US')} bytes (TESSERA_MAX_UPLOAD_BYTES)`));
+      else done(null, chunk);
+    },
+  });
 }
 
 function view(row: FileIngestionRow, uiUrl: string | undefined, namespace: string) {
@@ -81,12 +112,12 @@ export function fileIngestionRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
       {
         schema: {
           tags: ['file ingestion'],
-          summary: 'Ingest a CSV or JSONL file that the server can read',
+          summary: 'Ingest a CSV or JSONL file from one of the server\'s import directories',
           description:
             'Starts an ingestFile workflow (visible in the Temporal UI). CSV columns are XDM field paths, or mapped by `mapping`. ' +
             'The file is checked first: a missing or empty file, unknown columns or a bad mapping answer 400 with every problem.',
           body: z.strictObject({
-            path: z.string().min(1).describe('path on the server (relative paths are resolved against the data directory)'),
+            path: z.string().min(1).describe('path on the server, inside an import directory (TESSERA_IMPORT_DIRS); relative paths resolve against the data directory'),
             class: z.enum(XDM_CLASS_NAMES),
             format: formatSchema.optional().describe('default: from the file extension'),
             mapping: columnMappingSchema.optional(),
@@ -96,7 +127,7 @@ export function fileIngestionRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
       },
       async (req, reply) => {
         const b = req.body;
-        const path = isAbsolute(b.path) ? b.path : resolve(deps.dataDir, b.path);
+        const path = await allowedPath(isAbsolute(b.path) ? b.path : resolve(deps.dataDir, b.path), deps.importDirs);
         const format = b.format ?? (path.endsWith('.jsonl') || path.endsWith('.ndjson') ? 'jsonl' : 'csv');
         return reply.code(202).send(await start({ path, xdmClass: b.class, format, mapping: b.mapping ?? null, trigger: b.trigger }));
       },
@@ -105,7 +136,6 @@ export function fileIngestionRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
     app.post(
       '/v1/file-ingestions/upload',
       {
-        bodyLimit: 1024 * 1024 * 1024,
         schema: {
           tags: ['file ingestion'],
           summary: 'Upload a CSV (text/csv) or JSONL (application/x-ndjson) body and ingest it',
@@ -117,8 +147,8 @@ export function fileIngestionRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
         const dir = join(deps.dataDir, 'uploads');
         await mkdir(dir, { recursive: true });
         const path = join(dir, `${randomUUID()}.${format}`);
-        await pipeline(req.body as NodeJS.ReadableStream, createWriteStream(path));
         try {
+          await pipeline(req.body as NodeJS.ReadableStream, byteLimit(deps.maxUploadBytes), createWriteStream(path));
           return reply.code(202).send(await start({ path, xdmClass: req.query.class, format, mapping: null, trigger: 'api' }));
         } catch (e) {
           await unlink(path).catch(() => undefined);
