@@ -1,15 +1,19 @@
 /**
  * The one place where errors become Temporal failures: Tessera's typed errors keep their `type`
- * and retryability, an unreachable database is retryable, anything else is left to Temporal's
- * default (retryable, typed by its class name).
+ * and retryability, an unreachable database is retryable, data Postgres refuses is not, anything
+ * else is left to Temporal's default (retryable, typed by its class name).
  */
 import { ApplicationFailure } from '@temporalio/common';
-import { isDatabaseUnavailable } from '../db/connection';
-import { DatabaseUnavailable, TesseraError } from '../domain/errors';
+import { isDatabaseUnavailable, isDataRejected } from '../db/connection';
+import { DatabaseUnavailable, StorageRejected, TesseraError } from '../domain/errors';
 
 export function toApplicationFailure(err: unknown): unknown {
   if (err instanceof ApplicationFailure) return err;
-  const e = err instanceof TesseraError ? err : isDatabaseUnavailable(err) ? new DatabaseUnavailable(err) : undefined;
+  const e =
+    err instanceof TesseraError ? err
+    : isDatabaseUnavailable(err) ? new DatabaseUnavailable(err)
+    : isDataRejected(err) ? new StorageRejected(err)
+    : undefined;
   if (!e) return err;
   return ApplicationFailure.create({
     type: e.type,

@@ -1,7 +1,7 @@
 /** One error shape for every API answer that is not a success: `{ error, message, details? }`. */
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
-import { isDatabaseUnavailable } from '../db/connection';
+import { isDatabaseUnavailable, isTransientConflict } from '../db/connection';
 import { InvalidFile, InvalidRequest } from '../domain/errors';
 
 export class HttpError extends Error {
@@ -27,6 +27,9 @@ export function errorHandler(err: FastifyError | Error, req: FastifyRequest, rep
     return reply.code(413).send({ error: 'PayloadTooLarge', message: `the request body is larger than this endpoint accepts; send at most 1,000 records of at most 100 KB each per request` });
   }
   if (fe.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return reply.code(415).send({ error: 'UnsupportedMediaType', message: err.message });
+  if (isTransientConflict(err)) {
+    return reply.code(503).header('Retry-After', '1').send({ error: 'Conflict', message: 'the records collided with a concurrent write; nothing was stored, retry the request' });
+  }
   if (isDatabaseUnavailable(err)) {
     req.log.warn({ err: err.message }, 'database unavailable');
     return reply.code(503).header('Retry-After', '5').send({ error: 'DatabaseUnavailable', message: 'the database is unavailable; nothing was stored, retry later' });

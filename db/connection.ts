@@ -55,6 +55,18 @@ export function redactUrl(databaseUrl: string): string {
   }
 }
 
+/** Lock contention that a retry resolves: deadlock, serialization failure, lock timeout. */
+export function isTransientConflict(err: unknown): boolean {
+  const code = (err as { code?: string } | undefined)?.code;
+  return code === '40P01' || code === '40001' || code === '55P03';
+}
+
+/** Postgres refused the data itself (data exception, integrity violation): retrying cannot help. */
+export function isDataRejected(err: unknown): boolean {
+  const code = (err as { code?: string } | undefined)?.code;
+  return typeof code === 'string' && /^(22|23)[0-9A-Z]{3}$/.test(code);
+}
+
 /** True when the error means Postgres could not be reached or went away (answer 503, retry). */
 export function isDatabaseUnavailable(err: unknown): boolean {
   const e = err as { code?: string; message?: string; name?: string } | undefined;

@@ -56,3 +56,14 @@ export class DatabaseUnavailable extends TesseraError {
     this.name = 'DatabaseUnavailable';
   }
 }
+
+/** Postgres refused a value (data exception or integrity violation): a bug or unsupported data, not retryable. */
+export class StorageRejected extends TesseraError {
+  readonly type = 'StorageRejected';
+  readonly retryable = false;
+  readonly origin = 'platform';
+  constructor(cause: unknown) {
+    super(`the database refused the data: ${(cause as Error)?.message ?? String(cause)}`);
+    this.name = 'StorageRejected';
+  }
+}

@@ -13,7 +13,7 @@ import { CheckpointMoved, InvalidFile } from '../domain/errors';
 import type { XdmClassSpec } from '../domain/xdm/class-spec';
 import { XDM_CLASSES } from '../domain/xdm/registry';
 import { advanceCheckpoint, getFileIngestion, markStarted } from '../db/repositories/file-ingestions';
-import { storeIngestBatch } from '../db/repositories/ingest-batches';
+import { applyStagedBatch, stageIngestBatch } from '../db/repositories/ingest-batches';
 import { inPgTransaction } from '../db/pg-transaction';
 import { readRecordBatches, type FileFormat, type RecordBatch } from './file-records';
 
@@ -106,11 +106,13 @@ export async function ingestFileSlice(db: Knex, ingestionId: string, opts: Slice
 
   let offset = Number(fi.byte_offset);
   // Up to COMMITS_IN_FLIGHT batch transactions run at once, each on its own connection: batch
-  // N+1 writes its rows while batch N is still writing. Before moving the checkpoint, N+1 waits
-  // (transaction open) for N to commit, so checkpoints advance strictly in file order; if N fails,
-  // N+1 rolls back too and the retry resumes from the last committed checkpoint.
+  // N+1 COPYs its rows into staging while batch N applies. N+1 then waits (transaction open) for
+  // N to commit before it writes shared tables and moves the checkpoint, so checkpoints advance
+  // strictly in file order; if N fails, N+1 rolls back too and the retry resumes from the last
+  // committed checkpoint.
   const inFlight: Array<Promise<void>> = [];
   let read = 0;
+  let reachedEnd = true;
   const reader = readRecordBatches(fi.path, { format: fi.format, fromOffset: offset, fromLine: Number(fi.next_line), batchSize: opts.batchSize, signal: opts.signal });
   try {
     for await (const batch of reader) {
@@ -130,19 +132,25 @@ export async function ingestFileSlice(db: Knex, ingestionId: string, opts: Slice
       committed.catch(() => undefined); // awaited in order below; avoid an unhandled-rejection warning meanwhile
       inFlight.push(committed);
       read += batch.records.length;
-      if (read >= opts.maxRecords) break;
+      if (read >= opts.maxRecords) {
+        reachedEnd = false; // a later slice goes on from the checkpoint (and finds the end if this was it)
+        break;
+      }
     }
     while (inFlight.length) await inFlight.shift();
   } finally {
     await Promise.allSettled(inFlight);
     await reader.return(undefined);
   }
-  return { ...progress, done: read < opts.maxRecords || progress.byteOffset >= Number(fi.size_bytes) };
+  return { ...progress, done: reachedEnd };
 
   async function commit(from: number, batch: RecordBatch, receivedAt: Date, accepted: AcceptedRecord[], rejected: RejectedRecord[], previous?: Promise<void>) {
     await inPgTransaction(db, async (tx) => {
-      await storeIngestBatch(tx, spec, { batchId: randomUUID(), channel: 'file', fileIngestionId: ingestionId, receivedAt, accepted, rejected });
-      if (previous) await previous; // the batch before this one has committed (or this one rolls back)
+      const staged = await stageIngestBatch(tx, spec, { batchId: randomUUID(), channel: 'file', fileIngestionId: ingestionId, receivedAt, accepted, rejected });
+      // Take row locks only once the batch before this one has committed (or roll back with it):
+      // two batches of one file never wait on each other's locks.
+      if (previous) await previous;
+      await applyStagedBatch(tx, staged);
       const moved = await advanceCheckpoint(tx, {
         id: ingestionId,
         fromOffset: from,

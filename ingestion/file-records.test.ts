@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { parseCsvRecord, readRecordBatches, RecordSplitter, type FileRecord } from './file-records';
+import { MAX_RECORD_SCAN, parseCsvRecord, readRecordBatches, RecordSplitter, type FileRecord } from './file-records';
 
 const dir = mkdtempSync(join(tmpdir(), 'tessera-records-'));
 
@@ -91,4 +91,29 @@ test('parseCsvRecord follows RFC 4180', () => {
   assert.deepEqual(parseCsvRecord(''), ['']);
   assert.match(parseCsvRecord('"a"b') as string, /after the closing quote/);
   assert.match(parseCsvRecord('"abc') as string, /never closed/);
+});
+
+test('a quote inside an unquoted field is a literal, not the start of a quoted field', async () => {
+  const path = join(dir, 'inch.csv');
+  writeFileSync(path, '1,Acme 24" Monitors,a\n2,Beta,b\n3,Gamma 27" Displays,c\n4,"q""uoted\nnewline",d\n');
+  const records = await readAll(path, 'csv');
+  assert.deepEqual(records.map((r) => r.fields), [['1', 'Acme 24" Monitors', 'a'], ['2', 'Beta', 'b'], ['3', 'Gamma 27" Displays', 'c'], ['4', 'q"uoted\nnewline', 'd']]);
+});
+
+test('a line without a line feed within 1 MiB is one error record; reading goes on after it', async () => {
+  const path = join(dir, 'long.csv');
+  const long = 'x'.repeat(MAX_RECORD_SCAN + 10);
+  writeFileSync(path, `a,b\n${long}\n1,2\n`);
+  const records = await readAll(path, 'csv', 0, 1, 1);
+  assert.equal(records.length, 3);
+  assert.match(records[1]!.error!, /no line break within 1 MiB/);
+  assert.equal(records[1]!.endOffset, 4 + long.length + 1);
+  assert.deepEqual([records[2]!.line, records[2]!.fields], [3, ['1', '2']]);
+  // CR-only line endings: the whole file is one over-long "line".
+  const mac = join(dir, 'mac.csv');
+  writeFileSync(mac, `a,b\r${'1,2\r'.repeat(300_000)}`);
+  const macRecords = await readAll(mac, 'csv');
+  assert.equal(macRecords.length, 1);
+  assert.match(macRecords[0]!.error!, /CR-only/);
+  assert.equal(macRecords[0]!.endOffset, 4 + 4 * 300_000);
 });

@@ -79,6 +79,8 @@ export class RecordSplitter {
   private base: number;
   private line: number;
   private atFileStart: boolean;
+  /** Dropping the rest of an over-long line, up to its line feed. */
+  private skipping = false;
   private readonly csv: boolean;
 
   constructor(format: FileFormat, fromOffset: number, fromLine: number) {
@@ -97,7 +99,13 @@ export class RecordSplitter {
     this.scan(true, out);
   }
 
+  /**
+   * Scans complete records out of the buffer. A record ends at a line feed outside quotes; in a
+   * CSV a quote opens a quoted field only at the start of a field (elsewhere it is a literal, as
+   * in `24" monitor`), and `""` inside a quoted field is an escaped quote.
+   */
   private scan(eof: boolean, out: FileRecord[]): void {
+    if (this.skipping && !this.skipToLineEnd(out, eof)) return;
     const buf = this.buf;
     let start = 0;
     if (this.atFileStart) {
@@ -107,34 +115,59 @@ export class RecordSplitter {
     }
     let i = start;
     let inQuotes = false;
+    let fieldStart = true;
     let firstNewline = -1;
     let innerLines = 0;
+    let waitForMore = false;
     while (i < buf.length) {
       const b = buf[i]!;
-      if (this.csv && b === QUOTE) {
-        inQuotes = !inQuotes;
-      } else if (b === LF) {
-        if (!inQuotes) {
-          this.emit(out, start, i, i + 1, innerLines + 1);
-          start = i + 1;
-          innerLines = 0;
-          firstNewline = -1;
-        } else {
+      if (inQuotes) {
+        if (b === QUOTE) {
+          if (i + 1 >= buf.length && !eof) {
+            waitForMore = true; // is it `""` (escaped) or a closing quote? the next byte tells
+            break;
+          }
+          if (buf[i + 1] === QUOTE) i++;
+          else inQuotes = false;
+        } else if (b === LF) {
           if (firstNewline < 0) firstNewline = i;
           innerLines++;
         }
+        fieldStart = false;
+      } else if (b === LF) {
+        this.emit(out, start, i, i + 1, innerLines + 1);
+        start = i + 1;
+        innerLines = 0;
+        firstNewline = -1;
+        fieldStart = true;
+      } else if (this.csv && b === QUOTE && fieldStart) {
+        inQuotes = true;
+        fieldStart = false;
+      } else {
+        fieldStart = this.csv && b === COMMA;
       }
       i++;
-      if (inQuotes && firstNewline >= 0 && i - start > MAX_RECORD_SCAN) {
-        // No closing quote within any plausible record: report the first line, go on after it.
-        this.unclosed(out, start, firstNewline);
-        start = i = firstNewline + 1;
+      if (i - start > MAX_RECORD_SCAN) {
+        if (inQuotes && firstNewline >= 0) {
+          // No closing quote within any plausible record: report the first line, go on after it.
+          this.unclosed(out, start, firstNewline);
+          start = i = firstNewline + 1;
+        } else {
+          // No line feed within any plausible record (CR-only line endings, a binary file…).
+          this.tooLong(out, start);
+          this.base += i;
+          this.buf = buf.subarray(i);
+          this.skipping = true;
+          this.scan(eof, out);
+          return;
+        }
         inQuotes = false;
+        fieldStart = true;
         firstNewline = -1;
         innerLines = 0;
       }
     }
-    if (eof && start < buf.length) {
+    if (eof && !waitForMore && start < buf.length) {
       if (inQuotes && firstNewline >= 0) {
         this.unclosed(out, start, firstNewline);
         this.buf = buf.subarray(firstNewline + 1);
@@ -147,6 +180,24 @@ export class RecordSplitter {
     }
     this.base += start;
     this.buf = buf.subarray(start);
+  }
+
+  /**
+   * Drops bytes up to and including the next line feed, then emits the over-long record (its
+   * extent is known only now). False when the buffer ran out first.
+   */
+  private skipToLineEnd(out: FileRecord[], eof: boolean): boolean {
+    const lf = this.buf.indexOf(LF);
+    const consumed = lf < 0 ? this.buf.length : lf + 1;
+    this.base += consumed;
+    this.buf = this.buf.subarray(consumed);
+    if (lf < 0 && !eof) return false;
+    this.skipping = false;
+    this.line += 1;
+    const rec = this.pendingTooLong!;
+    this.pendingTooLong = undefined;
+    out.push({ ...rec, endOffset: this.base, nextLine: this.line });
+    return lf >= 0;
   }
 
   private emit(out: FileRecord[], start: number, end: number, next: number, lines: number): void {
@@ -178,6 +229,19 @@ export class RecordSplitter {
       error: 'a quoted field is never closed (unbalanced " on this line)',
     });
   }
+
+  /** A line with no line feed within MAX_RECORD_SCAN bytes: reported once its end is found. */
+  private tooLong(_out: FileRecord[], start: number): void {
+    this.pendingTooLong = {
+      line: this.line,
+      text: `${this.buf.toString('utf8', start, start + 200)}…`,
+      endOffset: 0,
+      nextLine: 0,
+      error: `no line break within ${MAX_RECORD_SCAN / 1024 / 1024} MiB: the line is not a record (line endings must be LF or CRLF; CR-only files need converting)`,
+    };
+  }
+
+  private pendingTooLong: FileRecord | undefined;
 }
 
 /**

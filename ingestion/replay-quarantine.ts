@@ -13,8 +13,8 @@ import { InvalidRequest } from '../domain/errors';
 import type { XdmClassName } from '../domain/xdm/class-spec';
 import { XDM_CLASSES } from '../domain/xdm/registry';
 import { storeIngestBatch } from '../db/repositories/ingest-batches';
-import { inPgTransaction } from '../db/pg-transaction';
-import { listQuarantine, markReplayed, recordFailedReplay, type QuarantineRecordRow } from '../db/repositories/quarantine';
+import { inPgTransaction, type PgConn } from '../db/pg-transaction';
+import { lockOpenQuarantine, markReplayed, recordFailedReplay, type QuarantineRecordRow } from '../db/repositories/quarantine';
 
 export interface ReplayRequest {
   ids?: string[];
@@ -36,46 +36,45 @@ export interface ReplayResult {
 
 export async function replayQuarantine(db: Knex, req: ReplayRequest): Promise<ReplayResult> {
   if (req.record && req.ids?.length !== 1) throw new InvalidRequest('a corrected record can only be replayed for exactly one quarantine id');
-  const rows = await listQuarantine(db, { ids: req.ids, xdmClass: req.xdmClass, fileIngestionId: req.fileIngestionId, status: 'open', limit: req.limit });
-  const storedMappings = await fileMappings(db, rows);
-  const receivedAt = new Date();
-  const result: ReplayResult = { attempted: rows.length, replayed: 0, stillFailing: 0, results: [] };
+  return inPgTransaction(db, async (conn) => {
+    const rows = await lockOpenQuarantine(conn, { ids: req.ids, xdmClass: req.xdmClass, fileIngestionId: req.fileIngestionId, limit: req.limit });
+    const storedMappings = await fileMappings(conn, rows);
+    const receivedAt = new Date();
+    const result: ReplayResult = { attempted: rows.length, replayed: 0, stillFailing: 0, results: [] };
 
-  const byClass = new Map<XdmClassName, Array<{ row: QuarantineRecordRow; outcome: RecordOutcome }>>();
-  rows.forEach((row, position) => {
-    const outcome = replayOutcome(row, position, req, storedMappings, receivedAt);
-    const list = byClass.get(row.xdm_class) ?? [];
-    list.push({ row, outcome });
-    byClass.set(row.xdm_class, list);
-  });
-
-  for (const [xdmClass, items] of byClass) {
-    const spec = XDM_CLASSES[xdmClass];
-    const accepted: AcceptedRecord[] = [];
-    const acceptedIds: string[] = [];
-    const failures: Array<{ id: string; errors: FieldError[] }> = [];
-    for (const { row, outcome } of items) {
-      if (outcome.kind === 'accepted') {
-        accepted.push(outcome.value);
-        acceptedIds.push(row.id);
-        result.results.push({ id: row.id, status: 'replayed', recordKey: outcome.value.key.key });
-      } else {
-        failures.push({ id: row.id, errors: outcome.value.errors });
-        result.results.push({ id: row.id, status: 'failed', recordKey: outcome.value.recordKey ?? row.record_key, errors: outcome.value.errors });
-      }
-    }
-    const batchId = randomUUID();
-    await inPgTransaction(db, async (tx) => {
-      if (accepted.length) {
-        await storeIngestBatch(tx, spec, { batchId, channel: 'replay', receivedAt, accepted, rejected: [] });
-        await markReplayed(tx, acceptedIds, batchId);
-      }
-      await recordFailedReplay(tx, failures);
+    const byClass = new Map<XdmClassName, Array<{ row: QuarantineRecordRow; outcome: RecordOutcome }>>();
+    rows.forEach((row, position) => {
+      const outcome = replayOutcome(row, position, req, storedMappings, receivedAt);
+      const list = byClass.get(row.xdm_class) ?? [];
+      list.push({ row, outcome });
+      byClass.set(row.xdm_class, list);
     });
-    result.replayed += accepted.length;
-    result.stillFailing += failures.length;
-  }
-  return result;
+
+    for (const [xdmClass, items] of byClass) {
+      const accepted: AcceptedRecord[] = [];
+      const acceptedIds: string[] = [];
+      const failures: Array<{ id: string; errors: FieldError[] }> = [];
+      for (const { row, outcome } of items) {
+        if (outcome.kind === 'accepted') {
+          accepted.push(outcome.value);
+          acceptedIds.push(row.id);
+          result.results.push({ id: row.id, status: 'replayed', recordKey: outcome.value.key.key });
+        } else {
+          failures.push({ id: row.id, errors: outcome.value.errors });
+          result.results.push({ id: row.id, status: 'failed', recordKey: outcome.value.recordKey ?? row.record_key, errors: outcome.value.errors });
+        }
+      }
+      if (accepted.length) {
+        const batchId = randomUUID();
+        await storeIngestBatch(conn, XDM_CLASSES[xdmClass], { batchId, channel: 'replay', receivedAt, accepted, rejected: [] });
+        await markReplayed(conn, acceptedIds, batchId);
+      }
+      await recordFailedReplay(conn, failures);
+      result.replayed += accepted.length;
+      result.stillFailing += failures.length;
+    }
+    return result;
+  });
 }
 
 function replayOutcome(row: QuarantineRecordRow, position: number, req: ReplayRequest, storedMappings: Map<string, ColumnMapping | null>, receivedAt: Date): RecordOutcome {
@@ -100,9 +99,9 @@ function replayOutcome(row: QuarantineRecordRow, position: number, req: ReplayRe
   }
 }
 
-async function fileMappings(db: Knex, rows: QuarantineRecordRow[]): Promise<Map<string, ColumnMapping | null>> {
+async function fileMappings(conn: PgConn, rows: QuarantineRecordRow[]): Promise<Map<string, ColumnMapping | null>> {
   const ids = [...new Set(rows.map((r) => r.file_ingestion_id).filter((x): x is string => !!x))];
   if (!ids.length) return new Map();
-  const found = await db('file_ingestion').select('id', 'mapping').whereIn('id', ids);
-  return new Map(found.map((f: { id: string; mapping: ColumnMapping | null }) => [f.id, f.mapping]));
+  const { rows: found } = await conn.query('/* quarantine.file_mappings */ SELECT id, mapping FROM file_ingestion WHERE id = ANY($1::uuid[])', [ids]);
+  return new Map((found as Array<{ id: string; mapping: ColumnMapping | null }>).map((f) => [f.id, f.mapping]));
 }

@@ -185,6 +185,26 @@ describe('file ingestion', () => {
     assert.match(row!.error!, /column 'Email' is not an XDM field path/);
   });
 
+  test('a long file continues as new between slices and still completes with every row', async () => {
+    const inst = uniqueInstance('can');
+    const id = randomUUID();
+    const path = writeTestFile(`${inst}.csv`, personCsv(inst, 95, [50]));
+    await createFileIngestion(testDb(), { id, xdmClass: 'person', format: 'csv', path, mapping: null, sizeBytes: 1, workflowId: fileIngestionWorkflowId(id) });
+    const env = await temporalEnv();
+    const handle = await env.client.workflow.start<typeof ingestFile>('ingestFile', {
+      taskQueue,
+      workflowId: fileIngestionWorkflowId(id),
+      args: [{ ingestionId: id, sliceRecords: 10, batchSize: 5, slicesPerRun: 3 }],
+    });
+    const totals = await handle.result();
+    assert.deepEqual([totals.status, totals.rows, totals.accepted, totals.quarantined], ['completed', 95, 94, 1]);
+    const runs = await env.client.workflow.list({ query: `WorkflowId = '${fileIngestionWorkflowId(id)}'` });
+    let count = 0;
+    for await (const _ of runs) count++;
+    assert.ok(count >= 3, `continued as new (${count} runs)`);
+    assert.equal((await getFileIngestion(testDb(), id))!.status, 'completed');
+  });
+
   test('the workflow history is encrypted and replays deterministically', async () => {
     const inst = uniqueInstance('sf');
     const path = writeTestFile(`${inst}-replay.csv`, personCsv(inst, 20));

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { createDb } from '../db/connection';
-import { closeTestDb, countRows, testDb, uniqueInstance } from './support/env';
+import { closeTestDb, countRows, requireEnv, testDb, uniqueInstance } from './support/env';
 import { testApi } from './support/api';
 
 let api: Awaited<ReturnType<typeof testApi>>;
@@ -163,6 +163,30 @@ describe('streaming ingestion', () => {
     }
   });
 
+  test('rejected input that Postgres cannot hold as text (NUL, broken Unicode) is still quarantined', async () => {
+    const inst = uniqueInstance('sf');
+    const res = await post('person', [
+      { b2b: { personKey: { sourceKey: `a\u0000b@${inst}.Salesforce` } } },
+      { b2b: { personKey: { sourceKey: `P1@${inst}.Salesforce` } }, workEmail: { address: 'x\ud83d@example.com' } },
+      person(inst, 'OK'),
+    ]);
+    assert.equal(res.statusCode, 207, res.body);
+    assert.deepEqual(res.json().results.map((r: { status: string }) => r.status), ['rejected', 'rejected', 'accepted']);
+    const q = await api.app.inject({ method: 'GET', url: `/v1/quarantine/${res.json().results[0].quarantineId}` });
+    assert.equal(q.statusCode, 200);
+  });
+
+  test('without an update date on either side, the later arrival wins', async () => {
+    const inst = uniqueInstance('sf');
+    const undated = { b2b: { personKey: { sourceKey: `P1@${inst}.Salesforce` } }, person: { name: { firstName: 'First' } } };
+    await post('person', undated);
+    const dated = person(inst, 'P1', { person: { name: { firstName: 'Dated' } } }, '2020-01-01T00:00:00Z');
+    assert.equal((await post('person', dated)).json().results[0].outcome, 'updated');
+    const undatedAgain = { ...undated, person: { name: { firstName: 'Latest' } } };
+    assert.equal((await post('person', undatedAgain)).json().results[0].outcome, 'updated');
+    assert.equal((await stored('xdm_person', `P1@${inst}.Salesforce`)).record.person.name.firstName, 'Latest');
+  });
+
   test('a failure mid-transaction rolls back the whole request', async () => {
     const inst = uniqueInstance('sf');
     const db = testDb();
@@ -171,10 +195,21 @@ describe('streaming ingestion', () => {
       BEGIN IF NEW.payload::text LIKE '%${inst}%' THEN RAISE EXCEPTION 'injected failure'; END IF; RETURN NEW; END $$`);
     await db.raw('CREATE TRIGGER test_fail_quarantine BEFORE INSERT ON quarantine_record FOR EACH ROW EXECUTE FUNCTION test_fail_quarantine()');
     try {
-      const res = await post('person', [person(inst, 'P1'), { b2b: { personKey: { sourceKey: `bad@${inst}` } } }]);
-      assert.equal(res.statusCode, 500);
-      assert.equal(await stored('xdm_person', `P1@${inst}.Salesforce`), undefined);
-      assert.equal(await countRows('landing_record', (q) => q.where('record_key', 'like', `%${inst}%`)), 0);
+      // One pooled connection: the failed transaction was its first, so its staging tables
+      // vanished with the rollback; the next request on the same connection must still work.
+      const oneConn = createDb(requireEnv('TESSERA_TEST_DATABASE_URL'), { min: 1, max: 1 });
+      const single = await testApi({ db: oneConn });
+      try {
+        const res = await single.app.inject({ method: 'POST', url: '/v1/ingest/person', payload: [person(inst, 'P1'), { b2b: { personKey: { sourceKey: `bad@${inst}` } } }] });
+        assert.equal(res.statusCode, 500);
+        assert.equal(await stored('xdm_person', `P1@${inst}.Salesforce`), undefined);
+        assert.equal(await countRows('landing_record', (q) => q.where('record_key', 'like', `%${inst}%`)), 0);
+        const next = await single.app.inject({ method: 'POST', url: '/v1/ingest/person', payload: person(inst, 'P2') });
+        assert.equal(next.statusCode, 200, next.body);
+      } finally {
+        await single.close();
+        await oneConn.destroy();
+      }
     } finally {
       await db.raw('DROP TRIGGER test_fail_quarantine ON quarantine_record; DROP FUNCTION test_fail_quarantine()');
     }

@@ -10,6 +10,7 @@ import { fileIngestionProgressQuery, type FileIngestionProgress, type FileIngest
 type FileActivities = ReturnType<typeof createFileIngestionActivities>;
 const bookkeeping = proxyActivities<FileActivities>(BOOKKEEPING);
 
+/** Slices per workflow run before continuing as new (keeps the history short). */
 const SLICES_PER_RUN = 200;
 
 export async function ingestFile(input: IngestFileInput): Promise<FileIngestionTotals> {
@@ -19,6 +20,7 @@ export async function ingestFile(input: IngestFileInput): Promise<FileIngestionT
     totals && { ...totals, percent: totals.sizeBytes ? Math.min(100, Math.floor((totals.byteOffset / totals.sizeBytes) * 100)) : 0 },
   );
 
+  let continueFresh = false;
   try {
     totals = await bookkeeping.openFileIngestion({ ingestionId: input.ingestionId });
     let slicesThisRun = 0;
@@ -26,15 +28,18 @@ export async function ingestFile(input: IngestFileInput): Promise<FileIngestionT
       const slice = await files.ingestFileSlice({ ingestionId: input.ingestionId, maxRecords: input.sliceRecords ?? 100_000, batchSize: input.batchSize ?? 5_000 });
       totals = slice.totals;
       if (slice.done) break;
-      if (++slicesThisRun >= SLICES_PER_RUN || workflowInfo().continueAsNewSuggested) {
-        await continueAsNew<typeof ingestFile>(input);
+      if (++slicesThisRun >= (input.slicesPerRun ?? SLICES_PER_RUN) || workflowInfo().continueAsNewSuggested) {
+        continueFresh = true;
+        break;
       }
     }
-    return await bookkeeping.completeFileIngestion({ ingestionId: input.ingestionId });
+    if (!continueFresh) return await bookkeeping.completeFileIngestion({ ingestionId: input.ingestionId });
   } catch (err) {
     await CancellationScope.nonCancellable(() => bookkeeping.failFileIngestion({ ingestionId: input.ingestionId, reason: failureReason(err) }));
     throw err;
   }
+  // Outside the try: continuing as new is not a failure. The next run resumes from the checkpoint in Postgres.
+  return continueAsNew<typeof ingestFile>(input);
 }
 
 /** The innermost message of an activity failure, for the operator-facing status. */

@@ -8,7 +8,7 @@ import { replayQuarantine } from '../../ingestion/replay-quarantine';
 import { HttpError } from '../errors';
 import type { ApiDeps } from '../app';
 
-const idSchema = z.string().regex(/^\d+$/, 'a quarantine id is a number');
+const idSchema = z.string().regex(/^[1-9]\d{0,17}$/, 'a quarantine id is a positive whole number');
 const statusSchema = z.enum(['open', 'replayed', 'discarded']);
 
 function view(r: QuarantineRecordRow) {

@@ -107,7 +107,7 @@ export async function up(knex: Knex): Promise<void> {
         source_id          text,
         external_key       text,
         is_deleted         boolean NOT NULL DEFAULT false,
-        source_updated_at  timestamptz NOT NULL,
+        source_updated_at  timestamptz,
         received_at        timestamptz NOT NULL,
         content_hash       bytea NOT NULL,
         batch_id           uuid NOT NULL,
@@ -119,7 +119,7 @@ export async function up(knex: Knex): Promise<void> {
       COMMENT ON COLUMN ${t.table}.record_key IS 'sourceKey {sourceID}@{sourceInstanceID}.{sourceType} (experience events: _id)';
       COMMENT ON COLUMN ${t.table}.external_key IS 'extSourceSystemAudit.externalKey.sourceKey: the same record in another system (cross-system key)';
       COMMENT ON COLUMN ${t.table}.is_deleted IS 'isDeleted: deleted in the source; kept so that an older update cannot resurrect it';
-      COMMENT ON COLUMN ${t.table}.source_updated_at IS 'extSourceSystemAudit.lastUpdatedDate, else the receive time: an older version never overwrites a newer one';
+      COMMENT ON COLUMN ${t.table}.source_updated_at IS 'extSourceSystemAudit.lastUpdatedDate (events: timestamp), null if the source gave none. An older version never overwrites a newer one; without a date on either side the later arrival (received_at) wins';
       COMMENT ON COLUMN ${t.table}.record IS 'The XDM record, normalised (every B2B Source object has its four parts)';
       COMMENT ON COLUMN ${t.table}.content_hash IS 'Same as landing_record.content_hash of the stored version: equal hash, nothing to update';
       COMMENT ON COLUMN ${t.table}.batch_id IS 'The ingest_batch that stored this version (no foreign key: a per-row check would halve bulk loads)';

@@ -7,6 +7,7 @@
 import type { AcceptedRecord, RejectedRecord } from '../../domain/ingestion/outcome';
 import type { XdmClassSpec } from '../../domain/xdm/class-spec';
 import { copyRows, copyValue, type PgConn } from '../pg-transaction';
+import { storableJson, storableString } from '../storable';
 
 export type IngestChannel = 'api' | 'file' | 'replay' | 'sync';
 
@@ -40,12 +41,45 @@ export interface StoreBatchResult {
   quarantineIds: Map<number, string>;
 }
 
+/** A batch whose rows are in the session's staging tables, ready to be applied. */
+export interface StagedBatch {
+  spec: XdmClassSpec;
+  input: StoreBatchInput;
+  winners: AcceptedRecord[];
+  superseded: AcceptedRecord[];
+}
+
+/** Stages and applies a batch (the streaming path). */
 export async function storeIngestBatch(conn: PgConn, spec: XdmClassSpec, input: StoreBatchInput): Promise<StoreBatchResult> {
+  return applyStagedBatch(conn, await stageIngestBatch(conn, spec, input));
+}
+
+/**
+ * Phase 1: COPY the accepted records into the session's staging tables. Takes no lock on any
+ * shared row, so a later batch can stage while an earlier one is still being applied.
+ */
+export async function stageIngestBatch(conn: PgConn, spec: XdmClassSpec, input: StoreBatchInput): Promise<StagedBatch> {
+  const { winners, superseded } = latestPerKey(input.accepted);
+  if (input.accepted.length > 0) {
+    await ensureStagingTables(conn, spec);
+    await stageLanding(conn, input.accepted);
+    await stageCanonical(conn, spec, winners);
+  }
+  return { spec, input, winners, superseded };
+}
+
+/**
+ * Phase 2: the batch row, landing rows, canonical upsert and quarantine rows. Rows are written in
+ * key order, so concurrent batches lock shared keys in the same order and cannot deadlock.
+ */
+export async function applyStagedBatch(conn: PgConn, staged: StagedBatch): Promise<StoreBatchResult> {
+  const { spec, input, winners, superseded } = staged;
   const counts = { inserted: 0, updated: 0, unchanged: 0, stale: 0, superseded: 0, quarantined: 0, landed: 0 };
   const outcomes = new Map<number, WriteOutcome>();
   const quarantineIds = new Map<number, string>();
   const n = input.accepted.length + input.rejected.length;
 
+  await conn.query(`SET LOCAL lock_timeout = '${LOCK_TIMEOUT}'`);
   await conn.query(
     `/* ingest.batch */ INSERT INTO ingest_batch (id, channel, xdm_class, file_ingestion_id, received_at, record_count, accepted_count, quarantined_count)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
@@ -53,12 +87,10 @@ export async function storeIngestBatch(conn: PgConn, spec: XdmClassSpec, input: 
   );
 
   if (input.accepted.length > 0) {
-    await ensureStagingTables(conn, spec);
-    counts.landed = await insertLanding(conn, spec, input);
-    const { winners, superseded } = latestPerKey(input.accepted);
+    counts.landed = await applyLanding(conn, spec, input);
     for (const r of superseded) outcomes.set(r.position, 'superseded');
     counts.superseded = superseded.length;
-    const applied = await upsertCanonical(conn, spec, input, winners);
+    const applied = await applyCanonical(conn, spec, input);
     const notApplied: AcceptedRecord[] = [];
     for (const r of winners) {
       const inserted = applied.get(r.key.key);
@@ -89,7 +121,10 @@ export async function storeIngestBatch(conn: PgConn, spec: XdmClassSpec, input: 
   return { counts, outcomes, quarantineIds };
 }
 
-/** Keeps, per record key, the newest version in the batch (ties: the later one). */
+/** A batch waiting longer than this for another transaction's row lock fails (retryable) instead of hanging. */
+const LOCK_TIMEOUT = '60s';
+
+/** Keeps, per record key, the newest version in the batch (ties, or no update date: the later one). */
 function latestPerKey(records: AcceptedRecord[]): { winners: AcceptedRecord[]; superseded: AcceptedRecord[] } {
   const byKey = new Map<string, AcceptedRecord>();
   const superseded: AcceptedRecord[] = [];
@@ -97,7 +132,7 @@ function latestPerKey(records: AcceptedRecord[]): { winners: AcceptedRecord[]; s
     const prev = byKey.get(r.key.key);
     if (!prev) {
       byKey.set(r.key.key, r);
-    } else if (r.sourceUpdatedAt.getTime() >= prev.sourceUpdatedAt.getTime()) {
+    } else if (!r.sourceUpdatedAt || !prev.sourceUpdatedAt || r.sourceUpdatedAt.getTime() >= prev.sourceUpdatedAt.getTime()) {
       superseded.push(prev);
       byKey.set(r.key.key, r);
     } else {
@@ -109,68 +144,71 @@ function latestPerKey(records: AcceptedRecord[]): { winners: AcceptedRecord[]; s
 
 /**
  * Session-local staging tables (one per canonical table, one for landing), emptied at every
- * commit or rollback. Rows are COPYed in, then moved with one set-based statement.
+ * commit or rollback. `IF NOT EXISTS` every time: a table created in a transaction that then
+ * rolled back is gone, so no "already created" cache can be trusted.
  */
-const staged = new WeakMap<PgConn, Set<string>>();
 async function ensureStagingTables(conn: PgConn, spec: XdmClassSpec): Promise<void> {
-  const done = staged.get(conn) ?? new Set<string>();
-  staged.set(conn, done);
-  if (!done.has('landing')) {
-    await conn.query('CREATE TEMP TABLE IF NOT EXISTS stage_landing (record_key text, payload json, content_hash bytea) ON COMMIT DELETE ROWS');
-    done.add('landing');
-  }
-  if (!done.has(spec.table)) {
-    const extra = spec.columns.map((c) => `, ${c.column} ${c.type}`).join('');
-    await conn.query(
-      `CREATE TEMP TABLE IF NOT EXISTS stage_${spec.table} (record_key text, source_type text, source_instance_id text, source_id text,
-         external_key text, is_deleted boolean, source_updated_at timestamptz, content_hash bytea, record jsonb${extra}) ON COMMIT DELETE ROWS`,
-    );
-    done.add(spec.table);
-  }
+  const extra = spec.columns.map((c) => `, ${c.column} ${c.type}`).join('');
+  await conn.query(
+    `CREATE TEMP TABLE IF NOT EXISTS stage_landing (record_key text, payload json, content_hash bytea) ON COMMIT DELETE ROWS;
+     CREATE TEMP TABLE IF NOT EXISTS stage_${spec.table} (record_key text, source_type text, source_instance_id text, source_id text,
+       external_key text, is_deleted boolean, source_updated_at timestamptz, content_hash bytea, record jsonb${extra}) ON COMMIT DELETE ROWS`,
+  );
 }
 
 const hashCell = (hex: string) => `\\\\x${hex}`;
 
-async function insertLanding(conn: PgConn, spec: XdmClassSpec, input: StoreBatchInput): Promise<number> {
+async function stageLanding(conn: PgConn, accepted: AcceptedRecord[]): Promise<void> {
   let lines = '';
-  for (const r of input.accepted) lines += `${copyValue(r.key.key)}\t${copyValue(r.payloadText)}\t${hashCell(r.checksum)}\n`;
+  for (const r of accepted) lines += `${copyValue(r.key.key)}\t${copyValue(r.payloadText)}\t${hashCell(r.checksum)}\n`;
   await copyRows(conn, 'stage_landing (record_key, payload, content_hash)', lines);
+}
+
+async function applyLanding(conn: PgConn, spec: XdmClassSpec, input: StoreBatchInput): Promise<number> {
   const { rowCount } = await conn.query(
     `/* ingest.landing */ INSERT INTO landing_record (batch_id, xdm_class, record_key, payload, content_hash, received_at)
-     SELECT $1, $2, record_key, payload, content_hash, $3 FROM stage_landing
+     SELECT $1, $2, record_key, payload, content_hash, $3 FROM stage_landing ORDER BY content_hash
      ON CONFLICT ON CONSTRAINT landing_record_content_uq DO NOTHING`,
     [input.batchId, spec.name, input.receivedAt],
   );
   return rowCount ?? 0;
 }
 
-async function upsertCanonical(conn: PgConn, spec: XdmClassSpec, input: StoreBatchInput, rows: AcceptedRecord[]): Promise<Map<string, boolean>> {
-  const extra = spec.columns;
+async function stageCanonical(conn: PgConn, spec: XdmClassSpec, rows: AcceptedRecord[]): Promise<void> {
   let lines = '';
   for (const r of rows) {
     let line =
       `${copyValue(r.key.key)}\t${copyValue(r.key.sourceType)}\t${copyValue(r.key.sourceInstanceID)}\t${copyValue(r.key.sourceID)}\t` +
-      `${copyValue(r.externalKey)}\t${r.isDeleted ? 't' : 'f'}\t${r.sourceUpdatedAt.toISOString()}\t${hashCell(r.checksum)}\t${copyValue(JSON.stringify(r.record))}`;
-    for (const c of extra) line += `\t${copyValue(c.extract(r.record))}`;
+      `${copyValue(r.externalKey)}\t${r.isDeleted ? 't' : 'f'}\t${r.sourceUpdatedAt ? r.sourceUpdatedAt.toISOString() : '\\N'}\t${hashCell(r.checksum)}\t${copyValue(JSON.stringify(r.record))}`;
+    for (const c of spec.columns) line += `\t${copyValue(c.extract(r.record))}`;
     lines += `${line}\n`;
   }
-  const colNames = extra.map((c) => c.column);
+  const colList = spec.columns.map((c) => `, ${c.column}`).join('');
+  await copyRows(conn, `stage_${spec.table} (record_key, source_type, source_instance_id, source_id, external_key, is_deleted, source_updated_at, content_hash, record${colList})`, lines);
+}
+
+/**
+ * The newest version wins: by source update time where both versions have one; where either
+ * lacks it, the later arrival (this one) wins. Same content changes nothing.
+ */
+async function applyCanonical(conn: PgConn, spec: XdmClassSpec, input: StoreBatchInput): Promise<Map<string, boolean>> {
+  const colNames = spec.columns.map((c) => c.column);
   const colList = colNames.map((c) => `, ${c}`).join('');
   const colUpdate = colNames.map((c) => `, ${c} = EXCLUDED.${c}`).join('');
-  await copyRows(conn, `stage_${spec.table} (record_key, source_type, source_instance_id, source_id, external_key, is_deleted, source_updated_at, content_hash, record${colList})`, lines);
   const { rows: out } = await conn.query(
     `/* ingest.upsert:${spec.table} */
      INSERT INTO ${spec.table} AS t (record_key, source_type, source_instance_id, source_id, external_key, is_deleted,
                                      source_updated_at, received_at, content_hash, batch_id, record${colList})
      SELECT record_key, source_type, source_instance_id, source_id, external_key, is_deleted,
             source_updated_at, $1, content_hash, $2, record${colList}
-     FROM stage_${spec.table}
+     FROM stage_${spec.table} ORDER BY record_key
      ON CONFLICT (record_key) DO UPDATE SET
        source_type = EXCLUDED.source_type, source_instance_id = EXCLUDED.source_instance_id, source_id = EXCLUDED.source_id,
        external_key = EXCLUDED.external_key, is_deleted = EXCLUDED.is_deleted, source_updated_at = EXCLUDED.source_updated_at,
        received_at = EXCLUDED.received_at, content_hash = EXCLUDED.content_hash, batch_id = EXCLUDED.batch_id, record = EXCLUDED.record,
        updated_at = now()${colUpdate}
-     WHERE t.source_updated_at <= EXCLUDED.source_updated_at AND t.content_hash <> EXCLUDED.content_hash
+     WHERE (t.source_updated_at IS NULL OR EXCLUDED.source_updated_at IS NULL OR t.source_updated_at <= EXCLUDED.source_updated_at)
+       AND t.content_hash <> EXCLUDED.content_hash
      RETURNING record_key, (xmax = 0) AS inserted`,
     [input.receivedAt, input.batchId],
   );
@@ -185,14 +223,15 @@ async function storedHashes(conn: PgConn, spec: XdmClassSpec, keys: string[]): P
 }
 
 async function insertQuarantine(conn: PgConn, batchId: string, channel: IngestChannel, fileIngestionId: string | null, rejected: RejectedRecord[]): Promise<Map<number, string>> {
+  // Rejected input is whatever arrived: make every string storable (no NUL, no broken UTF-16).
   const rows = rejected.map((r) => ({
     pos: r.position,
     cls: r.xdmClass,
-    key: r.recordKey,
+    key: r.recordKey === null ? null : storableString(r.recordKey),
     kind: r.rawKind,
-    p: r.payload === undefined ? null : r.payload,
-    pt: r.payloadText ?? null,
-    e: r.errors,
+    p: r.payload === undefined ? null : storableJson(r.payload),
+    pt: r.payloadText === undefined ? null : storableString(r.payloadText),
+    e: storableJson(r.errors),
   }));
   const { rows: out } = await conn.query(
     `/* ingest.quarantine */ INSERT INTO quarantine_record (batch_id, channel, xdm_class, file_ingestion_id, row_number, record_key, raw_kind, payload, payload_text, errors)

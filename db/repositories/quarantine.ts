@@ -86,3 +86,17 @@ export async function discardQuarantine(db: Knex, ids: string[]): Promise<number
   );
   return rowCount ?? 0;
 }
+
+/**
+ * Open records matching the filter, locked for this transaction; rows another transaction is
+ * replaying or discarding right now are skipped, so a record is never stored twice.
+ */
+export async function lockOpenQuarantine(conn: PgConn, f: { ids?: string[]; xdmClass?: XdmClassName; fileIngestionId?: string; limit: number }): Promise<QuarantineRecordRow[]> {
+  const { rows } = await conn.query(
+    `/* quarantine.lock_open */ SELECT * FROM quarantine_record
+     WHERE status = 'open' AND ($1::bigint[] IS NULL OR id = ANY($1)) AND ($2::text IS NULL OR xdm_class = $2) AND ($3::uuid IS NULL OR file_ingestion_id = $3)
+     ORDER BY id LIMIT $4 FOR UPDATE SKIP LOCKED`,
+    [f.ids ?? null, f.xdmClass ?? null, f.fileIngestionId ?? null, f.limit],
+  );
+  return (rows as QuarantineRecordRow[]).map((r) => ({ ...r, id: String(r.id) }));
+}

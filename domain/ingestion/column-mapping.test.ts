@@ -65,3 +65,13 @@ test('coerceCell', () => {
   assert.deepEqual(coerceCell('a; b;', 'string-array'), { value: ['a', 'b'] });
   assert.deepEqual(coerceCell('["a;b"]', 'string-array'), { value: ['a;b'] });
 });
+
+test('overlapping target paths are refused; numbers must be plain decimals', () => {
+  const mapping = columnMappingSchema.parse({ fields: { 'b2b.personKey': { sourceKey: { idColumn: 'Id', sourceInstanceID: 'i', sourceType: 't' } }, 'b2b.personKey.sourceKey': 'Key' } });
+  assert.match(compileMapping(person, ['Id', 'Key'], mapping).problems.join(), /'b2b.personKey' and 'b2b.personKey.sourceKey' overlap/);
+  for (const bad of ['0x1F', 'Infinity', '1,000', '1e', '']) assert.ok('error' in coerceCell(bad, 'number'), bad);
+  for (const [good, n] of [['-1.5', -1.5], ['.5', 0.5], ['2E3', 2000], [' 7 ', 7]] as const) assert.deepEqual(coerceCell(good, 'number'), { value: n });
+  const long = `${'x'.repeat(39)}😀😀`;
+  const err = coerceCell(long, 'number') as { error: string };
+  assert.ok(err.error.isWellFormed(), 'truncation never splits a surrogate pair');
+});

@@ -108,6 +108,7 @@ export function compileMapping(spec: XdmClassSpec, header: string[], mapping: Co
       },
     });
   }
+  problems.push(...overlaps(setters.map((x) => x.path)));
   if (problems.length) return { problems };
 
   return {
@@ -127,6 +128,19 @@ export function compileMapping(spec: XdmClassSpec, header: string[], mapping: Co
   };
 }
 
+/** Two target paths where one is inside the other ('a' and 'a.b') would overwrite each other. */
+function overlaps(paths: string[]): string[] {
+  const problems: string[] = [];
+  const sorted = [...paths].sort();
+  for (let i = 1; i < sorted.length; i++) {
+    if (sorted[i]!.startsWith(`${sorted[i - 1]}.`)) problems.push(`fields '${sorted[i - 1]}' and '${sorted[i]}' overlap: map one or the other`);
+  }
+  return problems;
+}
+
+/** Plain decimal numbers only: no hex (0x1F), binary, 'Infinity' or thousands separators. */
+const DECIMAL = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
+
 const TRUE = new Set(['true', '1', 'yes', 'y', 't']);
 const FALSE = new Set(['false', '0', 'no', 'n', 'f']);
 
@@ -136,8 +150,9 @@ export function coerceCell(cell: string, kind: LeafKind): { value: unknown } | {
       return { value: cell };
     case 'number':
     case 'integer': {
-      const n = Number(cell.trim());
-      if (cell.trim() === '' || !Number.isFinite(n)) return { error: `'${truncate(cell)}' is not a number` };
+      const t = cell.trim();
+      const n = Number(t);
+      if (!DECIMAL.test(t) || !Number.isFinite(n)) return { error: `'${truncate(cell)}' is not a number` };
       if (kind === 'integer' && !Number.isInteger(n)) return { error: `'${truncate(cell)}' is not a whole number` };
       return { value: n };
     }
@@ -163,8 +178,10 @@ export function coerceCell(cell: string, kind: LeafKind): { value: unknown } | {
   }
 }
 
+/** The first 40 characters (code points: never half an emoji). */
 function truncate(s: string): string {
-  return s.length > 40 ? `${s.slice(0, 40)}…` : s;
+  const chars = Array.from(s);
+  return chars.length > 40 ? `${chars.slice(0, 40).join('')}…` : s;
 }
 
 export function setPath(target: Record<string, unknown>, path: string, value: unknown): void {

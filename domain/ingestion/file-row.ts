@@ -23,7 +23,7 @@ export function csvRowOutcome(spec: XdmClassSpec, header: string[], mapping: Com
   if (r.fields.length !== header.length) {
     return unreadable(spec, r, `the row has ${r.fields.length} fields but the header has ${header.length} columns`);
   }
-  const row: Record<string, string> = {};
+  const row: Record<string, string> = Object.create(null); // a column may be called __proto__
   for (let i = 0; i < header.length; i++) row[header[i]!] = r.fields[i]!;
   return csvRowObjectOutcome(spec, mapping, row, r.line, receivedAt);
 }

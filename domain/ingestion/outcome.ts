@@ -21,8 +21,8 @@ export interface AcceptedRecord {
   payloadText: string;
   /** SHA-1 (hex) of class, key and payload: the content identity used for deduplication. */
   checksum: string;
-  /** lastUpdatedDate (events: timestamp), else the receive time. */
-  sourceUpdatedAt: Date;
+  /** extSourceSystemAudit.lastUpdatedDate (events: timestamp); null when the source gave none (the later arrival then wins). */
+  sourceUpdatedAt: Date | null;
   isDeleted: boolean;
   externalKey: string | null;
 }

@@ -123,7 +123,7 @@ export function validateRecord(spec: XdmClassSpec, raw: unknown, payloadText: st
       record,
       payloadText,
       checksum: contentHash(spec.name, key.key, payloadText),
-      sourceUpdatedAt: spec.lastUpdated(record) ?? opts.receivedAt,
+      sourceUpdatedAt: spec.lastUpdated(record),
       isDeleted: spec.isDeleted(record),
       externalKey: spec.externalKey(record),
     },

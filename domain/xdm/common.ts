@@ -30,10 +30,18 @@ export function opt<T extends z.ZodType>(schema: T) {
 export const nonBlankString = z.string().regex(/\S/, 'must not be blank');
 
 /** ISO 8601 date-time with a UTC offset or `Z`, e.g. `2024-05-01T12:00:00.000+02:00`. Kept as a string. */
-export const dateTimeSchema = z.iso.datetime({
-  offset: true,
-  error: 'expected an ISO 8601 date-time with offset, e.g. 2024-05-01T12:00:00Z',
-});
+export const dateTimeSchema = z.iso
+  .datetime({
+    offset: true,
+    error: 'expected an ISO 8601 date-time with offset, e.g. 2024-05-01T12:00:00Z',
+  })
+  // Postgres timestamps start at year 1; an offset can push 0001-01-01 into year 0.
+  .refine(inStorableYears, 'the date-time must fall between the years 1 and 9999 (UTC)');
+
+function inStorableYears(value: string): boolean {
+  const year = new Date(value).getUTCFullYear();
+  return year >= 1 && year <= 9999;
+}
 
 const ISO_DATE = z.regexes.date;
 const ISO_DATE_TIME = z.regexes.datetime({ offset: true });

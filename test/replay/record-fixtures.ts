@@ -37,6 +37,8 @@ async function main() {
   const scenarios: Array<{ name: string; content: string; input: Record<string, unknown> }> = [
     // Several slices (continue within a run), a bad row quarantined, completed.
     { name: 'ingestFile-completed-slices', content: 'b2b.personKey.sourceKey,b2b.personScore\n' + Array.from({ length: 30 }, (_, i) => `P${i}@fx.Salesforce,${i === 7 ? 'x' : i}`).join('\n'), input: { sliceRecords: 10, batchSize: 5 } },
+    // Continues as new after 2 slices (this history is the first run's, ending in CONTINUED_AS_NEW).
+    { name: 'ingestFile-continued-as-new', content: 'b2b.personKey.sourceKey\n' + Array.from({ length: 30 }, (_, i) => `C${i}@fx.Salesforce`).join('\n'), input: { sliceRecords: 5, batchSize: 5, slicesPerRun: 2 } },
     // Refused at open (unknown column): the failure is recorded, then the workflow fails.
     { name: 'ingestFile-failed-invalid-file', content: 'Email\nada@example.com\n', input: {} },
   ];
@@ -48,8 +50,10 @@ async function main() {
       await createFileIngestion(store.db, { id, xdmClass: 'person', format: 'csv', path, mapping: null, sizeBytes: s.content.length, workflowId: fileIngestionWorkflowId(id) });
       const handle = await client.workflow.start('ingestFile', { taskQueue, workflowId: fileIngestionWorkflowId(id), args: [{ ingestionId: id, ...s.input }] });
       await handle.result().catch(() => undefined);
+      // The first run's history (for a continued workflow, the run that continued as new).
+      const firstRun = handle.firstExecutionRunId;
       // The CLI's JSON export is the documented replay format (eventId as strings: proto-JSON).
-      const shown = spawnSync(ensureTemporalCli(), ['workflow', 'show', '--address', server.address, '--namespace', 'tessera', '--workflow-id', handle.workflowId, '--output', 'json'], { encoding: 'utf8' });
+      const shown = spawnSync(ensureTemporalCli(), ['workflow', 'show', '--address', server.address, '--namespace', 'tessera', '--workflow-id', handle.workflowId, '--run-id', firstRun, '--output', 'json'], { encoding: 'utf8' });
       if (shown.status !== 0) throw new Error(`temporal workflow show failed: ${shown.stderr}`);
       writeFileSync(join(out, `${s.name}.json`), shown.stdout);
       process.stdout.write(`recorded ${s.name}\n`);

@@ -6,4 +6,5 @@ export const NON_RETRYABLE_ERROR_TYPES = [
   'AuthRejected',
   'QuotaExhausted',
   'GovernanceDenied',
+  'StorageRejected',
 ] as const;

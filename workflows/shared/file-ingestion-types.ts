@@ -7,6 +7,8 @@ export interface IngestFileInput {
   sliceRecords?: number;
   /** Records per transaction. */
   batchSize?: number;
+  /** Slices per run before continuing as new (default 200). */
+  slicesPerRun?: number;
   /** How soon a crashed worker's slice is retried elsewhere (default 30s; tests shorten it). */
   heartbeatTimeout?: string;
 }
