@@ -1,7 +1,8 @@
 /**
- * Streaming ingestion through the HTTP API: the API runs as its own process (as deployed),
- * `--concurrency` clients post distinct 500-record batches of people until `--records` are sent.
- * Reports sustained records/s and request latency percentiles.
+ * Streaming ingestion through the HTTP API: the API runs as its own process (as deployed).
+ * Closed loop (default): `--concurrency` clients post distinct 500-record batches back to back
+ * until `--records` are sent: the saturation throughput. Open loop (`--rate N`): requests leave
+ * at N records/s whatever the answers, as real traffic does: the latency at that sustained rate.
  * Baseline, same run, same records: the raw INSERT … ON CONFLICT of the same batches, no HTTP.
  * Target: ≥ 5,000 records/s sustained with p99 < 200 ms.
  */
@@ -33,6 +34,7 @@ export async function run(args: string[]): Promise<void> {
   const total = arg(args, 'records', 150_000);
   const perRequest = arg(args, 'batch', 500);
   const concurrency = arg(args, 'concurrency', 4);
+  const rate = arg(args, 'rate', 0);
   const store = await freshDatabase('api');
   const port = await freePort();
   const api = spawn(process.execPath, ['--import', 'tsx', join(__dirname, '..', 'api', 'server.ts')], {
@@ -60,23 +62,36 @@ export async function run(args: string[]): Promise<void> {
     for (let w = 0; w < 5; w++) {
       await fetch(`${base}/v1/ingest/person`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(Array.from({ length: perRequest }, (_, i) => personRecord(10_000_000 + w * perRequest + i))) });
     }
-    process.stdout.write(`posting ${fmt(total)} records in ${fmt(requests)} requests of ${perRequest}, ${concurrency} at a time…\n`);
     const latencies: number[] = [];
-    let next = 0;
     let failures = 0;
+    const send = async (body: string) => {
+      const start = performance.now();
+      const res = await fetch(`${base}/v1/ingest/person`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+      await res.arrayBuffer();
+      latencies.push(performance.now() - start);
+      if (res.status !== 200) failures++;
+    };
     const t0 = performance.now();
-    await Promise.all(
-      Array.from({ length: concurrency }, async () => {
-        while (next < bodies.length) {
-          const body = bodies[next++]!;
-          const start = performance.now();
-          const res = await fetch(`${base}/v1/ingest/person`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
-          await res.arrayBuffer();
-          latencies.push(performance.now() - start);
-          if (res.status !== 200) failures++;
-        }
-      }),
-    );
+    if (rate > 0) {
+      process.stdout.write(`posting ${fmt(total)} records at ${fmt(rate)} records/s (open loop, ${perRequest} per request)…\n`);
+      const interval = (perRequest / rate) * 1000;
+      const sent: Array<Promise<void>> = [];
+      for (let r = 0; r < bodies.length; r++) {
+        const due = t0 + r * interval;
+        const wait = due - performance.now();
+        if (wait > 0) await new Promise((res) => setTimeout(res, wait));
+        sent.push(send(bodies[r]!));
+      }
+      await Promise.all(sent);
+    } else {
+      process.stdout.write(`posting ${fmt(total)} records in ${fmt(requests)} requests of ${perRequest}, ${concurrency} at a time…\n`);
+      let next = 0;
+      await Promise.all(
+        Array.from({ length: concurrency }, async () => {
+          while (next < bodies.length) await send(bodies[next++]!);
+        }),
+      );
+    }
     const seconds = (performance.now() - t0) / 1000;
     latencies.sort((a, b) => a - b);
     const count = (await store.db('xdm_person').count<{ count: string }[]>({ count: '*' }))[0]?.count ?? '0';
@@ -86,7 +101,7 @@ export async function run(args: string[]): Promise<void> {
     process.stdout.write(
       [
         '',
-        `streaming-api: ${fmt(total)} person records, ${perRequest} per request, ${concurrency} concurrent clients`,
+        `streaming-api: ${fmt(total)} person records, ${perRequest} per request, ${rate > 0 ? `open loop at ${fmt(rate)} records/s` : `${concurrency} concurrent clients`}`,
         `  Tessera API (HTTP → validate → landing + canonical upsert, stored before the answer): ${seconds.toFixed(1)} s = ${fmt(total / seconds)} records/s`,
         `    request latency p50 ${latencies.length ? percentile(latencies, 50).toFixed(0) : '-'} ms, p95 ${percentile(latencies, 95).toFixed(0)} ms, p99 ${percentile(latencies, 99).toFixed(0)} ms, max ${latencies[latencies.length - 1]!.toFixed(0)} ms; non-200 answers: ${failures}; canonical rows ${fmt(Number(count))}`,
         `  baseline (raw INSERT … ON CONFLICT of the same ${perRequest}-row batches):            ${baseline.toFixed(1)} s = ${fmt(total / baseline)} records/s`,
