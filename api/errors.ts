@@ -15,7 +15,7 @@ export function errorHandler(err: FastifyError | Error, req: FastifyRequest, rep
   if (err instanceof InvalidFile) return reply.code(400).send({ error: 'InvalidFile', message: err.message, details: { problems: err.problems } });
   if (err instanceof InvalidRequest) return reply.code(400).send({ error: 'InvalidRequest', message: err.message });
   if (hasZodFastifySchemaValidationErrors(err)) {
-    const problems = err.validation.map((v) => ({ path: `${err.validationContext ?? ''}${v.instancePath.replace(/\//g, '.')}`, message: v.message }));
+    const problems = err.validation.map((v) => ({ path: [err.validationContext, ...v.instancePath.split('/').filter(Boolean)].filter(Boolean).join('.'), message: v.message }));
     return reply.code(400).send({ error: 'InvalidRequest', message: problems.map((p) => `${p.path}: ${p.message}`).join('; '), details: { problems } });
   }
   const fe = err as FastifyError;

@@ -2,7 +2,8 @@
 export class ApiClient {
   constructor(readonly baseUrl: string) {}
 
-  async request<T>(method: string, path: string, body?: unknown): Promise<T> {
+  /** `accept` lists error statuses whose body is still an answer (e.g. 422 from ingestion: all rejected). */
+  async request<T>(method: string, path: string, body?: unknown, accept: number[] = []): Promise<T> {
     let res: Response;
     try {
       res = await fetch(`${this.baseUrl}${path}`, {
@@ -15,7 +16,7 @@ export class ApiClient {
     }
     const text = await res.text();
     const json = text ? (JSON.parse(text) as Record<string, unknown>) : {};
-    if (res.status >= 400) {
+    if (res.status >= 400 && !accept.includes(res.status)) {
       const problems = (json.details as { problems?: unknown[] } | undefined)?.problems;
       throw new Error(`${res.status} ${String(json.error ?? '')}: ${String(json.message ?? text)}${problems ? `\n  - ${problems.map((p) => (typeof p === 'string' ? p : JSON.stringify(p))).join('\n  - ')}` : ''}`);
     }

@@ -66,14 +66,12 @@ program
     const records = Array.isArray(parsed) ? parsed : [parsed];
     const totals = { accepted: 0, rejected: 0 };
     for (let i = 0; i < records.length; i += 1000) {
-      const res = await api().request<{ accepted: number; rejected: number }>('POST', `/v1/ingest/${cls}`, records.slice(i, i + 1000)).catch((e: Error) => {
-        // 422 (all rejected) still carries results; surface the message and go on.
-        process.stderr.write(`${e.message}\n`);
-        return { accepted: 0, rejected: Math.min(1000, records.length - i) };
-      });
+      // 422 (every record rejected) is still a per-record answer; anything else stops the command.
+      const res = await api().request<{ accepted: number; rejected: number }>('POST', `/v1/ingest/${cls}`, records.slice(i, i + 1000), [422]);
       totals.accepted += res.accepted;
       totals.rejected += res.rejected;
     }
+    if (totals.rejected) process.stderr.write(`${totals.rejected} record(s) quarantined: tessera quarantine list --class ${cls}\n`);
     print(totals);
   });
 

@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
 import { compileMapping, type ColumnMapping } from '../domain/ingestion/column-mapping';
-import { csvRowObjectOutcome, jsonLineOutcome } from '../domain/ingestion/file-row';
+import { csvRowObjectOutcome } from '../domain/ingestion/file-row';
 import type { AcceptedRecord, FieldError, RecordOutcome } from '../domain/ingestion/outcome';
 import { validateRecord } from '../domain/ingestion/validate-record';
 import { InvalidRequest } from '../domain/errors';
@@ -94,8 +94,18 @@ function replayOutcome(row: QuarantineRecordRow, position: number, req: ReplayRe
       return csvRowObjectOutcome(spec, compiled.mapping, csvRow, position, receivedAt);
     }
     case 'text':
-      // A line that was not readable: it can only pass if it is now valid JSON for the class (JSONL), or with a corrected record.
-      return jsonLineOutcome(spec, { line: Number(row.row_number ?? position), text: row.payload_text ?? '' }, receivedAt);
+      // Input that could not be parsed at all stays unparseable: only a corrected record can replace it.
+      return {
+        kind: 'rejected',
+        value: {
+          position,
+          xdmClass: spec.name,
+          recordKey: row.record_key,
+          rawKind: 'text',
+          payloadText: row.payload_text ?? '',
+          errors: [{ path: '', message: `this input could not be parsed, so it cannot be replayed as it is; send a corrected record: POST /v1/quarantine/${row.id}/replay {"record": {…}}` }],
+        },
+      };
   }
 }
 

@@ -121,6 +121,22 @@ describe('file ingestion', () => {
     assert.deepEqual([totals.accepted, totals.quarantined], [2, 1]);
     const child = await testDb()('xdm_account').where({ record_key: `2.mkto_org@${inst}.Marketo` }).first();
     assert.equal(child.parent_key, `1.mkto_org@${inst}.Marketo`);
+
+    // The unparseable line can only come back as a corrected record.
+    const [bad] = (await api.app.inject({ method: 'GET', url: `/v1/quarantine?fileIngestionId=${res.json().id}` })).json().records;
+    assert.equal(bad.position, 2);
+    const asIs = await api.app.inject({ method: 'POST', url: `/v1/quarantine/${bad.id}/replay` });
+    assert.equal(asIs.json().stillFailing, 1, asIs.body);
+    assert.match(asIs.json().results[0].errors[0].message, /send a corrected record/);
+    const corrected = await api.app.inject({
+      method: 'POST',
+      url: `/v1/quarantine/${bad.id}/replay`,
+      payload: { record: { accountKey: { sourceKey: `3.mkto_org@${inst}.Marketo` }, accountName: 'Initech' } },
+    });
+    assert.equal(corrected.json().replayed, 1, corrected.body);
+    assert.ok(await testDb()('xdm_account').where({ record_key: `3.mkto_org@${inst}.Marketo` }).first());
+    const again = await api.app.inject({ method: 'POST', url: `/v1/quarantine/${bad.id}/replay` });
+    assert.equal(again.statusCode, 409, 'a resolved record cannot be replayed twice');
   });
 
   test('an uploaded CSV body is saved and ingested like a file on the server', async () => {

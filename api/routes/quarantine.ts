@@ -92,7 +92,7 @@ export function quarantineRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
           tags: ['quarantine'],
           summary: 'Replay one quarantined record, optionally corrected',
           params: z.object({ id: idSchema }),
-          body: z.strictObject({ record: z.record(z.string(), z.unknown()).optional(), mapping: columnMappingSchema.optional() }).optional(),
+          body: z.strictObject({ record: z.record(z.string(), z.unknown()).optional(), mapping: columnMappingSchema.optional() }).nullish(),
         },
       },
       async (req) => {
