@@ -1,0 +1,34 @@
+/**
+ * Workflow code runs in Temporal's deterministic sandbox: it may import only the workflow SDK,
+ * @temporalio/common and other workflow modules. Anything else (activities, db, zod, node:*)
+ * is allowed as `import type` only — it would otherwise be bundled into every workflow context.
+ */
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join, relative, resolve } from 'node:path';
+import { test } from 'node:test';
+
+const root = __dirname;
+const ALLOWED_PACKAGES = new Set(['@temporalio/workflow', '@temporalio/common']);
+
+function workflowFiles(dir: string): string[] {
+  return readdirSync(dir).flatMap((f) => {
+    const p = join(dir, f);
+    if (statSync(p).isDirectory()) return workflowFiles(p);
+    return p.endsWith('.ts') && !p.endsWith('.test.ts') ? [p] : [];
+  });
+}
+
+test('workflow modules import only workflow-safe code (types excepted)', () => {
+  const offences: string[] = [];
+  for (const file of workflowFiles(root)) {
+    const source = readFileSync(file, 'utf8');
+    for (const m of source.matchAll(/^\s*(import|export)\s+(type\s+)?[^'"]*?from\s+['"]([^'"]+)['"]/gm)) {
+      const [, , typeOnly, spec] = m;
+      if (typeOnly || !spec) continue;
+      const ok = spec.startsWith('.') ? resolve(file, '..', spec).startsWith(root) : ALLOWED_PACKAGES.has(spec);
+      if (!ok) offences.push(`${relative(root, file)} imports '${spec}'`);
+    }
+  }
+  assert.deepEqual(offences, []);
+});
