@@ -1,0 +1,94 @@
+/**
+ * Identity values in one canonical form per namespace, so that two systems' spellings of the
+ * same email, phone, domain or DUNS number meet in the graph, and values that identify nobody
+ * (placeholders, role mailboxes, free-mail domains for companies) never link anything.
+ */
+import { parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js';
+
+/** Placeholders that sources put where they have no value (Adobe's list plus common ones). */
+const PLACEHOLDERS = new Set(['', 'null', 'nil', 'none', 'n/a', 'na', 'unknown', 'anonymous', 'invalid', 'undefined', 'test', '-', '0']);
+
+export function isPlaceholder(value: string): boolean {
+  return PLACEHOLDERS.has(value.trim().toLowerCase());
+}
+
+/** Shared mailboxes: many people read them, so they never identify one person. */
+const ROLE_MAILBOXES = new Set([
+  'info', 'sales', 'admin', 'administrator', 'support', 'help', 'contact', 'hello', 'marketing', 'noreply', 'no-reply',
+  'donotreply', 'office', 'billing', 'accounts', 'accounting', 'finance', 'hr', 'jobs', 'careers', 'team', 'webmaster',
+  'postmaster', 'hostmaster', 'abuse', 'security', 'privacy', 'legal', 'press', 'media', 'enquiries', 'inquiries', 'service',
+  'customerservice', 'orders', 'purchasing', 'procurement', 'it', 'all', 'everyone', 'staff',
+]);
+
+/** Consumer mail providers: a domain here says nothing about a person's company. */
+const FREE_MAIL_DOMAINS = new Set([
+  'gmail.com', 'googlemail.com', 'yahoo.com', 'yahoo.co.uk', 'yahoo.fr', 'yahoo.de', 'ymail.com', 'hotmail.com', 'hotmail.co.uk',
+  'hotmail.fr', 'outlook.com', 'live.com', 'msn.com', 'aol.com', 'icloud.com', 'me.com', 'mac.com', 'gmx.com', 'gmx.de', 'gmx.net',
+  'web.de', 't-online.de', 'yandex.com', 'yandex.ru', 'mail.ru', 'protonmail.com', 'proton.me', 'pm.me', 'zoho.com', 'qq.com',
+  '163.com', '126.com', 'sina.com', 'naver.com', 'hanmail.net', 'rediffmail.com', 'libero.it', 'orange.fr', 'free.fr',
+  'laposte.net', 'btinternet.com', 'comcast.net', 'verizon.net', 'att.net', 'sbcglobal.net', 'fastmail.com', 'tutanota.com',
+]);
+
+export function isFreeMailDomain(domain: string): boolean {
+  return FREE_MAIL_DOMAINS.has(domain.toLowerCase());
+}
+
+export type Normalised = { ok: true; value: string } | { ok: false; reason: string };
+
+const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+
+/** Work or personal email: trimmed, lowercased. Role mailboxes and placeholders are refused. */
+export function normaliseEmail(raw: string): Normalised {
+  const value = raw.trim().toLowerCase();
+  if (isPlaceholder(value)) return { ok: false, reason: 'placeholder value' };
+  if (!EMAIL.test(value)) return { ok: false, reason: 'not an email address' };
+  const local = value.slice(0, value.lastIndexOf('@'));
+  if (ROLE_MAILBOXES.has(local.split('+')[0]!)) return { ok: false, reason: `role mailbox '${local}@' is shared by many people` };
+  return { ok: true, value };
+}
+
+/** The domain part of an email, if it names a company (not free mail). */
+export function companyDomainOfEmail(email: string): Normalised {
+  const at = email.lastIndexOf('@');
+  if (at < 0) return { ok: false, reason: 'not an email address' };
+  return normaliseWebDomain(email.slice(at + 1));
+}
+
+/**
+ * A company web domain from a domain or URL: lowercased host without scheme, `www.`, port,
+ * path or trailing dot. Free-mail domains are refused: they never identify a company.
+ */
+export function normaliseWebDomain(raw: string): Normalised {
+  let v = raw.trim().toLowerCase();
+  if (isPlaceholder(v)) return { ok: false, reason: 'placeholder value' };
+  v = v.replace(/^[a-z][a-z0-9+.-]*:\/\//, '');
+  v = v.replace(/[/?#].*$/, '').replace(/:\d+$/, '').replace(/\.$/, '').replace(/^www\d*\./, '');
+  if (v.includes('@')) v = v.slice(v.lastIndexOf('@') + 1);
+  if (!/^[a-z0-9-]+(\.[a-z0-9-]+)+$/.test(v)) return { ok: false, reason: 'not a web domain' };
+  if (isFreeMailDomain(v)) return { ok: false, reason: `'${v}' is a free-mail domain` };
+  return { ok: true, value: v };
+}
+
+/** D-U-N-S: nine digits (dashes and spaces allowed in input); all-zero or repeated digits refused. */
+export function normaliseDuns(raw: string): Normalised {
+  const digits = raw.replace(/[\s-]/g, '');
+  if (!/^\d{9}$/.test(digits)) return { ok: false, reason: 'a D-U-N-S number has 9 digits' };
+  if (/^(\d)\1{8}$/.test(digits)) return { ok: false, reason: 'placeholder D-U-N-S number' };
+  return { ok: true, value: digits };
+}
+
+/** Phone in E.164 (`+14155550100`); numbers without a country code use `defaultCountry`. */
+export function normalisePhone(raw: string, defaultCountry?: CountryCode): Normalised {
+  if (isPlaceholder(raw)) return { ok: false, reason: 'placeholder value' };
+  const parsed = parsePhoneNumberFromString(raw, defaultCountry);
+  if (!parsed || !parsed.isValid()) return { ok: false, reason: 'not a valid phone number' };
+  return { ok: true, value: parsed.number };
+}
+
+/** Opaque ids (source keys, CRM ids, cookies, loyalty numbers): trimmed, case kept, placeholders refused. */
+export function normaliseOpaqueId(raw: string): Normalised {
+  const value = raw.trim();
+  if (isPlaceholder(value)) return { ok: false, reason: 'placeholder value' };
+  if (value.length > 1024) return { ok: false, reason: 'identity values are at most 1,024 characters' };
+  return { ok: true, value };
+}
