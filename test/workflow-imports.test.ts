@@ -8,14 +8,14 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { test } from 'node:test';
 
-const root = __dirname;
+const root = join(__dirname, '..', 'workflows');
 const ALLOWED_PACKAGES = new Set(['@temporalio/workflow', '@temporalio/common']);
 
 function workflowFiles(dir: string): string[] {
   return readdirSync(dir).flatMap((f) => {
     const p = join(dir, f);
     if (statSync(p).isDirectory()) return workflowFiles(p);
-    return p.endsWith('.ts') && !p.endsWith('.test.ts') ? [p] : [];
+    return p.endsWith('.ts') ? [p] : [];
   });
 }
 
