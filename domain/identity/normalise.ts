@@ -37,11 +37,29 @@ export type Normalised = { ok: true; value: string } | { ok: false; reason: stri
 
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 
-/** Work or personal email: trimmed, lowercased. Role mailboxes and placeholders are refused. */
-export function normaliseEmail(raw: string): Normalised {
+/** The canonical form of an email (trimmed, lowercased); null for a placeholder or a non-email. */
+export function canonicalEmail(raw: string): string | null {
   const value = raw.trim().toLowerCase();
-  if (isPlaceholder(value)) return { ok: false, reason: 'placeholder value' };
-  if (!EMAIL.test(value)) return { ok: false, reason: 'not an email address' };
+  return isPlaceholder(value) || !EMAIL.test(value) ? null : value;
+}
+
+/**
+ * The canonical form of a company web domain, from a domain, a URL or an email address:
+ * lowercased host without scheme, `www.`, port, path or trailing dot; null when there is none.
+ */
+export function canonicalWebDomain(raw: string): string | null {
+  let v = raw.trim().toLowerCase();
+  if (isPlaceholder(v)) return null;
+  v = v.replace(/^[a-z][a-z0-9+.-]*:\/\//, '');
+  v = v.replace(/[/?#].*$/, '').replace(/:\d+$/, '').replace(/\.$/, '').replace(/^www\d*\./, '');
+  if (v.includes('@')) v = v.slice(v.lastIndexOf('@') + 1);
+  return /^[a-z0-9-]+(\.[a-z0-9-]+)+$/.test(v) ? v : null;
+}
+
+/** Work or personal email as an identity: canonical, and never a shared role mailbox. */
+export function normaliseEmail(raw: string): Normalised {
+  const value = canonicalEmail(raw);
+  if (value === null) return { ok: false, reason: isPlaceholder(raw) ? 'placeholder value' : 'not an email address' };
   const local = value.slice(0, value.lastIndexOf('@'));
   if (ROLE_MAILBOXES.has(local.split('+')[0]!)) return { ok: false, reason: `role mailbox '${local}@' is shared by many people` };
   return { ok: true, value };
@@ -54,17 +72,10 @@ export function companyDomainOfEmail(email: string): Normalised {
   return normaliseWebDomain(email.slice(at + 1));
 }
 
-/**
- * A company web domain from a domain or URL: lowercased host without scheme, `www.`, port,
- * path or trailing dot. Free-mail domains are refused: they never identify a company.
- */
+/** A company web domain as an identity: canonical, and never a free-mail domain. */
 export function normaliseWebDomain(raw: string): Normalised {
-  let v = raw.trim().toLowerCase();
-  if (isPlaceholder(v)) return { ok: false, reason: 'placeholder value' };
-  v = v.replace(/^[a-z][a-z0-9+.-]*:\/\//, '');
-  v = v.replace(/[/?#].*$/, '').replace(/:\d+$/, '').replace(/\.$/, '').replace(/^www\d*\./, '');
-  if (v.includes('@')) v = v.slice(v.lastIndexOf('@') + 1);
-  if (!/^[a-z0-9-]+(\.[a-z0-9-]+)+$/.test(v)) return { ok: false, reason: 'not a web domain' };
+  const v = canonicalWebDomain(raw);
+  if (v === null) return { ok: false, reason: isPlaceholder(raw) ? 'placeholder value' : 'not a web domain' };
   if (isFreeMailDomain(v)) return { ok: false, reason: `'${v}' is a free-mail domain` };
   return { ok: true, value: v };
 }

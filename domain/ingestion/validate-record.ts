@@ -24,12 +24,16 @@ export function formatZodPath(path: ReadonlyArray<PropertyKey>): string {
 export function zodErrors(error: z.ZodError): FieldError[] {
   return error.issues.map((issue) => {
     const base = formatZodPath(issue.path);
-    // An unknown key is reported on its parent object by zod; name the key itself.
+    // zod reports an unknown key on its parent object: name the key itself. Keep a message the
+    // schema wrote (e.g. why personComponents is refused); replace only zod's generic one.
     if (issue.code === 'unrecognized_keys') {
       const keys = (issue as unknown as { keys: string[] }).keys;
+      const generic = issue.message.startsWith('Unrecognized key');
       return {
         path: keys.length === 1 ? [base, keys[0]].filter(Boolean).join('.') : base,
-        message: `unknown field${keys.length > 1 ? 's' : ''} ${keys.map((k) => `'${k}'`).join(', ')}: not part of the XDM class (custom fields belong under a '_<tenant>' object)`,
+        message: generic
+          ? `unknown field${keys.length > 1 ? 's' : ''} ${keys.map((k) => `'${k}'`).join(', ')}: not part of the XDM class (custom fields belong under a '_<tenant>' object)`
+          : issue.message,
       };
     }
     return { path: base, message: issue.message };

@@ -2,7 +2,10 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { z } from 'zod';
 import { XDM_CLASS_NAMES, type ColumnType, type LeafKind, type XdmClassName } from './class-spec';
-import { XDM_CLASSES, findXdmClass, leafKindAt, normaliseWebDomain } from './registry';
+import { canonicalWebDomain } from '../identity/normalise';
+import { XDM_CLASSES, findXdmClass, leafKindAt } from './registry';
+
+const normaliseWebDomain = (v: unknown) => (typeof v === 'string' ? canonicalWebDomain(v) : null);
 
 const ORG = '00D4W000000FgYJUA0';
 const sfdc = (sourceID: string) => ({ sourceKey: `${sourceID}@${ORG}.Salesforce` });
@@ -373,7 +376,7 @@ describe('leafKindAt', () => {
   });
 });
 
-describe('normaliseWebDomain', () => {
+describe('website_domain column values (canonicalWebDomain)', () => {
   const cases: Array<[unknown, string | null]> = [
     ['acme.com', 'acme.com'],
     ['WWW.Acme.com', 'acme.com'],

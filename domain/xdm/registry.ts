@@ -3,6 +3,7 @@
  * table, key and audit readers, extracted columns, and the kind of each leaf field).
  */
 import type { z } from 'zod';
+import { canonicalEmail, canonicalWebDomain } from '../identity/normalise';
 import type {
   B2BSource,
   ExtractedColumn,
@@ -158,30 +159,10 @@ function valueColumn(column: string, type: ExtractedColumn['type'], path: string
   };
 }
 
-/** Lowercased and trimmed; null when blank. Email matching is case-insensitive in practice. */
-function normaliseEmail(value: unknown): string | null {
-  if (typeof value !== 'string') return null;
-  const email = value.trim().toLowerCase();
-  return email === '' ? null : email;
-}
-
-/**
- * The bare host of a domain or website value ("https://www.Acme.com/about" → "acme.com"):
- * lowercased, without scheme, port, path or a leading "www.". Null when it has no host.
- */
-export function normaliseWebDomain(value: unknown): string | null {
-  if (typeof value !== 'string') return null;
-  const trimmed = value.trim();
-  if (trimmed === '') return null;
-  let host: string;
-  try {
-    host = new URL(/^[a-z][a-z0-9+.-]*:\/\//i.test(trimmed) ? trimmed : `http://${trimmed}`).hostname;
-  } catch {
-    return null;
-  }
-  const domain = host.toLowerCase().replace(/^www\./, '');
-  return domain === '' ? null : domain;
-}
+/** Join columns hold the same canonical forms the identity graph uses (domain/identity/normalise). */
+const canonical = (fn: (raw: string) => string | null) => (value: unknown) => (typeof value === 'string' ? fn(value) : null);
+const emailColumnValue = canonical(canonicalEmail);
+const domainColumnValue = canonical(canonicalWebDomain);
 
 const readDomain = pathReader('accountOrganization.domain');
 const readWebsite = pathReader('accountOrganization.website');
@@ -265,7 +246,7 @@ export const XDM_CLASSES: Record<XdmClassName, XdmClassSpec> = {
         type: 'text',
         comment:
           'Lowercased web domain without "www." (accountOrganization.domain, else the host of accountOrganization.website)',
-        extract: (record) => normaliseWebDomain(readDomain(record)) ?? normaliseWebDomain(readWebsite(record)),
+        extract: (record) => domainColumnValue(readDomain(record)) ?? domainColumnValue(readWebsite(record)),
       },
     ],
   }),
@@ -297,7 +278,7 @@ export const XDM_CLASSES: Record<XdmClassName, XdmClassSpec> = {
         column: 'work_email',
         type: 'text',
         comment: 'Work email, trimmed and lowercased (workEmail.address)',
-        extract: (record) => normaliseEmail(readWorkEmail(record)),
+        extract: (record) => emailColumnValue(readWorkEmail(record)),
       },
       valueColumn('person_type', 'text', 'b2b.personType', 'Lead or Contact, as in the source (b2b.personType)'),
       keyColumn('converted_contact_key', 'b2b.convertedContactKey', 'sourceKey of the contact a converted lead became (b2b.convertedContactKey)'),
