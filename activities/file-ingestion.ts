@@ -3,9 +3,8 @@ import { Context } from '@temporalio/activity';
 import type { Knex } from 'knex';
 import { z } from 'zod';
 import { InvalidRequest } from '../domain/errors';
-import { XDM_CLASSES } from '../domain/xdm/registry';
-import { countSlice, getFileIngestion, markFinished, markStarted, type FileIngestionRow } from '../db/repositories/file-ingestions';
-import { ingestFileSlice, inspectFile } from '../ingestion/file-ingestion';
+import { countSlice, fileIngestionTotals, getFileIngestion, markFinished } from '../db/repositories/file-ingestions';
+import { ingestFileSlice, openFileIngestion } from '../ingestion/file-ingestion';
 import type { Logger } from '../platform/logger';
 import type { FileIngestionTotals } from '../workflows/shared/file-ingestion-types';
 import { withFailureConversion } from './failures';
@@ -20,60 +19,38 @@ function parse<T>(schema: z.ZodType<T>, input: unknown): T {
   return r.data;
 }
 
-function totalsOf(row: FileIngestionRow): FileIngestionTotals {
-  return {
-    status: row.status,
-    sizeBytes: Number(row.size_bytes),
-    byteOffset: Number(row.byte_offset),
-    rows: Number(row.rows_read),
-    accepted: Number(row.accepted_count),
-    quarantined: Number(row.quarantined_count),
-    slices: row.slices,
-  };
-}
-
 export function createFileIngestionActivities(deps: { db: Knex; log: Logger }) {
   const { db, log } = deps;
 
-  async function load(id: string): Promise<FileIngestionRow> {
+  async function totals(id: string): Promise<FileIngestionTotals> {
     const row = await getFileIngestion(db, id);
     if (!row) throw new InvalidRequest(`no file ingestion ${id}`);
-    return row;
+    return fileIngestionTotals(row);
   }
 
   return withFailureConversion({
     /** Checks the file (exists, not empty, header fits the class or mapping) and marks the ingestion running. Idempotent. */
     async openFileIngestion(input: { ingestionId: string }): Promise<FileIngestionTotals> {
       const { ingestionId } = parse(idInput, input);
-      const row = await load(ingestionId);
-      if (row.status === 'pending') {
-        const inspected = await inspectFile(row.path, row.format, XDM_CLASSES[row.xdm_class], row.mapping);
-        await markStarted(db, ingestionId, inspected.header);
-        log.info({ ingestionId, xdmClass: row.xdm_class, format: row.format, sizeBytes: inspected.sizeBytes }, 'file ingestion started');
-      }
-      return totalsOf(await load(ingestionId));
+      const row = await openFileIngestion(db, ingestionId);
+      log.info({ ingestionId, xdmClass: row.xdm_class, format: row.format, sizeBytes: Number(row.size_bytes) }, 'file ingestion open');
+      return fileIngestionTotals(row);
     },
 
     /** Ingests up to maxRecords records from the checkpoint; heartbeats progress after every committed batch. */
     async ingestFileSlice(input: { ingestionId: string; maxRecords: number; batchSize: number }): Promise<{ done: boolean; totals: FileIngestionTotals }> {
       const { ingestionId, maxRecords, batchSize } = parse(sliceInput, input);
       const ctx = Context.current();
-      const slice = await ingestFileSlice(db, ingestionId, {
-        maxRecords,
-        batchSize,
-        signal: ctx.cancellationSignal,
-        onProgress: (p) => ctx.heartbeat(p),
-      });
-      await countSlice(db, ingestionId);
-      return { done: slice.done, totals: totalsOf(await load(ingestionId)) };
+      const slice = await ingestFileSlice(db, ingestionId, { maxRecords, batchSize, signal: ctx.cancellationSignal, onProgress: (p) => ctx.heartbeat(p) });
+      return { done: slice.done, totals: fileIngestionTotals(await countSlice(db, ingestionId)) };
     },
 
     async completeFileIngestion(input: { ingestionId: string }): Promise<FileIngestionTotals> {
       const { ingestionId } = parse(idInput, input);
       await markFinished(db, ingestionId, { status: 'completed' });
-      const totals = totalsOf(await load(ingestionId));
-      log.info({ ingestionId, ...totals }, 'file ingestion completed');
-      return totals;
+      const done = await totals(ingestionId);
+      log.info({ ingestionId, ...done }, 'file ingestion completed');
+      return done;
     },
 
     async failFileIngestion(input: { ingestionId: string; reason: string }): Promise<void> {
@@ -83,4 +60,3 @@ export function createFileIngestionActivities(deps: { db: Knex; log: Logger }) {
     },
   });
 }
-

@@ -16,10 +16,8 @@ async function main() {
     address: config.temporalAddress,
     namespace: config.temporalNamespace,
     taskQueue: config.taskQueue,
-    uiUrl: process.env.TESSERA_TEMPORAL_UI_URL,
+    uiUrl: config.temporalUiUrl,
   });
-  const codecEnabled = (process.env.TESSERA_CODEC_ENDPOINT ?? 'on') !== 'off';
-  const corsOrigins = (process.env.TESSERA_CODEC_CORS_ORIGINS ?? 'http://localhost:8233,http://127.0.0.1:8233').split(',').map((s) => s.trim());
   const app = await buildApp({
     db,
     temporal,
@@ -27,7 +25,7 @@ async function main() {
     dataDir: config.dataDir,
     importDirs: config.importDirs,
     maxUploadBytes: config.maxUploadBytes,
-    codec: codecEnabled ? { codec: new EncryptionCodec(keys.current, keys.previous), corsOrigins } : undefined,
+    codec: config.codecEndpoint.enabled ? { codec: new EncryptionCodec(keys.current, keys.previous), corsOrigins: config.codecEndpoint.corsOrigins } : undefined,
   });
   await app.listen({ host: config.apiHost, port: config.apiPort });
   log.info({ url: `http://${config.apiHost}:${config.apiPort}`, docs: `http://${config.apiHost}:${config.apiPort}/docs`, database: redactUrl(config.databaseUrl) }, 'api started');

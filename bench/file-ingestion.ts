@@ -6,27 +6,21 @@
  * Target: ≥ 50,000 records/s and ≥ 25% of the baseline's rate.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
-import { statSync, unlinkSync } from 'node:fs';
+import { unlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
-import { fileIngestionWorkflowId } from '../api/routes/file-ingestions';
-import { createFileIngestion } from '../db/repositories/file-ingestions';
+import { startFileIngestion } from '../ingestion/start-file-ingestion';
 import { createLogger } from '../platform/logger';
 import { connectClient } from '../platform/temporal';
 import { startTemporalDevServer } from '../scripts/temporal-dev-server';
 import { createTesseraWorker } from '../workers/tessera-worker';
 import type { ingestFile } from '../workflows/ingestion';
-import { fmt, freshDatabase, rawInsertBaseline, writePersonCsv } from './support';
-
-function arg(args: string[], name: string, dflt: number): number {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? Number(args[i + 1]) : dflt;
-}
+import { fmt, freshDatabase, numberArg, rawInsertBaseline, writePersonCsv } from './support';
 
 export async function run(args: string[]): Promise<void> {
-  const rows = arg(args, 'rows', 1_000_000);
-  const batchSize = arg(args, 'batch', 5_000);
+  const rows = numberArg(args, 'rows', 1_000_000);
+  const batchSize = numberArg(args, 'batch', 5_000);
   process.env.TESSERA_PAYLOAD_KEY ??= randomBytes(32).toString('base64');
   const log = createLogger('bench', 'warn');
   Runtime.install({ logger: new DefaultLogger('WARN') });
@@ -34,7 +28,6 @@ export async function run(args: string[]): Promise<void> {
   const path = join(tmpdir(), `tessera-bench-persons-${rows}.csv`);
   process.stdout.write(`writing ${fmt(rows)} person rows to ${path}…\n`);
   await writePersonCsv(path, rows);
-  const size = statSync(path).size;
 
   const [server, store] = await Promise.all([startTemporalDevServer({ namespace: 'tessera' }), freshDatabase('file')]);
   const connection = await NativeConnection.connect({ address: server.address });
@@ -43,11 +36,11 @@ export async function run(args: string[]): Promise<void> {
   const worker = await createTesseraWorker({ connection, namespace: 'tessera', taskQueue, db: store.db, log });
   const running = worker.run();
   try {
-    const id = randomUUID();
-    await createFileIngestion(store.db, { id, xdmClass: 'person', format: 'csv', path, mapping: null, sizeBytes: size, workflowId: fileIngestionWorkflowId(id) });
-    process.stdout.write(`ingesting ${(size / 1e6).toFixed(0)} MB through the ingestFile workflow (batches of ${fmt(batchSize)})…\n`);
     const t0 = performance.now();
-    const totals = await client.workflow.execute<typeof ingestFile>('ingestFile', { taskQueue, workflowId: fileIngestionWorkflowId(id), args: [{ ingestionId: id, batchSize, sliceRecords: 250_000 }] });
+    const started = await startFileIngestion(store.db, { client, taskQueue }, { path, xdmClass: 'person', format: 'csv', mapping: null, trigger: 'bench', tuning: { batchSize, sliceRecords: 250_000 } });
+    const size = Number(started.size_bytes);
+    process.stdout.write(`ingesting ${(size / 1e6).toFixed(0)} MB through the ingestFile workflow (batches of ${fmt(batchSize)})…\n`);
+    const totals = await client.workflow.getHandle<typeof ingestFile>(started.workflow_id).result();
     const tessera = (performance.now() - t0) / 1000;
     const count = (await store.db('xdm_person').count<{ count: string }[]>({ count: '*' }))[0]?.count ?? '0';
 

@@ -10,12 +10,7 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { freePort } from '../scripts/temporal-dev-server';
-import { fmt, freshDatabase, percentile, personRecord, rawInsertBaseline } from './support';
-
-function arg(args: string[], name: string, dflt: number): number {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? Number(args[i + 1]) : dflt;
-}
+import { fmt, freshDatabase, numberArg, percentile, personRecord, rawInsertBaseline } from './support';
 
 async function waitForHealth(url: string): Promise<void> {
   for (let i = 0; i < 240; i++) {
@@ -31,10 +26,10 @@ async function waitForHealth(url: string): Promise<void> {
 }
 
 export async function run(args: string[]): Promise<void> {
-  const total = arg(args, 'records', 150_000);
-  const perRequest = arg(args, 'batch', 500);
-  const concurrency = arg(args, 'concurrency', 4);
-  const rate = arg(args, 'rate', 0);
+  const total = numberArg(args, 'records', 150_000);
+  const perRequest = numberArg(args, 'batch', 500);
+  const concurrency = numberArg(args, 'concurrency', 4);
+  const rate = numberArg(args, 'rate', 0);
   const store = await freshDatabase('api');
   const port = await freePort();
   const api = spawn(process.execPath, ['--import', 'tsx', join(__dirname, '..', 'api', 'server.ts')], {

@@ -1,35 +1,17 @@
 /** Shared by the benchmarks: a fresh database per run, synthetic B2B people, timing helpers. */
 import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { Client } from 'pg';
 import type { Knex } from 'knex';
-import { createDb, dropDatabase, ensureDatabaseExists } from '../db/connection';
-import { applyMigrations } from '../db/migrate';
+import { createDb, dropDatabase } from '../db/connection';
+import { migrateDatabase } from '../db/migrate';
+import { postgresServer } from '../scripts/local-postgres';
 import { copyRows, copyValue, inPgTransaction } from '../db/pg-transaction';
 
 export async function freshDatabase(name: string): Promise<{ url: string; db: Knex; drop(): Promise<void> }> {
-  let server = process.env.DATABASE_URL;
-  if (!server) {
-    for (const user of ['postgres', 'root']) {
-      const c = new Client({ connectionString: `postgres://${user}@127.0.0.1:5432/postgres` });
-      try {
-        await c.connect();
-        server = `postgres://${user}@127.0.0.1:5432/postgres`;
-        break;
-      } catch {
-        /* next */
-      } finally {
-        await c.end().catch(() => undefined);
-      }
-    }
-  }
-  if (!server) throw new Error('no Postgres: set DATABASE_URL or start the local server');
-  const u = new URL(server);
-  u.pathname = `/tessera_bench_${name}_${randomBytes(3).toString('hex')}`;
-  const url = u.toString();
-  await ensureDatabaseExists(url);
+  const url = await postgresServer(`tessera_bench_${name}_${randomBytes(3).toString('hex')}`);
+  if (!url) throw new Error('no Postgres: set DATABASE_URL or start the local server');
+  await migrateDatabase(url);
   const db = createDb(url, { max: 20 });
-  await applyMigrations(db);
   return { url, db, drop: async () => { await db.destroy(); await dropDatabase(url); } };
 }
 
@@ -120,3 +102,9 @@ export function percentile(sorted: number[], p: number): number {
 }
 
 export const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
+
+/** `--name value` from a benchmark's arguments, as a number. */
+export function numberArg(args: string[], name: string, dflt: number): number {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? Number(args[i + 1]) : dflt;
+}

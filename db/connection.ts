@@ -2,9 +2,6 @@
 import knexFactory, { type Knex } from 'knex';
 import { Client } from 'pg';
 
-export type Db = Knex;
-export type DbOrTx = Knex | Knex.Transaction;
-
 export function createDb(databaseUrl: string, pool: { min?: number; max?: number } = {}): Knex {
   return knexFactory({
     client: 'pg',

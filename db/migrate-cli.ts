@@ -1,20 +1,14 @@
 /** `npm run migrate`: applies migrations to DATABASE_URL (used by the docker-compose migrate job). */
 import { createLogger } from '../platform/logger';
-import { createDb, ensureDatabaseExists, redactUrl } from './connection';
-import { applyMigrations } from './migrate';
+import { redactUrl } from './connection';
+import { migrateDatabase } from './migrate';
 
 async function main() {
   const log = createLogger('migrate');
   const url = process.env.DATABASE_URL;
   if (!url) throw new Error('DATABASE_URL is not set');
-  await ensureDatabaseExists(url);
-  const db = createDb(url);
-  try {
-    const applied = await applyMigrations(db);
-    log.info({ database: redactUrl(url), applied }, applied.length ? 'migrations applied' : 'schema is up to date');
-  } finally {
-    await db.destroy();
-  }
+  const applied = await migrateDatabase(url);
+  log.info({ database: redactUrl(url), applied }, applied.length ? 'migrations applied' : 'schema is up to date');
 }
 
 main().catch((e) => {

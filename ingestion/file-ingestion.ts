@@ -9,10 +9,10 @@ import type { Knex } from 'knex';
 import { compileMapping, type ColumnMapping, type CompiledMapping } from '../domain/ingestion/column-mapping';
 import { csvRowOutcome, jsonLineOutcome } from '../domain/ingestion/file-row';
 import type { AcceptedRecord, RejectedRecord } from '../domain/ingestion/outcome';
-import { CheckpointMoved, InvalidFile } from '../domain/errors';
+import { CheckpointMoved, InvalidFile, InvalidRequest } from '../domain/errors';
 import type { XdmClassSpec } from '../domain/xdm/class-spec';
 import { XDM_CLASSES } from '../domain/xdm/registry';
-import { advanceCheckpoint, getFileIngestion, markStarted } from '../db/repositories/file-ingestions';
+import { advanceCheckpoint, getFileIngestion, markStarted, type FileIngestionRow } from '../db/repositories/file-ingestions';
 import { applyStagedBatch, stageIngestBatch } from '../db/repositories/ingest-batches';
 import { inPgTransaction } from '../db/pg-transaction';
 import { readRecordBatches, type FileFormat, type RecordBatch } from './file-records';
@@ -88,21 +88,28 @@ export interface SliceResult extends SliceProgress {
   done: boolean;
 }
 
+/**
+ * Opens an ingestion: checks the file (InvalidFile lists every problem), records a CSV's header
+ * and marks it running. Idempotent: an ingestion already running, completed or failed is returned as it is.
+ */
+export async function openFileIngestion(db: Knex, ingestionId: string): Promise<FileIngestionRow> {
+  const fi = await getFileIngestion(db, ingestionId);
+  if (!fi) throw new InvalidRequest(`no file ingestion ${ingestionId}`);
+  if (fi.status !== 'pending') return fi;
+  const inspected = await inspectFile(fi.path, fi.format, XDM_CLASSES[fi.xdm_class], fi.mapping);
+  await markStarted(db, ingestionId, inspected.header);
+  return (await getFileIngestion(db, ingestionId))!;
+}
+
+/** Ingests up to about `maxRecords` records of an open ingestion from its checkpoint. */
 export async function ingestFileSlice(db: Knex, ingestionId: string, opts: SliceOptions): Promise<SliceResult> {
   const fi = await getFileIngestion(db, ingestionId);
-  if (!fi) throw new InvalidFile([`no file ingestion ${ingestionId}`]);
+  if (!fi) throw new InvalidRequest(`no file ingestion ${ingestionId}`);
   const spec = XDM_CLASSES[fi.xdm_class];
   const progress: SliceProgress = { byteOffset: Number(fi.byte_offset), rows: 0, accepted: 0, quarantined: 0 };
   if (fi.status === 'completed' || fi.status === 'failed') return { ...progress, done: true };
-
-  let header: string[] | null = fi.header;
-  if (fi.format === 'csv' && !header) {
-    const inspected = await inspectFile(fi.path, 'csv', spec, fi.mapping);
-    await markStarted(db, ingestionId, inspected.header);
-    return ingestFileSlice(db, ingestionId, opts);
-  }
-  if (fi.status === 'pending') await markStarted(db, ingestionId, null);
-  const mapping = header ? compiledOrThrow(spec, header, fi.mapping) : null;
+  if (fi.status !== 'running') throw new InvalidRequest(`file ingestion ${ingestionId} is ${fi.status}; open it first`);
+  const mapping = fi.format === 'csv' ? compiledOrThrow(spec, fi.header ?? [], fi.mapping) : null;
 
   let offset = Number(fi.byte_offset);
   // Up to COMMITS_IN_FLIGHT batch transactions run at once, each on its own connection: batch
@@ -121,7 +128,7 @@ export async function ingestFileSlice(db: Knex, ingestionId: string, opts: Slice
       const accepted: AcceptedRecord[] = [];
       const rejected: RejectedRecord[] = [];
       for (const r of batch.records) {
-        const outcome = header && mapping ? csvRowOutcome(spec, header, mapping, r, receivedAt) : jsonLineOutcome(spec, r, receivedAt);
+        const outcome = mapping ? csvRowOutcome(spec, fi.header!, mapping, r, receivedAt) : jsonLineOutcome(spec, r, receivedAt);
         if (outcome.kind === 'accepted') accepted.push(outcome.value);
         else rejected.push(outcome.value);
       }

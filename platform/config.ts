@@ -17,6 +17,10 @@ export interface TesseraConfig {
   /** Where the API may read files to ingest: TESSERA_IMPORT_DIRS (comma-separated), else the data dir and examples/. */
   importDirs: string[];
   maxUploadBytes: number;
+  /** The Temporal Web UI's base URL, to link workflows from API answers. */
+  temporalUiUrl: string | undefined;
+  /** Serve the Temporal UI's remote payload codec, to these browser origins. */
+  codecEndpoint: { enabled: boolean; corsOrigins: string[] };
   logLevel: string;
 }
 
@@ -36,6 +40,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): TesseraConfig 
       .map((d) => resolve(d.trim()))
       .filter(Boolean),
     maxUploadBytes: Number(env.TESSERA_MAX_UPLOAD_BYTES || 5 * 1024 ** 3),
+    temporalUiUrl: env.TESSERA_TEMPORAL_UI_URL || undefined,
+    codecEndpoint: {
+      enabled: (env.TESSERA_CODEC_ENDPOINT ?? 'on') !== 'off',
+      corsOrigins: (env.TESSERA_CODEC_CORS_ORIGINS ?? 'http://localhost:8233,http://127.0.0.1:8233').split(',').map((o) => o.trim()),
+    },
     logLevel: env.LOG_LEVEL || 'info',
   };
 }

@@ -10,8 +10,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { createDb, ensureDatabaseExists, redactUrl } from '../db/connection';
-import { applyMigrations } from '../db/migrate';
+import { redactUrl } from '../db/connection';
+import { migrateDatabase } from '../db/migrate';
 import { DEFAULT_NAMESPACE, loadConfig } from '../platform/config';
 import { choosePostgres } from './local-postgres';
 import { startTemporalDevServer, type DevServer } from './temporal-dev-server';
@@ -78,10 +78,7 @@ async function main() {
     const pg = await choosePostgres(dataDir);
     stops.push(pg.stop);
     say(`Postgres: ${pg.kind} — ${redactUrl(pg.url)}`);
-    await ensureDatabaseExists(pg.url);
-    const db = createDb(pg.url);
-    const applied = await applyMigrations(db);
-    await db.destroy();
+    const applied = await migrateDatabase(pg.url);
     say(applied.length ? `applied ${applied.length} migration(s)` : 'database schema is up to date');
 
     const env = {

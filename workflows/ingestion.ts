@@ -5,7 +5,7 @@
 import { CancellationScope, continueAsNew, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { createFileIngestionActivities } from '../activities/file-ingestion';
 import { BOOKKEEPING, DB_BATCH } from './shared/activity-options';
-import { fileIngestionProgressQuery, type FileIngestionProgress, type FileIngestionTotals, type IngestFileInput } from './shared/file-ingestion-types';
+import { fileIngestionProgressQuery, percentRead, type FileIngestionProgress, type FileIngestionTotals, type IngestFileInput } from './shared/file-ingestion-types';
 
 type FileActivities = ReturnType<typeof createFileIngestionActivities>;
 const bookkeeping = proxyActivities<FileActivities>(BOOKKEEPING);
@@ -16,9 +16,7 @@ const SLICES_PER_RUN = 200;
 export async function ingestFile(input: IngestFileInput): Promise<FileIngestionTotals> {
   const files = proxyActivities<FileActivities>({ ...DB_BATCH, heartbeatTimeout: input.heartbeatTimeout ?? DB_BATCH.heartbeatTimeout });
   let totals: FileIngestionTotals | undefined;
-  setHandler(fileIngestionProgressQuery, (): FileIngestionProgress | undefined =>
-    totals && { ...totals, percent: totals.sizeBytes ? Math.min(100, Math.floor((totals.byteOffset / totals.sizeBytes) * 100)) : 0 },
-  );
+  setHandler(fileIngestionProgressQuery, (): FileIngestionProgress | undefined => totals && { ...totals, percent: percentRead(totals) });
 
   let continueFresh = false;
   try {

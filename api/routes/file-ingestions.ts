@@ -8,22 +8,15 @@ import { pipeline } from 'node:stream/promises';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { columnMappingSchema, type ColumnMapping } from '../../domain/ingestion/column-mapping';
-import { XDM_CLASS_NAMES, type XdmClassName } from '../../domain/xdm/class-spec';
-import { XDM_CLASSES } from '../../domain/xdm/registry';
-import { createFileIngestion, getFileIngestion, listFileIngestions, type FileFormat, type FileIngestionRow } from '../../db/repositories/file-ingestions';
-import { inspectFile } from '../../ingestion/file-ingestion';
-import type { ingestFile } from '../../workflows/ingestion';
-import { SA } from '../../workflows/shared/search-attributes';
-import { fileIngestionProgressQuery } from '../../workflows/shared/file-ingestion-types';
+import { columnMappingSchema } from '../../domain/ingestion/column-mapping';
+import { XDM_CLASS_NAMES } from '../../domain/xdm/class-spec';
+import { fileIngestionTotals, getFileIngestion, listFileIngestions, type FileFormat, type FileIngestionRow } from '../../db/repositories/file-ingestions';
+import { startFileIngestion, type StartFileIngestion } from '../../ingestion/start-file-ingestion';
+import { fileIngestionProgressQuery, percentRead } from '../../workflows/shared/file-ingestion-types';
 import { HttpError } from '../errors';
 import type { ApiDeps } from '../app';
 
 const formatSchema = z.enum(['csv', 'jsonl']);
-
-export function fileIngestionWorkflowId(id: string): string {
-  return `file-ingestion:${id}`;
-}
 
 /**
  * The API reads only files under its import roots (after resolving symlinks and `..`): a path
@@ -56,21 +49,15 @@ function byteLimit(limit: number): Transform {
 }
 
 function view(row: FileIngestionRow, uiUrl: string | undefined, namespace: string) {
-  const size = Number(row.size_bytes);
-  const offset = Number(row.byte_offset);
+  const totals = fileIngestionTotals(row);
   return {
     id: row.id,
     xdmClass: row.xdm_class,
     format: row.format,
     path: row.path,
-    status: row.status,
-    sizeBytes: size,
-    bytesRead: offset,
-    percent: size ? Math.min(100, Math.floor((offset / size) * 100)) : 0,
-    rows: Number(row.rows_read),
-    accepted: Number(row.accepted_count),
-    quarantined: Number(row.quarantined_count),
-    slices: row.slices,
+    ...totals,
+    bytesRead: totals.byteOffset,
+    percent: percentRead(totals),
     error: row.error,
     workflowId: row.workflow_id,
     workflowUrl: uiUrl ? `${uiUrl}/namespaces/${namespace}/workflows/${encodeURIComponent(row.workflow_id)}` : undefined,
@@ -81,26 +68,9 @@ function view(row: FileIngestionRow, uiUrl: string | undefined, namespace: strin
 }
 
 export function fileIngestionRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
-  async function start(input: { path: string; xdmClass: XdmClassName; format: FileFormat; mapping: ColumnMapping | null; trigger: string }) {
-    const spec = XDM_CLASSES[input.xdmClass];
-    const inspected = await inspectFile(input.path, input.format, spec, input.mapping); // 400 with every problem, before anything starts
-    const id = randomUUID();
-    const workflowId = fileIngestionWorkflowId(id);
-    await createFileIngestion(deps.db, { id, xdmClass: input.xdmClass, format: input.format, path: input.path, mapping: input.mapping, sizeBytes: inspected.sizeBytes, workflowId });
-    const client = await deps.temporal.client();
-    await client.workflow.start<typeof ingestFile>('ingestFile', {
-      workflowId,
-      taskQueue: deps.temporal.taskQueue,
-      args: [{ ingestionId: id }],
-      workflowIdConflictPolicy: 'USE_EXISTING',
-      typedSearchAttributes: [
-        { key: SA.jobKind, value: 'file-ingestion' },
-        { key: SA.entityType, value: input.xdmClass },
-        { key: SA.entityId, value: id },
-        { key: SA.trigger, value: input.trigger },
-      ],
-    });
-    return view((await getFileIngestion(deps.db, id))!, deps.temporal.uiUrl, deps.temporal.namespace);
+  async function start(input: Omit<StartFileIngestion, 'tuning'>) {
+    const row = await startFileIngestion(deps.db, { client: await deps.temporal.client(), taskQueue: deps.temporal.taskQueue }, input);
+    return view(row, deps.temporal.uiUrl, deps.temporal.namespace);
   }
 
   return async (app) => {

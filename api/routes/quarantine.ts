@@ -51,7 +51,11 @@ export function quarantineRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
       async (req) => {
         const q = req.query;
         const filter = { xdmClass: q.class, fileIngestionId: q.fileIngestionId, status: q.status };
-        const [rows, total] = await Promise.all([listQuarantine(deps.db, { ...filter, afterId: q.after, limit: q.limit }), countQuarantine(deps.db, filter)]);
+        // The total is counted for the first page only; later pages follow `next`.
+        const [rows, total] = await Promise.all([
+          listQuarantine(deps.db, { ...filter, afterId: q.after, limit: q.limit }),
+          q.after ? Promise.resolve(undefined) : countQuarantine(deps.db, filter),
+        ]);
         return { total, records: rows.map(view), next: rows.length === q.limit ? rows[rows.length - 1]!.id : null };
       },
     );
@@ -96,10 +100,14 @@ export function quarantineRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
         },
       },
       async (req) => {
-        const [row] = await listQuarantine(deps.db, { ids: [req.params.id], limit: 1 });
-        if (!row) throw new HttpError(404, 'NotFound', `no quarantined record ${req.params.id}`);
-        if (row.status !== 'open') throw new HttpError(409, 'AlreadyResolved', `quarantined record ${row.id} is already ${row.status}`);
-        return replayQuarantine(deps.db, { ids: [req.params.id], record: req.body?.record, mapping: req.body?.mapping, limit: 1 });
+        const result = await replayQuarantine(deps.db, { ids: [req.params.id], record: req.body?.record, mapping: req.body?.mapping, limit: 1 });
+        if (result.attempted === 0) {
+          // Not open (or being replayed right now): say which.
+          const [row] = await listQuarantine(deps.db, { ids: [req.params.id], limit: 1 });
+          if (!row) throw new HttpError(404, 'NotFound', `no quarantined record ${req.params.id}`);
+          throw new HttpError(409, 'AlreadyResolved', `quarantined record ${row.id} is ${row.status === 'open' ? 'being replayed by another request' : `already ${row.status}`}`);
+        }
+        return result;
       },
     );
 

@@ -3,6 +3,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { XDM_CLASS_NAMES } from '../../domain/xdm/class-spec';
 import { XDM_CLASSES } from '../../domain/xdm/registry';
+import { getCanonicalRecord, landingHistory } from '../../db/repositories/records';
 import { HttpError } from '../errors';
 import type { ApiDeps } from '../app';
 
@@ -19,13 +20,8 @@ export function recordRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
       },
       async (req) => {
         const spec = XDM_CLASSES[req.params.xdmClass];
-        const row = await deps.db(spec.table).where({ record_key: req.params.recordKey }).first();
+        const row = await getCanonicalRecord(deps.db, spec, req.params.recordKey);
         if (!row) throw new HttpError(404, 'NotFound', `no ${spec.name} record with key '${req.params.recordKey}'`);
-        const history = await deps
-          .db('landing_record')
-          .select('batch_id', deps.db.raw("encode(content_hash, 'hex') AS content_hash"), 'received_at')
-          .where({ xdm_class: spec.name, record_key: req.params.recordKey })
-          .orderBy('id');
         return {
           xdmClass: spec.name,
           recordKey: row.record_key,
@@ -34,7 +30,7 @@ export function recordRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
           receivedAt: row.received_at,
           externalKey: row.external_key,
           record: row.record,
-          landing: history.map((h: { batch_id: string; content_hash: string; received_at: Date }) => ({ batchId: h.batch_id, contentHash: h.content_hash, receivedAt: h.received_at })),
+          landing: await landingHistory(deps.db, spec, req.params.recordKey),
         };
       },
     );

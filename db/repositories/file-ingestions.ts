@@ -3,6 +3,7 @@ import type { Knex } from 'knex';
 import type { ColumnMapping } from '../../domain/ingestion/column-mapping';
 import type { XdmClassName } from '../../domain/xdm/class-spec';
 import type { PgConn } from '../pg-transaction';
+import type { FileIngestionTotals } from '../../workflows/shared/file-ingestion-types';
 
 export type FileFormat = 'csv' | 'jsonl';
 export type FileIngestionStatus = 'pending' | 'running' | 'completed' | 'failed';
@@ -59,7 +60,7 @@ export async function listFileIngestions(db: Knex, limit: number): Promise<FileI
 
 /**
  * Marks the ingestion running. For a CSV the header is recorded and the checkpoint moved past
- * it, once (a restarted attempt finds the header already there and keeps its checkpoint).
+ * it, once (a repeated call finds the header already there and keeps its checkpoint).
  */
 export async function markStarted(db: Knex, id: string, header: { columns: string[]; endOffset: number; nextLine: number } | null): Promise<void> {
   await db.raw(
@@ -107,7 +108,21 @@ export async function markFinished(db: Knex, id: string, outcome: { status: 'com
   );
 }
 
-/** Counts one finished slice (an activity call), for the operator's view of progress. */
-export async function countSlice(db: Knex, id: string): Promise<void> {
-  await db.raw(`/* file_ingestion.slice */ UPDATE file_ingestion SET slices = slices + 1, updated_at = now() WHERE id = ?`, [id]);
+/** Counts one finished slice (an activity call) and returns the ingestion as it now stands. */
+export async function countSlice(db: Knex, id: string): Promise<FileIngestionRow> {
+  const { rows } = await db.raw(`/* file_ingestion.slice */ UPDATE file_ingestion SET slices = slices + 1, updated_at = now() WHERE id = ? RETURNING *`, [id]);
+  return rows[0] as FileIngestionRow;
+}
+
+/** Progress and counts of an ingestion, as numbers. */
+export function fileIngestionTotals(row: FileIngestionRow): FileIngestionTotals {
+  return {
+    status: row.status,
+    sizeBytes: Number(row.size_bytes),
+    byteOffset: Number(row.byte_offset),
+    rows: Number(row.rows_read),
+    accepted: Number(row.accepted_count),
+    quarantined: Number(row.quarantined_count),
+    slices: row.slices,
+  };
 }

@@ -36,24 +36,22 @@ export interface QuarantineFilter {
   limit: number;
 }
 
-export async function listQuarantine(db: Knex | Knex.Transaction, f: QuarantineFilter): Promise<QuarantineRecordRow[]> {
-  const query = db<QuarantineRecordRow>('quarantine_record').orderBy('id').limit(f.limit);
+function whereQuarantine(query: Knex.QueryBuilder, f: Omit<QuarantineFilter, 'limit'>): Knex.QueryBuilder {
   if (f.ids) query.whereIn('id', f.ids);
   if (f.xdmClass) query.where('xdm_class', f.xdmClass);
   if (f.fileIngestionId) query.where('file_ingestion_id', f.fileIngestionId);
   if (f.status) query.where('status', f.status);
   if (f.afterId) query.where('id', '>', f.afterId);
-  const rows = await query;
+  return query;
+}
+
+export async function listQuarantine(db: Knex | Knex.Transaction, f: QuarantineFilter): Promise<QuarantineRecordRow[]> {
+  const rows = (await whereQuarantine(db('quarantine_record').orderBy('id').limit(f.limit), f)) as QuarantineRecordRow[];
   return rows.map((r) => ({ ...r, id: String(r.id) }));
 }
 
 export async function countQuarantine(db: Knex, f: Omit<QuarantineFilter, 'limit' | 'afterId'>): Promise<number> {
-  const query = db('quarantine_record').count<{ count: string }[]>({ count: '*' });
-  if (f.ids) query.whereIn('id', f.ids);
-  if (f.xdmClass) query.where('xdm_class', f.xdmClass);
-  if (f.fileIngestionId) query.where('file_ingestion_id', f.fileIngestionId);
-  if (f.status) query.where('status', f.status);
-  const [row] = await query;
+  const [row] = (await whereQuarantine(db('quarantine_record').count({ count: '*' }), f)) as Array<{ count: string }>;
   return Number(row?.count ?? 0);
 }
 

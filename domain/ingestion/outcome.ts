@@ -17,7 +17,7 @@ export interface AcceptedRecord {
   key: RecordKey;
   /** The record after validation, normalised. */
   record: Record<string, unknown>;
-  /** The record exactly as received, serialised. */
+  /** The record as received (before normalisation), serialised: what the landing table keeps. */
   payloadText: string;
   /** SHA-1 (hex) of class, key and payload: the content identity used for deduplication. */
   checksum: string;

@@ -9,7 +9,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
-import { fileIngestionWorkflowId } from '../../api/routes/file-ingestions';
+import { fileIngestionWorkflowId } from '../../workflows/shared/file-ingestion-types';
 import { freshDatabase } from '../../bench/support';
 import { createFileIngestion } from '../../db/repositories/file-ingestions';
 import { createLogger } from '../../platform/logger';

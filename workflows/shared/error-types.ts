@@ -1,10 +1,6 @@
-/** Error `type`s that no retry can fix (listed once; used by every activity preset). Workflow-safe. */
-export const NON_RETRYABLE_ERROR_TYPES = [
-  'InvalidFile',
-  'InvalidRequest',
-  'ContractViolation',
-  'AuthRejected',
-  'QuotaExhausted',
-  'GovernanceDenied',
-  'StorageRejected',
-] as const;
+/**
+ * Error `type`s that no retry can fix (domain/errors.ts classes whose `retryable` is false).
+ * activities/failures.ts already marks them non-retryable when thrown; the presets list them too,
+ * so a failure converted elsewhere is not retried either. Workflow-safe.
+ */
+export const NON_RETRYABLE_ERROR_TYPES = ['InvalidFile', 'InvalidRequest', 'StorageRejected'] as const;

@@ -28,5 +28,15 @@ export interface FileIngestionProgress extends FileIngestionTotals {
   percent: number;
 }
 
+/** The workflow id of a file ingestion (one workflow per ingestion; a second start joins it). */
+export function fileIngestionWorkflowId(ingestionId: string): string {
+  return `file-ingestion:${ingestionId}`;
+}
+
+/** 0..100, by bytes read. */
+export function percentRead(t: Pick<FileIngestionTotals, 'byteOffset' | 'sizeBytes'>): number {
+  return t.sizeBytes ? Math.min(100, Math.floor((t.byteOffset / t.sizeBytes) * 100)) : 0;
+}
+
 /** Undefined until the file has been opened. */
 export const fileIngestionProgressQuery = defineQuery<FileIngestionProgress | undefined>('progress');

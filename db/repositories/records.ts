@@ -1,0 +1,24 @@
+/** Reading stored records back: the canonical version and the landing history of one record. */
+import type { Knex } from 'knex';
+import type { XdmClassSpec } from '../../domain/xdm/class-spec';
+
+export interface StoredRecord {
+  record_key: string;
+  is_deleted: boolean;
+  source_updated_at: Date | null;
+  received_at: Date;
+  external_key: string | null;
+  record: Record<string, unknown>;
+}
+
+export async function getCanonicalRecord(db: Knex, spec: XdmClassSpec, key: string): Promise<StoredRecord | undefined> {
+  return db<StoredRecord>(spec.table).where({ record_key: key }).first();
+}
+
+export async function landingHistory(db: Knex, spec: XdmClassSpec, key: string): Promise<Array<{ batchId: string; contentHash: string; receivedAt: Date }>> {
+  const rows = await db('landing_record')
+    .select('batch_id', db.raw("encode(content_hash, 'hex') AS content_hash"), 'received_at')
+    .where({ xdm_class: spec.name, record_key: key })
+    .orderBy('received_at');
+  return rows.map((h: { batch_id: string; content_hash: string; received_at: Date }) => ({ batchId: h.batch_id, contentHash: h.content_hash, receivedAt: h.received_at }));
+}

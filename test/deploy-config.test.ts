@@ -1,0 +1,16 @@
+/** The production-shaped stack's files stay in step with the code they configure. */
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { ALL_SEARCH_ATTRIBUTES } from '../workflows/shared/search-attributes';
+
+const CLI_TYPE: Record<string, string> = { KEYWORD: 'Keyword', TEXT: 'Text', INT: 'Int', DOUBLE: 'Double', BOOL: 'Bool', DATETIME: 'Datetime', KEYWORD_LIST: 'KeywordList' };
+
+test('docker-compose registers exactly the search attributes the code defines', () => {
+  const script = readFileSync(join(__dirname, '..', 'deploy', 'temporal', 'create-namespace.sh'), 'utf8');
+  const block = /SEARCH_ATTRIBUTES="([^"]*)"/.exec(script)?.[1] ?? '';
+  const inScript = block.split('\n').map((l) => l.trim()).filter(Boolean).sort();
+  const inCode = ALL_SEARCH_ATTRIBUTES.map((k) => `${k.name}:${CLI_TYPE[k.type]}`).sort();
+  assert.deepEqual(inScript, inCode);
+});
