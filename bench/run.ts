@@ -4,6 +4,10 @@ const BENCHES: Record<string, () => Promise<{ run(args: string[]): Promise<void>
   'streaming-api': () => import('./streaming-api.js'),
 };
 
+// Ctrl-C: exit, so that exit hooks stop the dev servers a benchmark started.
+process.once('SIGINT', () => process.exit(130));
+process.once('SIGTERM', () => process.exit(143));
+
 async function main() {
   const [name, ...args] = process.argv.slice(2);
   const load = name ? BENCHES[name] : undefined;

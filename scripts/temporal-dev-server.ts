@@ -81,8 +81,14 @@ export async function startTemporalDevServer(opts: DevServerOptions): Promise<De
   }
   let exited: number | null | undefined;
   child.on('exit', (code) => { exited = code; });
+  // Never outlive the process that started the server, however it ends (but SIGKILL).
+  const killOnExit = () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  };
+  process.on('exit', killOnExit);
 
   const stop = async () => {
+    process.off('exit', killOnExit);
     if (child.exitCode !== null || child.signalCode !== null) return;
     child.kill('SIGTERM');
     for (let i = 0; i < 100 && child.exitCode === null && child.signalCode === null; i++) await sleep(100);

@@ -48,9 +48,20 @@ async function main(): Promise<number> {
   say(`database ${name}; starting the Temporal dev server…`);
   const [server] = await Promise.all([startTemporalDevServer({ namespace: 'tessera', startTimeoutMs: 120_000 }), migrateDatabase(databaseUrl)]);
   say(`Temporal at ${server.address}; running ${files.length} test files`);
+  let child: ReturnType<typeof spawn> | undefined;
+  // Interrupted (Ctrl-C, a CI timeout): stop the tests, then clean up as on a normal end.
+  const interrupted = new Promise<number>((done) => {
+    for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+      process.once(sig, () => {
+        say(`${sig}: stopping the tests and cleaning up`);
+        child?.kill(sig);
+        done(sig === 'SIGINT' ? 130 : 143);
+      });
+    }
+  });
   try {
-    return await new Promise<number>((done) => {
-      const child = spawn(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=spec', ...files], {
+    return await Promise.race([interrupted, new Promise<number>((done) => {
+      child = spawn(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=spec', ...files], {
         cwd: root,
         stdio: 'inherit',
         env: {
@@ -63,7 +74,7 @@ async function main(): Promise<number> {
         },
       });
       child.on('exit', (code, signal) => done(code ?? (signal ? 1 : 0)));
-    });
+    })]);
   } finally {
     await server.stop();
     await dropDatabase(databaseUrl).catch((e) => say(`could not drop the test database: ${(e as Error).message}`));
