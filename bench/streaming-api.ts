@@ -10,20 +10,8 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { freePort } from '../scripts/temporal-dev-server';
+import { waitForHttpOk } from '../scripts/wait-for-http';
 import { fmt, freshDatabase, numberArg, percentile, personRecord, rawInsertBaseline } from './support';
-
-async function waitForHealth(url: string): Promise<void> {
-  for (let i = 0; i < 240; i++) {
-    try {
-      const res = await fetch(url);
-      if (res.status < 500) return;
-    } catch {
-      /* starting */
-    }
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(`API not healthy at ${url}`);
-}
 
 export async function run(args: string[]): Promise<void> {
   const total = numberArg(args, 'records', 150_000);
@@ -45,7 +33,7 @@ export async function run(args: string[]): Promise<void> {
   });
   try {
     const base = `http://127.0.0.1:${port}`;
-    await waitForHealth(`${base}/health`);
+    await waitForHttpOk(`${base}/health`);
     const requests = Math.ceil(total / perRequest);
     const bodies: string[] = [];
     for (let r = 0; r < requests; r++) {

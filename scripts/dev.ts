@@ -15,6 +15,7 @@ import { migrateDatabase } from '../db/migrate';
 import { DEFAULT_NAMESPACE, loadConfig } from '../platform/config';
 import { choosePostgres } from './local-postgres';
 import { startTemporalDevServer, type DevServer } from './temporal-dev-server';
+import { waitForHttpOk } from './wait-for-http';
 
 const root = resolve(__dirname, '..');
 const say = (msg: string) => process.stdout.write(`[tessera] ${msg}\n`);
@@ -90,7 +91,10 @@ async function main() {
       ...(uiUrl ? { TESSERA_TEMPORAL_UI_URL: uiUrl } : {}),
     };
     for (const [name, entry] of [['worker', 'workers/main.ts'], ['api', 'api/server.ts']] as const) {
-      const child = spawn(process.execPath, ['--import', 'tsx', join(root, entry)], { env, stdio: 'inherit', cwd: root });
+      // Own process group (Ctrl-C reaches only this script, which stops the children in order);
+      // killed with this script however it ends.
+      const child = spawn(process.execPath, ['--import', 'tsx', join(root, entry)], { env, stdio: 'inherit', cwd: root, detached: true });
+      process.on('exit', () => child.exitCode === null && child.signalCode === null && child.kill('SIGKILL'));
       child.on('exit', (code, signal) => {
         if (!stopping) {
           say(`${name} exited (${signal ?? code}); stopping everything`);
@@ -100,7 +104,7 @@ async function main() {
       children.push(child);
     }
 
-    await waitForHealth(`${apiUrl}/health`);
+    await waitForHttpOk(`${apiUrl}/health`);
     say('');
     say('Tessera is running:');
     say(`  API            ${apiUrl}   (OpenAPI: ${apiUrl}/docs)`);
@@ -117,20 +121,6 @@ async function main() {
     say(`start-up failed: ${(e as Error).message}`);
     await stopAll(1);
   }
-}
-
-async function waitForHealth(url: string): Promise<void> {
-  const deadline = Date.now() + 120_000;
-  while (Date.now() < deadline) {
-    try {
-      const res = await fetch(url);
-      if (res.ok) return;
-    } catch {
-      /* not up yet */
-    }
-    await new Promise((r) => setTimeout(r, 500));
-  }
-  throw new Error(`the API did not become healthy at ${url}`);
 }
 
 void main();

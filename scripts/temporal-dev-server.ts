@@ -69,7 +69,9 @@ export async function startTemporalDevServer(opts: DevServerOptions): Promise<De
   args.push(...(opts.extraArgs ?? []));
 
   const env = { ...process.env, TEMPORAL_VERSION_CHECK_DISABLED: '1' };
-  const child = spawn(cli, args, { env, stdio: ['ignore', 'pipe', 'pipe'], detached: false });
+  // Its own process group: a terminal's Ctrl-C reaches the parent, which stops the server last,
+  // after the processes that use it.
+  const child = spawn(cli, args, { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   if (opts.logFile) {
     mkdirSync(dirname(opts.logFile), { recursive: true });
     const log = createWriteStream(opts.logFile, { flags: 'a' });
