@@ -2,7 +2,8 @@
 import type { Knex } from 'knex';
 import type { Logger } from '../platform/logger';
 import { createFileIngestionActivities } from './file-ingestion';
+import { createSyncActivities } from './sync';
 
 export function createActivities(deps: { db: Knex; log: Logger }) {
-  return { ...createFileIngestionActivities(deps) };
+  return { ...createFileIngestionActivities(deps), ...createSyncActivities(deps) };
 }

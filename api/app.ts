@@ -12,6 +12,7 @@ import { fileIngestionRoutes } from './routes/file-ingestions';
 import { ingestRoutes } from './routes/ingest';
 import { quarantineRoutes } from './routes/quarantine';
 import { recordRoutes } from './routes/records';
+import { sourceRoutes } from './routes/sources';
 import { temporalCodecRoutes } from './routes/temporal-codec';
 import type { TemporalAccess } from './temporal-access';
 
@@ -42,12 +43,13 @@ export async function buildApp(deps: ApiDeps) {
 
   await app.register(swagger, {
     openapi: {
-      info: { title: 'Tessera API', version: '0.1.0', description: 'Open-source B2B customer data platform: ingestion, quarantine, file ingestion.' },
+      info: { title: 'Tessera API', version: '0.1.0', description: 'Open-source B2B customer data platform: ingestion, quarantine, file ingestion, source syncs and backfills.' },
       tags: [
         { name: 'ingestion', description: 'Streaming ingestion of XDM records' },
         { name: 'file ingestion', description: 'CSV / JSONL files ingested by a Temporal workflow' },
         { name: 'quarantine', description: 'Rejected records, their reasons, replay' },
         { name: 'records', description: 'Stored records' },
+        { name: 'sources', description: 'Source instances (Marketo, Salesforce, Dynamics), sync schedules, backfills' },
         { name: 'operations', description: 'Health' },
       ],
     },
@@ -68,6 +70,7 @@ export async function buildApp(deps: ApiDeps) {
   await app.register(quarantineRoutes(deps));
   await app.register(fileIngestionRoutes(deps));
   await app.register(recordRoutes(deps));
+  await app.register(sourceRoutes(deps));
   if (deps.codec) await app.register(temporalCodecRoutes(deps.codec.codec, deps.codec.corsOrigins));
   return app;
 }

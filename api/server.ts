@@ -1,5 +1,7 @@
 /** API process entry point (`npm run api`; docker-compose `api`). */
 import { createDb, redactUrl } from '../db/connection';
+import { InvalidRequest } from '../domain/errors';
+import { applySourcesFile } from '../ingestion/source-admin';
 import { loadConfig } from '../platform/config';
 import { createLogger } from '../platform/logger';
 import { EncryptionCodec, loadCodecKeys } from '../platform/payload-codec';
@@ -29,6 +31,22 @@ async function main() {
   });
   await app.listen({ host: config.apiHost, port: config.apiPort });
   log.info({ url: `http://${config.apiHost}:${config.apiPort}`, docs: `http://${config.apiHost}:${config.apiPort}/docs`, database: redactUrl(config.databaseUrl) }, 'api started');
+  if (config.sourcesFile) void applySourcesWhenReady(config.sourcesFile);
+
+  /** The sources file needs Temporal (schedules): retried until it is reachable; a bad file is reported once. */
+  async function applySourcesWhenReady(file: string): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const applied = await applySourcesFile({ db, client: await temporal.client(), taskQueue: config.taskQueue }, file);
+        log.info({ file, instances: applied }, 'sources file applied');
+        return;
+      } catch (e) {
+        if (e instanceof InvalidRequest) return log.error({ file, err: e.message }, 'sources file not applied');
+        if (attempt === 1) log.warn({ file, err: (e as Error).message }, 'sources file: waiting for Temporal and Postgres');
+        await new Promise((r) => setTimeout(r, 2000));
+      }
+    }
+  }
 
   let closing = false;
   const shutdown = async (signal: string) => {

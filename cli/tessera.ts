@@ -21,7 +21,7 @@ interface FileIngestionView {
   workflowUrl?: string;
 }
 
-const program = new Command('tessera').description('Operate Tessera: ingest files, inspect and replay quarantine').option('--api <url>', 'API base URL', process.env.TESSERA_API_URL ?? 'http://127.0.0.1:8080');
+const program = new Command('tessera').description('Operate Tessera: ingest files, sync sources, backfill, inspect and replay quarantine').option('--api <url>', 'API base URL', process.env.TESSERA_API_URL ?? 'http://127.0.0.1:8080');
 const api = () => new ApiClient(program.opts<{ api: string }>().api);
 const print = (x: unknown): void => void process.stdout.write(`${JSON.stringify(x, null, 2)}\n`);
 
@@ -109,6 +109,74 @@ program
   .command('file-ingestions')
   .description('recent file ingestions')
   .action(async () => print(await api().request('GET', '/v1/file-ingestions')));
+
+const sources = program.command('sources').description('source instances (Marketo, Salesforce, Dynamics) and their syncs');
+sources
+  .command('list')
+  .description('instances with schedule, streams and recent runs')
+  .action(async () => print(await api().request('GET', '/v1/sources')));
+sources
+  .command('apply')
+  .description('add or change the instances of a sources file ({"instances": [...]}); their schedules follow')
+  .argument('<file>', 'JSON sources file')
+  .action(async (file: string) => {
+    const { instances } = JSON.parse(readFileSync(file, 'utf8')) as { instances: unknown[] };
+    for (const instance of instances) {
+      const view = await api().request<{ sourceType: string; instanceId: string }>('POST', '/v1/sources', instance);
+      process.stderr.write(`configured ${view.sourceType}/${view.instanceId}\n`);
+    }
+  });
+for (const action of ['pause', 'resume'] as const) {
+  sources
+    .command(action)
+    .description(`${action} an instance's scheduled syncs`)
+    .argument('<sourceType>')
+    .argument('<instanceId>')
+    .action(async (type: string, id: string) => print(await api().request('POST', `/v1/sources/${type}/${encodeURIComponent(id)}/${action}`)));
+}
+
+program
+  .command('sync')
+  .description('sync an instance now (joins the running sync if there is one)')
+  .argument('<sourceType>', 'marketo, salesforce or dynamics')
+  .argument('<instanceId>', 'Munchkin id, Salesforce org id or Dynamics organisation')
+  .action(async (type: string, id: string) => print(await api().request('POST', `/v1/sources/${type}/${encodeURIComponent(id)}/sync`)));
+
+interface BackfillView {
+  status: string;
+  progress?: { windowsTotal: number; windowsDone: number; records: number; quarantined: number; percent: number };
+}
+
+program
+  .command('backfill')
+  .description('re-read a time range of an instance, in the windows the source allows, with a progress bar')
+  .argument('<sourceType>')
+  .argument('<instanceId>')
+  .requiredOption('--from <iso>', 'start of the range (ISO 8601)')
+  .requiredOption('--to <iso>', 'end of the range (ISO 8601)')
+  .option('--streams <names>', 'comma-separated streams (default: every stream that can be backfilled)')
+  .option('--no-wait', 'return once the workflow has started')
+  .action(async (type: string, id: string, o: { from: string; to: string; streams?: string; wait: boolean }) => {
+    const started = await api().request<{ backfillId: string; workflowId: string; workflowUrl?: string; windows: number }>(
+      'POST',
+      `/v1/sources/${type}/${encodeURIComponent(id)}/backfills`,
+      { from: o.from, to: o.to, streams: o.streams?.split(',').map((s) => s.trim()) },
+    );
+    process.stderr.write(`started ${started.workflowId} (${started.windows} windows)${started.workflowUrl ? ` — ${started.workflowUrl}` : ''}\n`);
+    if (!o.wait) return print(started);
+    const bar = new SingleBar({ format: ' {bar} {percentage}% | {done}/{total} windows | {records} records | {quarantined} quarantined', hideCursor: true }, Presets.shades_classic);
+    bar.start(100, 0, { done: 0, total: started.windows, records: 0, quarantined: 0 });
+    let view: BackfillView;
+    do {
+      await new Promise((r) => setTimeout(r, 1000));
+      view = await api().request<BackfillView>('GET', `/v1/backfills/${started.backfillId}`);
+      const p = view.progress;
+      if (p) bar.update(p.percent, { done: p.windowsDone, total: p.windowsTotal, records: p.records, quarantined: p.quarantined });
+    } while (view.status === 'RUNNING');
+    bar.stop();
+    print(view);
+    if (view.status !== 'COMPLETED') process.exitCode = 1;
+  });
 
 program.parseAsync().catch((e: Error) => {
   process.stderr.write(`tessera: ${e.message}\n`);

@@ -94,16 +94,18 @@ function replayOutcome(row: QuarantineRecordRow, position: number, req: ReplayRe
       return csvRowObjectOutcome(spec, compiled.mapping, csvRow, position, receivedAt);
     }
     case 'text':
-      // Input that could not be parsed at all stays unparseable: only a corrected record can replace it.
+    case 'source-row':
+      // Input that could not be parsed (or mapped) stays so: only a corrected record can replace it.
       return {
         kind: 'rejected',
         value: {
           position,
           xdmClass: spec.name,
           recordKey: row.record_key,
-          rawKind: 'text',
-          payloadText: row.payload_text ?? '',
-          errors: [{ path: '', message: `this input could not be parsed, so it cannot be replayed as it is; send a corrected record: POST /v1/quarantine/${row.id}/replay {"record": {…}}` }],
+          rawKind: row.raw_kind,
+          payload: row.payload ?? undefined,
+          payloadText: row.payload_text ?? undefined,
+          errors: [{ path: '', message: `this input could not be ${row.raw_kind === 'text' ? 'parsed' : 'mapped to XDM'}, so it cannot be replayed as it is; send a corrected record: POST /v1/quarantine/${row.id}/replay {"record": {…}}` }],
         },
       };
   }

@@ -22,6 +22,8 @@ export interface TesseraConfig {
   /** Serve the Temporal UI's remote payload codec, to these browser origins. */
   codecEndpoint: { enabled: boolean; corsOrigins: string[] };
   logLevel: string;
+  /** A sources file (`{"instances": [...]}`) the API applies at start: instances and their schedules. */
+  sourcesFile: string | undefined;
 }
 
 export const DEFAULT_NAMESPACE = 'tessera';
@@ -46,6 +48,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): TesseraConfig 
       corsOrigins: (env.TESSERA_CODEC_CORS_ORIGINS ?? 'http://localhost:8233,http://127.0.0.1:8233').split(',').map((o) => o.trim()),
     },
     logLevel: env.LOG_LEVEL || 'info',
+    sourcesFile: env.TESSERA_SOURCES_FILE ? resolve(env.TESSERA_SOURCES_FILE) : undefined,
   };
 }
 

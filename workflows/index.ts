@@ -1,2 +1,4 @@
 /** Every workflow, for the worker's bundle. */
+export { backfill } from './backfill';
 export { ingestFile } from './ingestion';
+export { sync, syncStream } from './sync';

@@ -74,5 +74,3 @@ export class SourceRequestRejected extends TesseraError {
     this.name = 'SourceRequestRejected';
   }
 }
-
-export const NON_RETRYABLE_SOURCE_ERRORS = ['SourceAuthFailed', 'SourceRequestRejected'] as const;

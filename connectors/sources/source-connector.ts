@@ -136,6 +136,8 @@ export interface SourceStream {
   name: string;
   /** The XDM classes this stream produces. */
   xdmClasses: readonly XdmClassName[];
+  /** Streams whose run must be complete before this one starts (e.g. companies read by keys found on leads). */
+  dependsOn?: readonly string[];
   /** Whether the stream can be backfilled by time window, and the longest window the source allows. */
   backfill: { maxWindowDays: number } | null;
   readPage(req: ReadRequest): Promise<PageResult>;

@@ -26,6 +26,8 @@ export interface StoreBatchInput {
   batchId: string;
   channel: IngestChannel;
   fileIngestionId?: string | null;
+  /** channel sync: `<type>/<instance>/<stream>`, kept on quarantine rows. */
+  syncStream?: string | null;
   receivedAt: Date;
   accepted: AcceptedRecord[];
   rejected: RejectedRecord[];
@@ -114,7 +116,7 @@ export async function applyStagedBatch(conn: PgConn, staged: StagedBatch): Promi
   }
 
   if (input.rejected.length > 0) {
-    const ids = await insertQuarantine(conn, input.batchId, input.channel, input.fileIngestionId ?? null, input.rejected);
+    const ids = await insertQuarantine(conn, input, input.rejected);
     for (const [pos, id] of ids) quarantineIds.set(pos, id);
     counts.quarantined = input.rejected.length;
   }
@@ -222,7 +224,7 @@ async function storedHashes(conn: PgConn, spec: XdmClassSpec, keys: string[]): P
   return new Map((rows as Array<{ record_key: string; hash: string }>).map((r) => [r.record_key, r.hash]));
 }
 
-async function insertQuarantine(conn: PgConn, batchId: string, channel: IngestChannel, fileIngestionId: string | null, rejected: RejectedRecord[]): Promise<Map<number, string>> {
+async function insertQuarantine(conn: PgConn, input: StoreBatchInput, rejected: RejectedRecord[]): Promise<Map<number, string>> {
   // Rejected input is whatever arrived: make every string storable (no NUL, no broken UTF-16).
   const rows = rejected.map((r) => ({
     pos: r.position,
@@ -234,11 +236,11 @@ async function insertQuarantine(conn: PgConn, batchId: string, channel: IngestCh
     e: storableJson(r.errors),
   }));
   const { rows: out } = await conn.query(
-    `/* ingest.quarantine */ INSERT INTO quarantine_record (batch_id, channel, xdm_class, file_ingestion_id, row_number, record_key, raw_kind, payload, payload_text, errors)
-     SELECT $1::uuid, $2, r.cls, $3::uuid, r.pos, r.key, r.kind, r.p, r.pt, r.e
-     FROM json_to_recordset($4::json) AS r(pos bigint, cls text, key text, kind text, p jsonb, pt text, e jsonb)
+    `/* ingest.quarantine */ INSERT INTO quarantine_record (batch_id, channel, xdm_class, file_ingestion_id, sync_stream, row_number, record_key, raw_kind, payload, payload_text, errors)
+     SELECT $1::uuid, $2, r.cls, $3::uuid, $4, r.pos, r.key, r.kind, r.p, r.pt, r.e
+     FROM json_to_recordset($5::json) AS r(pos bigint, cls text, key text, kind text, p jsonb, pt text, e jsonb)
      RETURNING id, row_number`,
-    [batchId, channel, fileIngestionId, JSON.stringify(rows)],
+    [input.batchId, input.channel, input.fileIngestionId ?? null, input.syncStream ?? null, JSON.stringify(rows)],
   );
   return new Map((out as Array<{ id: string; row_number: string }>).map((r) => [Number(r.row_number), String(r.id)]));
 }

@@ -27,7 +27,8 @@ export interface AcceptedRecord {
   externalKey: string | null;
 }
 
-export type RawKind = 'xdm' | 'csv-row' | 'text';
+/** xdm: an XDM record; csv-row: a CSV row as {column: cell}; text: unparseable input; source-row: a source record a connector could not map. */
+export type RawKind = 'xdm' | 'csv-row' | 'text' | 'source-row';
 
 export interface RejectedRecord {
   position: number;

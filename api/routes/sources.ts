@@ -1,0 +1,148 @@
+/**
+ * Source instances and their syncs: add or change an instance (its schedule follows), list them
+ * with schedule and cursor status, trigger a sync now, pause or resume the schedule, and start or
+ * follow a backfill of a time range.
+ */
+import { WorkflowNotFoundError } from '@temporalio/client';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { SOURCE_TYPE_NAMES, sourceInstanceConfigSchema } from '../../domain/sync/source-instance';
+import { getSourceInstance, listSourceInstances, setSourceInstanceEnabled, toConfig, type SourceInstanceRow } from '../../db/repositories/source-instances';
+import { listCursors } from '../../db/repositories/sync-cursors';
+import { getBackfill, recentSyncRuns } from '../../db/repositories/sync-runs';
+import { configureSource, startBackfill } from '../../ingestion/source-admin';
+import { describeSyncSchedule, setSyncSchedulePaused, triggerSync } from '../../platform/sync-schedules';
+import { backfillProgressQuery, backfillWorkflowId, type InstanceRef } from '../../workflows/shared/sync-types';
+import { HttpError } from '../errors';
+import type { ApiDeps } from '../app';
+
+const instanceParams = z.object({ sourceType: z.enum(SOURCE_TYPE_NAMES), instanceId: z.string().min(1) });
+const backfillBody = z.strictObject({
+  from: z.iso.datetime({ offset: true }),
+  to: z.iso.datetime({ offset: true }),
+  streams: z.array(z.string().min(1)).optional().describe('Streams to backfill; default: every stream that can be read by time window'),
+});
+
+export function sourceRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
+  const workflowUrl = (workflowId: string) =>
+    deps.temporal.uiUrl ? `${deps.temporal.uiUrl}/namespaces/${deps.temporal.namespace}/workflows/${encodeURIComponent(workflowId)}` : undefined;
+  const admin = async () => ({ db: deps.db, client: await deps.temporal.client(), taskQueue: deps.temporal.taskQueue });
+  const requireInstance = async (p: InstanceRef): Promise<SourceInstanceRow> => {
+    const row = await getSourceInstance(deps.db, p.sourceType, p.instanceId);
+    if (!row) throw new HttpError(404, 'NotFound', `no source instance ${p.sourceType}/${p.instanceId}; add it with POST /v1/sources`);
+    return row;
+  };
+  const describe = async (row: SourceInstanceRow) => {
+    const ref = { sourceType: row.source_type, instanceId: row.instance_id };
+    const client = await deps.temporal.client();
+    const schedule = await describeSyncSchedule(client, ref);
+    const cursors = await listCursors(deps.db, row.source_type, row.instance_id);
+    return {
+      ...toConfig(row),
+      schedule: row.schedule_cron,
+      scheduleStatus: schedule && { ...schedule, running: schedule.running.map((r) => ({ ...r, workflowUrl: workflowUrl(r.workflowId) })) },
+      streams: cursors
+        .filter((c) => c.scope === 'incremental')
+        .map((c) => ({ stream: c.stream, runStartedAt: c.run_started_at, complete: c.run_complete, pages: c.run_pages, records: c.run_records, quarantined: c.run_quarantined, notices: c.notices, updatedAt: c.updated_at })),
+      recentRuns: (await recentSyncRuns(deps.db, row.source_type, row.instance_id, 5)).map((r) => ({ workflowId: r.workflow_id, kind: r.kind, status: r.status, startedAt: r.run_started_at, finishedAt: r.finished_at, notices: r.notices, error: r.error, streams: r.streams, workflowUrl: workflowUrl(r.workflow_id) })),
+    };
+  };
+
+  return async (app) => {
+    app.post(
+      '/v1/sources',
+      {
+        schema: {
+          tags: ['sources'],
+          summary: 'Add or change a source instance (Marketo, Salesforce, Dynamics); its sync schedule is created or updated',
+          description:
+            'Credentials are never sent here: credentialsRef names the secrets TESSERA_SOURCE_<REF>_CLIENT_ID and _CLIENT_SECRET (environment, *_FILE, or TESSERA_SECRETS_FILE), which must be readable by the API and the worker.',
+          body: sourceInstanceConfigSchema,
+        },
+      },
+      async (req, reply) => {
+        const { created, row } = await configureSource(await admin(), req.body);
+        return reply.code(created ? 201 : 200).send(await describe(row));
+      },
+    );
+
+    app.get('/v1/sources', { schema: { tags: ['sources'], summary: 'Source instances with schedule, streams and recent runs' } }, async () => ({
+      instances: await Promise.all((await listSourceInstances(deps.db)).map(describe)),
+    }));
+
+    app.get('/v1/sources/:sourceType/:instanceId', { schema: { tags: ['sources'], summary: 'One source instance', params: instanceParams } }, async (req) =>
+      describe(await requireInstance(req.params)),
+    );
+
+    app.post(
+      '/v1/sources/:sourceType/:instanceId/sync',
+      { schema: { tags: ['sources'], summary: 'Sync now (joins the running sync if there is one)', params: instanceParams } },
+      async (req, reply) => {
+        await requireInstance(req.params);
+        const result = await triggerSync(await deps.temporal.client(), req.params);
+        return reply.code(result.alreadyRunning ? 200 : 202).send({ ...result, workflowUrl: result.workflowId ? workflowUrl(result.workflowId) : undefined });
+      },
+    );
+
+    for (const [action, enabled] of [['pause', false], ['resume', true]] as const) {
+      app.post(
+        `/v1/sources/:sourceType/:instanceId/${action}`,
+        { schema: { tags: ['sources'], summary: `${action === 'pause' ? 'Pause' : 'Resume'} the instance's scheduled syncs`, params: instanceParams } },
+        async (req) => {
+          await requireInstance(req.params);
+          await setSourceInstanceEnabled(deps.db, req.params.sourceType, req.params.instanceId, enabled);
+          await setSyncSchedulePaused(await deps.temporal.client(), req.params, !enabled, enabled ? 'resumed through the API' : 'paused through the API');
+          return describe(await requireInstance(req.params));
+        },
+      );
+    }
+
+    app.post(
+      '/v1/sources/:sourceType/:instanceId/backfills',
+      {
+        schema: {
+          tags: ['sources'],
+          summary: 'Backfill a time range: split into the windows the source allows, run as a workflow with a progress query',
+          params: instanceParams,
+          body: backfillBody,
+        },
+      },
+      async (req, reply) => {
+        const started = await startBackfill(await admin(), req.params, { ...req.body, requestedBy: 'api' });
+        return reply.code(202).send({ ...started, workflowUrl: workflowUrl(started.workflowId), progress: `/v1/backfills/${started.backfillId}` });
+      },
+    );
+
+    app.get(
+      '/v1/backfills/:backfillId',
+      { schema: { tags: ['sources'], summary: 'Backfill progress: windows done, records, the windows in flight', params: z.object({ backfillId: z.uuid() }) } },
+      async (req) => {
+        const b = await getBackfill(deps.db, req.params.backfillId);
+        if (!b) throw new HttpError(404, 'NotFound', `no backfill ${req.params.backfillId}`);
+        const workflowId = backfillWorkflowId({ sourceType: b.source_type, instanceId: b.instance_id }, b.id);
+        const handle = (await deps.temporal.client()).workflow.getHandle(workflowId);
+        let status: string;
+        let progress: unknown;
+        try {
+          status = (await handle.describe()).status.name;
+          progress = status === 'COMPLETED' ? await handle.result() : await handle.query(backfillProgressQuery).catch(() => undefined);
+        } catch (e) {
+          if (e instanceof WorkflowNotFoundError) throw new HttpError(404, 'NotFound', `the workflow of backfill ${b.id} is gone (retention)`);
+          throw e;
+        }
+        return {
+          backfillId: b.id,
+          sourceType: b.source_type,
+          instanceId: b.instance_id,
+          from: b.range_from,
+          to: b.range_to,
+          streams: b.streams,
+          status,
+          progress,
+          workflowId,
+          workflowUrl: workflowUrl(workflowId),
+        };
+      },
+    );
+  };
+}

@@ -1,0 +1,43 @@
+/**
+ * A source instance as an operator configures it (API body or sources file): which system, its
+ * sourceInstanceID, where to reach it, which secrets hold its credentials, and the sync schedule.
+ * Credentials themselves never appear here: `credentialsRef` names the secrets
+ * TESSERA_SOURCE_<REF>_CLIENT_ID and TESSERA_SOURCE_<REF>_CLIENT_SECRET.
+ */
+import { z } from 'zod';
+
+export const SOURCE_TYPE_NAMES = ['marketo', 'salesforce', 'dynamics'] as const;
+export type SourceTypeName = (typeof SOURCE_TYPE_NAMES)[number];
+
+const CRON_FIELD = /^(\*|\d+(-\d+)?)(\/\d+)?(,(\*|\d+(-\d+)?)(\/\d+)?)*$/;
+
+/** A five-field cron expression (minute hour day-of-month month day-of-week), as Temporal Schedules take it. */
+export const cronSchema = z.string().trim().refine((s) => {
+  const fields = s.split(/\s+/);
+  return fields.length === 5 && fields.every((f) => CRON_FIELD.test(f));
+}, 'must be a five-field cron expression such as "*/15 * * * *"');
+
+export const sourceInstanceConfigSchema = z.strictObject({
+  sourceType: z.enum(SOURCE_TYPE_NAMES),
+  instanceId: z.string().regex(/^[A-Za-z0-9_-]+$/, 'may contain only letters, digits, "-" and "_" (it becomes part of source keys)').max(64),
+  label: z.string().min(1).max(200).optional(),
+  endpoint: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }),
+  authEndpoint: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(),
+  settings: z.record(z.string(), z.unknown()).default({}),
+  credentialsRef: z.string().regex(/^[A-Z0-9_]+$/, 'must be UPPER_SNAKE_CASE, e.g. MARKETO_NA (secrets TESSERA_SOURCE_MARKETO_NA_CLIENT_ID / _CLIENT_SECRET)'),
+  schedule: cronSchema.default('*/15 * * * *'),
+  enabled: z.boolean().default(true),
+});
+export type SourceInstanceConfig = z.infer<typeof sourceInstanceConfigSchema>;
+
+export const sourcesFileSchema = z.strictObject({ instances: z.array(sourceInstanceConfigSchema) });
+
+/** The secret names holding an instance's OAuth client credentials. */
+export function credentialSecretNames(credentialsRef: string): { clientId: string; clientSecret: string } {
+  return { clientId: `TESSERA_SOURCE_${credentialsRef}_CLIENT_ID`, clientSecret: `TESSERA_SOURCE_${credentialsRef}_CLIENT_SECRET` };
+}
+
+/** `marketo/123-ABC-456`: how an instance is named in workflow ids, budgets and quarantine rows. */
+export function instancePath(sourceType: string, instanceId: string): string {
+  return `${sourceType}/${instanceId}`;
+}

@@ -1,0 +1,125 @@
+/**
+ * Managing source instances and their syncs, for the API, the CLI and `npm start`: add or change
+ * an instance (its secrets must exist; its schedule follows), load a sources file, trigger a sync,
+ * and start a backfill. Shared by every entry point so each behaves the same.
+ */
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import type { Client } from '@temporalio/client';
+import type { Knex } from 'knex';
+import { SOURCE_CONNECTORS } from '../connectors/sources/registry';
+import { InvalidRequest } from '../domain/errors';
+import { instancePath, sourceInstanceConfigSchema, sourcesFileSchema, type SourceInstanceConfig } from '../domain/sync/source-instance';
+import { splitWindows } from '../domain/sync/windows';
+import { getSourceInstance, upsertSourceInstance, type SourceInstanceRow } from '../db/repositories/source-instances';
+import { createBackfill } from '../db/repositories/sync-runs';
+import { ensureSyncSchedule } from '../platform/sync-schedules';
+import { SA } from '../workflows/shared/search-attributes';
+import { backfillWorkflowId, type BackfillInput, type InstanceRef } from '../workflows/shared/sync-types';
+import { readCredentials } from './source-connections';
+
+export interface SourceAdminDeps {
+  db: Knex;
+  client: Client;
+  taskQueue: string;
+}
+
+/** Stores an instance's configuration and creates or updates its schedule. The credentials must be readable. */
+export async function configureSource(deps: SourceAdminDeps, input: unknown): Promise<{ created: boolean; row: SourceInstanceRow }> {
+  const parsed = sourceInstanceConfigSchema.safeParse(input);
+  if (!parsed.success) throw new InvalidRequest(`invalid source instance: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`).join('; ')}`);
+  const config = parsed.data;
+  readCredentials(config.credentialsRef);
+  streamsOf(config);
+  const result = await upsertSourceInstance(deps.db, config);
+  await ensureSyncSchedule(deps.client, deps.taskQueue, { sourceType: config.sourceType, instanceId: config.instanceId, cron: config.schedule, enabled: config.enabled });
+  return result;
+}
+
+/** Reads a sources file (`{"instances": [...]}`); every problem is reported at once. */
+export function readSourcesFile(path: string): SourceInstanceConfig[] {
+  let json: unknown;
+  try {
+    json = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (e) {
+    throw new InvalidRequest(`cannot read the sources file ${path}: ${(e as Error).message}`);
+  }
+  const parsed = sourcesFileSchema.safeParse(json);
+  if (!parsed.success) throw new InvalidRequest(`invalid sources file ${path}: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  return parsed.data.instances;
+}
+
+/** Applies every instance of a sources file (idempotent); returns their names. */
+export async function applySourcesFile(deps: SourceAdminDeps, path: string): Promise<string[]> {
+  const names: string[] = [];
+  for (const config of readSourcesFile(path)) {
+    await configureSource(deps, config);
+    names.push(instancePath(config.sourceType, config.instanceId));
+  }
+  return names;
+}
+
+/** The streams of an instance's connector (no network call). */
+export function streamsOf(config: Pick<SourceInstanceConfig, 'sourceType' | 'instanceId' | 'endpoint' | 'authEndpoint' | 'settings'>) {
+  const connector = SOURCE_CONNECTORS[config.sourceType].create({
+    instance: { sourceType: config.sourceType, instanceId: config.instanceId, endpoint: config.endpoint, authEndpoint: config.authEndpoint, settings: config.settings },
+    credentials: { clientId: '', clientSecret: '' },
+    gate: (call) => call(),
+    log: { info: () => undefined, warn: () => undefined },
+  });
+  return connector.streams;
+}
+
+export interface BackfillRequest {
+  from: string;
+  to: string;
+  streams?: string[];
+  requestedBy?: string;
+}
+
+export interface StartedBackfill {
+  backfillId: string;
+  workflowId: string;
+  windows: number;
+  streams: string[];
+}
+
+/** Records a backfill and starts its workflow. Refuses streams the source cannot read by time window. */
+export async function startBackfill(deps: SourceAdminDeps, ref: InstanceRef, req: BackfillRequest): Promise<StartedBackfill> {
+  const row = await getSourceInstance(deps.db, ref.sourceType, ref.instanceId);
+  if (!row) throw new InvalidRequest(`no source instance ${instancePath(ref.sourceType, ref.instanceId)} is configured`);
+  const streams = streamsOf({ sourceType: row.source_type, instanceId: row.instance_id, endpoint: row.endpoint, authEndpoint: row.auth_endpoint ?? undefined, settings: row.settings });
+  const backfillable = streams.filter((s) => s.backfill);
+  const names = req.streams?.length ? req.streams : backfillable.map((s) => s.name);
+  const problems: string[] = [];
+  for (const n of names) {
+    const s = streams.find((x) => x.name === n);
+    if (!s) problems.push(`unknown stream '${n}' (streams: ${streams.map((x) => x.name).join(', ')})`);
+    else if (!s.backfill) problems.push(`stream '${n}' cannot be backfilled by time window (backfillable: ${backfillable.map((x) => x.name).join(', ') || 'none'})`);
+  }
+  const from = Date.parse(req.from);
+  const to = Date.parse(req.to);
+  if (!Number.isFinite(from) || !Number.isFinite(to)) problems.push('from and to must be ISO 8601 date-times');
+  else if (from >= to) problems.push('to must be after from');
+  else if (to > Date.now() + 60_000) problems.push('to must not be in the future');
+  if (problems.length) throw new InvalidRequest(problems.join('; '));
+
+  const windows = names.reduce((n, name) => n + splitWindows(req.from, req.to, streams.find((s) => s.name === name)!.backfill!.maxWindowDays).length, 0);
+  const backfillId = randomUUID();
+  await createBackfill(deps.db, { id: backfillId, source_type: row.source_type, instance_id: row.instance_id, range_from: new Date(from), range_to: new Date(to), streams: names, requested_by: req.requestedBy ?? null });
+  const workflowId = backfillWorkflowId(ref, backfillId);
+  const args: [BackfillInput] = [{ sourceType: row.source_type, instanceId: row.instance_id, backfillId }];
+  await deps.client.workflow.start('backfill', {
+    workflowId,
+    taskQueue: deps.taskQueue,
+    args,
+    typedSearchAttributes: [
+      { key: SA.jobKind, value: 'backfill' },
+      { key: SA.isBackfill, value: true },
+      { key: SA.sourceType, value: row.source_type },
+      { key: SA.sourceInstance, value: row.instance_id },
+      { key: SA.trigger, value: req.requestedBy ?? 'api' },
+    ],
+  });
+  return { backfillId, workflowId, windows, streams: names };
+}

@@ -1,0 +1,161 @@
+/**
+ * The sync engine's inner loop: read a stream page by page from its cursor and store each page —
+ * records validated against the XDM schemas, unmappable rows and invalid records quarantined —
+ * together with the cursor after it, in ONE transaction. A crash therefore re-reads at most the
+ * page in flight, and a page is never stored twice (the cursor's version is checked).
+ *
+ * Reading the next page overlaps with storing the previous one (one commit in flight), since the
+ * source's latency and Postgres' work are independent.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Knex } from 'knex';
+import type { KnownValuesQuery, PageResult, SourceStream, TimeWindow } from '../connectors/sources/source-connector';
+import { SourceIncompleteRead } from '../connectors/sources/errors';
+import type { AcceptedRecord, RejectedRecord } from '../domain/ingestion/outcome';
+import { validateRecord } from '../domain/ingestion/validate-record';
+import type { XdmClassName } from '../domain/xdm/class-spec';
+import { XDM_CLASSES } from '../domain/xdm/registry';
+import { storeIngestBatch } from '../db/repositories/ingest-batches';
+import { advanceCursor, openCursor, type CursorKey, type CursorRow } from '../db/repositories/sync-cursors';
+import { inPgTransaction } from '../db/pg-transaction';
+
+export interface StreamTotals {
+  pages: number;
+  records: number;
+  quarantined: number;
+  complete: boolean;
+  notices: string[];
+}
+
+export interface ReadStreamOptions {
+  key: CursorKey;
+  /** How the instance is named in logs and quarantine rows: `marketo/123-ABC-456`. */
+  instanceLabel: string;
+  stream: SourceStream;
+  runStartedAt: string;
+  window?: TimeWindow;
+  /** Return to the caller after this many pages or this long, whichever comes first. */
+  maxPages: number;
+  maxMs: number;
+  signal: AbortSignal;
+  /** After each stored page (heartbeats). */
+  onPage?(totals: StreamTotals): void;
+}
+
+export interface ReadStreamResult {
+  totals: StreamTotals;
+  /** The source asked to wait this long before the next read (a bulk job still running). */
+  waitMs?: number;
+}
+
+const totalsOf = (c: CursorRow): StreamTotals => ({ pages: c.run_pages, records: c.run_records, quarantined: c.run_quarantined, complete: c.run_complete, notices: c.notices });
+
+export async function readStreamPages(db: Knex, o: ReadStreamOptions): Promise<ReadStreamResult> {
+  let cursor = await openCursor(db, o.key, o.runStartedAt);
+  if (cursor.run_complete) return { totals: totalsOf(cursor) };
+  const knownValues = (q: KnownValuesQuery, after: string | null, limit: number) => findKnownValues(db, o.key, q, after, limit);
+  const syncStream = `${o.instanceLabel}/${o.stream.name}`;
+  const started = Date.now();
+  let state = cursor.state;
+  let version = cursor.version;
+  let pending: Promise<CursorRow> | undefined;
+  try {
+    for (let pages = 1; ; pages++) {
+      const page = await o.stream.readPage({ state: state as PageResult['state'] | null, window: o.window, runStartedAt: o.runStartedAt, signal: o.signal, knownValues });
+      const prepared = preparePage(page, new Date());
+      if (pending) {
+        cursor = await pending;
+        pending = undefined;
+        o.onPage?.(totalsOf(cursor));
+      }
+      if (page.complete && page.expectedRecords !== undefined) {
+        const read = cursor.run_records + prepared.rowCount;
+        if (read < page.expectedRecords) {
+          throw new SourceIncompleteRead(o.instanceLabel, `stream ${o.stream.name} said ${page.expectedRecords} records, ${read} were read`);
+        }
+      }
+      const fromVersion = version++;
+      pending = storePage(db, o.key, syncStream, prepared, page, fromVersion);
+      state = page.state;
+      if (page.complete || page.waitMs !== undefined || pages >= o.maxPages || Date.now() - started >= o.maxMs || o.signal.aborted) {
+        cursor = await pending;
+        pending = undefined;
+        o.onPage?.(totalsOf(cursor));
+        return { totals: totalsOf(cursor), ...(page.waitMs !== undefined && !page.complete ? { waitMs: page.waitMs } : {}) };
+      }
+    }
+  } finally {
+    // A read failed while a commit was in flight: let the commit finish (or fail) before the error surfaces.
+    if (pending) await pending.catch(() => undefined);
+  }
+}
+
+interface PreparedPage {
+  byClass: Map<XdmClassName, { accepted: AcceptedRecord[]; rejected: RejectedRecord[] }>;
+  rowCount: number;
+  quarantined: number;
+}
+
+/** Validates a page's records with their class schemas; unmappable rows become quarantine entries. */
+export function preparePage(page: PageResult, receivedAt: Date): PreparedPage {
+  const byClass = new Map<XdmClassName, { accepted: AcceptedRecord[]; rejected: RejectedRecord[] }>();
+  const group = (c: XdmClassName) => {
+    let g = byClass.get(c);
+    if (!g) byClass.set(c, (g = { accepted: [], rejected: [] }));
+    return g;
+  };
+  let position = 0;
+  let quarantined = 0;
+  for (const r of page.records) {
+    const spec = XDM_CLASSES[r.xdmClass];
+    const outcome = validateRecord(spec, r.record, JSON.stringify(r.record), { position: position++, receivedAt });
+    if (outcome.kind === 'accepted') group(r.xdmClass).accepted.push(outcome.value);
+    else {
+      group(r.xdmClass).rejected.push(outcome.value);
+      quarantined++;
+    }
+  }
+  for (const u of page.unmappable) {
+    const isObject = typeof u.raw === 'object' && u.raw !== null;
+    group(u.xdmClass).rejected.push({
+      position: position++,
+      xdmClass: u.xdmClass,
+      recordKey: u.sourceKey,
+      rawKind: 'source-row',
+      ...(isObject ? { payload: u.raw } : { payloadText: String(u.raw) }),
+      errors: [{ path: '', message: u.reason }],
+    });
+    quarantined++;
+  }
+  return { byClass, rowCount: position, quarantined };
+}
+
+async function storePage(db: Knex, key: CursorKey, syncStream: string, prepared: PreparedPage, page: PageResult, fromVersion: number): Promise<CursorRow> {
+  return inPgTransaction(db, async (conn) => {
+    // The cursor first: its row lock serialises attempts, and a stale attempt stops before writing data.
+    const cursor = await advanceCursor(conn, key, {
+      fromVersion,
+      state: page.state,
+      complete: page.complete,
+      records: prepared.rowCount,
+      quarantined: prepared.quarantined,
+      notices: page.notices ?? [],
+    });
+    const receivedAt = new Date();
+    for (const [xdmClass, g] of prepared.byClass) {
+      await storeIngestBatch(conn, XDM_CLASSES[xdmClass], { batchId: randomUUID(), channel: 'sync', syncStream, receivedAt, accepted: g.accepted, rejected: g.rejected });
+    }
+    return cursor;
+  });
+}
+
+/** Distinct values stored from this instance at a record path (for sources that read objects only by key). */
+async function findKnownValues(db: Knex, key: CursorKey, q: KnownValuesQuery, after: string | null, limit: number): Promise<string[]> {
+  const spec = XDM_CLASSES[q.xdmClass];
+  const { rows } = await db.raw(
+    `/* sync.known_values:${spec.table} */ SELECT DISTINCT v FROM (SELECT record #>> ?::text[] AS v FROM ${spec.table} WHERE source_instance_id = ?) s
+     WHERE v IS NOT NULL AND v <> '' AND (?::text IS NULL OR v > ?::text) ORDER BY v LIMIT ?`,
+    [q.path.split('.'), key.instanceId, after, after, limit],
+  );
+  return rows.map((r: { v: string }) => r.v);
+}

@@ -1,0 +1,108 @@
+/**
+ * The Temporal Schedule of each source instance: `sync/<type>/<instance>`, a cron spec, overlap
+ * policy skip (a sync still running when the next is due makes the next one a no-op), paused
+ * while the instance is disabled. Manual syncs trigger the schedule with the same policy, so two
+ * triggers at once still make one run.
+ */
+import { ScheduleNotFoundError, ScheduleOverlapPolicy, type Client, type ScheduleDescription } from '@temporalio/client';
+import { SA } from '../workflows/shared/search-attributes';
+import { syncScheduleId, type InstanceRef, type SyncInput } from '../workflows/shared/sync-types';
+
+export interface ScheduleSpecInput extends InstanceRef {
+  cron: string;
+  enabled: boolean;
+}
+
+export async function ensureSyncSchedule(client: Client, taskQueue: string, s: ScheduleSpecInput): Promise<'created' | 'updated'> {
+  const scheduleId = syncScheduleId(s);
+  const args: [SyncInput] = [{ sourceType: s.sourceType, instanceId: s.instanceId, trigger: 'schedule' }];
+  const action = {
+    type: 'startWorkflow' as const,
+    workflowType: 'sync',
+    workflowId: scheduleId,
+    taskQueue,
+    args,
+    typedSearchAttributes: [
+      { key: SA.jobKind, value: 'sync' },
+      { key: SA.sourceType, value: s.sourceType },
+      { key: SA.sourceInstance, value: s.instanceId },
+    ],
+  };
+  const note = s.enabled ? 'enabled' : 'instance disabled';
+  const handle = client.schedule.getHandle(scheduleId);
+  try {
+    await handle.update((prev) => ({
+      ...prev,
+      spec: { cronExpressions: [s.cron] },
+      action,
+      policies: { ...prev.policies, overlap: ScheduleOverlapPolicy.SKIP },
+      state: { ...prev.state, paused: !s.enabled, note },
+    }));
+    return 'updated';
+  } catch (e) {
+    if (!(e instanceof ScheduleNotFoundError)) throw e;
+  }
+  try {
+    await client.schedule.create({
+      scheduleId,
+      spec: { cronExpressions: [s.cron] },
+      action,
+      policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1 hour' },
+      state: { paused: !s.enabled, note },
+    });
+  } catch (e) {
+    // Created concurrently by another process: update it to this spec.
+    if ((e as Error).name !== 'ScheduleAlreadyRunning') throw e;
+    return ensureSyncSchedule(client, taskQueue, s);
+  }
+  return 'created';
+}
+
+export interface SyncScheduleStatus {
+  scheduleId: string;
+  paused: boolean;
+  running: Array<{ workflowId: string; runId: string }>;
+  recent: Array<{ workflowId: string; scheduledAt: string; takenAt: string }>;
+  nextRuns: string[];
+}
+
+export async function describeSyncSchedule(client: Client, ref: InstanceRef): Promise<SyncScheduleStatus | null> {
+  let d: ScheduleDescription;
+  try {
+    d = await client.schedule.getHandle(syncScheduleId(ref)).describe();
+  } catch (e) {
+    if (e instanceof ScheduleNotFoundError) return null;
+    throw e;
+  }
+  return {
+    scheduleId: d.scheduleId,
+    paused: d.state.paused,
+    running: d.info.runningActions.map((a) => ({ workflowId: a.workflow.workflowId, runId: a.workflow.firstExecutionRunId })),
+    recent: d.info.recentActions.slice(-5).map((a) => ({ workflowId: a.action.workflow.workflowId, scheduledAt: a.scheduledAt.toISOString(), takenAt: a.takenAt.toISOString() })),
+    nextRuns: d.info.nextActionTimes.slice(0, 3).map((t) => t.toISOString()),
+  };
+}
+
+/**
+ * Starts a sync now unless one is running (overlap skip). Returns the running or started run, or
+ * null if it did not show up within a few seconds.
+ */
+export async function triggerSync(client: Client, ref: InstanceRef): Promise<{ alreadyRunning: boolean; workflowId: string | null }> {
+  const handle = client.schedule.getHandle(syncScheduleId(ref));
+  const before = await handle.describe();
+  if (before.info.runningActions.length) return { alreadyRunning: true, workflowId: before.info.runningActions[0]!.workflow.workflowId };
+  await handle.trigger(ScheduleOverlapPolicy.SKIP);
+  for (let i = 0; i < 40; i++) {
+    const d = await handle.describe();
+    const running = d.info.runningActions[0] ?? d.info.recentActions.find((a) => a.takenAt.getTime() >= Date.now() - 60_000 && !before.info.recentActions.some((b) => b.action.workflow.workflowId === a.action.workflow.workflowId));
+    if (running) return { alreadyRunning: false, workflowId: 'workflow' in running ? running.workflow.workflowId : running.action.workflow.workflowId };
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  return { alreadyRunning: false, workflowId: null };
+}
+
+export async function setSyncSchedulePaused(client: Client, ref: InstanceRef, paused: boolean, note: string): Promise<void> {
+  const handle = client.schedule.getHandle(syncScheduleId(ref));
+  if (paused) await handle.pause(note);
+  else await handle.unpause(note);
+}

@@ -1,0 +1,120 @@
+/**
+ * sync: one run of a source instance — every stream read from its cursor to the run's start time.
+ * Started by the instance's Temporal Schedule (`sync/marketo/123-ABC-456`, overlap: skip) or by a
+ * trigger of that schedule from the API. Each stream is a child workflow
+ * (`<run id>/<stream>`), so the Temporal UI shows which entity is where; streams run in waves,
+ * after the streams they depend on.
+ *
+ * syncStream: reads one stream (or one backfill window) to the end, an activity call at a time;
+ * data and cursor move together in Postgres, so any retry or crash resumes at the next page.
+ */
+import {
+  CancellationScope,
+  continueAsNew,
+  executeChild,
+  proxyActivities,
+  setHandler,
+  sleep,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { createSyncActivities } from '../activities/sync';
+import { streamWaves } from '../domain/sync/stream-waves';
+import { BOOKKEEPING, SOURCE_PAGES } from './shared/activity-options';
+import { SA } from './shared/search-attributes';
+import {
+  INCREMENTAL_SCOPE,
+  streamProgressQuery,
+  streamWorkflowId,
+  syncProgressQuery,
+  type StreamInput,
+  type StreamTotals,
+  type SyncInput,
+  type SyncProgress,
+} from './shared/sync-types';
+
+type SyncActivities = ReturnType<typeof createSyncActivities>;
+const bookkeeping = proxyActivities<SyncActivities>(BOOKKEEPING);
+
+/** Activity calls per stream workflow run before continuing as new. */
+const CALLS_PER_RUN = 200;
+
+export async function sync(input: SyncInput): Promise<SyncProgress> {
+  const { workflowId } = workflowInfo();
+  const runStartedAt = input.runStartedAt ?? new Date().toISOString();
+  const instance = `${input.sourceType}/${input.instanceId}`;
+  upsertSearchAttributes([
+    { key: SA.jobKind, value: 'sync' },
+    { key: SA.sourceType, value: input.sourceType },
+    { key: SA.sourceInstance, value: input.instanceId },
+    { key: SA.entityType, value: 'source-instance' },
+    { key: SA.entityId, value: instance },
+    { key: SA.trigger, value: input.trigger ?? 'schedule' },
+  ]);
+  const progress: SyncProgress = { workflowId, runStartedAt, status: 'running', streams: {} };
+  setHandler(syncProgressQuery, () => progress);
+
+  const plan = await bookkeeping.openSyncRun({ sourceType: input.sourceType, instanceId: input.instanceId, workflowId, runStartedAt, kind: 'sync' });
+  for (const s of plan.streams) progress.streams[s.name] = { stream: s.name, pages: 0, records: 0, quarantined: 0, complete: false, notices: [], state: 'waiting' };
+
+  try {
+    for (const wave of streamWaves(plan.streams)) {
+      await Promise.all(wave.map(async (s) => {
+        progress.streams[s.name]!.state = 'running';
+        try {
+          const totals = await executeChild(syncStream, {
+            workflowId: streamWorkflowId(workflowId, s.name),
+            args: [{ sourceType: input.sourceType, instanceId: input.instanceId, stream: s.name, scope: INCREMENTAL_SCOPE, runStartedAt }],
+            typedSearchAttributes: [
+              { key: SA.jobKind, value: 'sync-stream' },
+              { key: SA.sourceType, value: input.sourceType },
+              { key: SA.sourceInstance, value: input.instanceId },
+              { key: SA.entityType, value: s.name },
+            ],
+          });
+          progress.streams[s.name] = { ...totals, state: 'done' };
+        } catch (err) {
+          progress.streams[s.name]!.state = 'failed';
+          throw err;
+        }
+      }));
+    }
+  } catch (err) {
+    progress.status = 'failed';
+    await CancellationScope.nonCancellable(() =>
+      bookkeeping.finishSyncRun({ workflowId, runStartedAt, status: 'failed', streams: progress.streams, notices: allNotices(progress), error: failureReason(err) }),
+    );
+    throw err;
+  }
+  progress.status = 'completed';
+  await bookkeeping.finishSyncRun({ workflowId, runStartedAt, status: 'completed', streams: progress.streams, notices: allNotices(progress) });
+  return progress;
+}
+
+export async function syncStream(input: StreamInput & { heartbeatTimeout?: string }): Promise<StreamTotals> {
+  const pages = proxyActivities<SyncActivities>({ ...SOURCE_PAGES, ...(input.heartbeatTimeout ? { heartbeatTimeout: input.heartbeatTimeout } : {}) });
+  let totals: StreamTotals = { stream: input.stream, pages: 0, records: 0, quarantined: 0, complete: false, notices: [] };
+  setHandler(streamProgressQuery, () => totals);
+
+  for (let calls = 1; ; calls++) {
+    const result = await pages.syncStreamPages(input);
+    const { waitMs, ...rest } = result;
+    totals = rest;
+    if (totals.complete) return totals;
+    if (waitMs !== undefined) await sleep(waitMs);
+    if (calls >= CALLS_PER_RUN || workflowInfo().continueAsNewSuggested) break;
+  }
+  // The cursor in Postgres carries the position: the next run simply goes on reading.
+  return continueAsNew<typeof syncStream>(input);
+}
+
+function allNotices(p: SyncProgress): string[] {
+  return Object.values(p.streams).flatMap((s) => s.notices.map((n) => `${s.stream}: ${n}`));
+}
+
+/** The innermost message of a failure, for the operator-facing status. */
+export function failureReason(err: unknown): string {
+  let e = err as { message?: string; cause?: unknown } | undefined;
+  while (e && typeof e === 'object' && e.cause) e = e.cause as typeof e;
+  return String(e?.message ?? err).slice(0, 2000);
+}
