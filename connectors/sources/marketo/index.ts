@@ -1,0 +1,57 @@
+/**
+ * Marketo Engage source connector (connector-apis.md §1, b2b-model.md §5.1).
+ *
+ * Streams: `leads`, `activities`, `program-members` (bulk extract), `programs` (asset API),
+ * `static-lists`, `list-members` (lead database REST), and the filter-only `companies`,
+ * `named-accounts`, `opportunity-roles`, `opportunities` (keys from records already stored).
+ *
+ * Settings: see settings.ts (page bytes, lead fields, initialLoadFrom, crmInstanceId, ...).
+ */
+import type { ConnectorContext, SourceConnector, SourceConnectorModule } from '../source-connector';
+import { SourceRequestRejected } from '../errors';
+import { createBulkStream } from './bulk';
+import { MarketoHttp } from './http';
+import type { MappingContext } from './mapping';
+import { createFilterStream, createListMembersStream, createProgramsStream, createStaticListsStream, FILTER_STREAMS } from './rest';
+import { marketoSettingsSchema } from './settings';
+
+export { marketoSettingsSchema, type MarketoSettings } from './settings';
+
+export const MARKETO_STREAMS = [
+  'leads', 'activities', 'program-members', 'programs', 'static-lists', 'list-members',
+  'companies', 'named-accounts', 'opportunity-roles', 'opportunities',
+] as const;
+
+function createMarketoConnector(ctx: ConnectorContext): SourceConnector {
+  const parsed = marketoSettingsSchema.safeParse(ctx.instance.settings ?? {});
+  if (!parsed.success) {
+    throw new SourceRequestRejected(`Marketo ${ctx.instance.instanceId}`, `invalid settings: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  }
+  const settings = parsed.data;
+  const http = new MarketoHttp(ctx, settings);
+  const mapping: MappingContext = { munchkinId: ctx.instance.instanceId, crmType: settings.crmType, ...(settings.crmInstanceId ? { crmInstanceId: settings.crmInstanceId } : {}) };
+  const streams = [
+    createBulkStream('leads', ctx, http, settings, mapping),
+    createBulkStream('activities', ctx, http, settings, mapping),
+    createBulkStream('program-members', ctx, http, settings, mapping),
+    createProgramsStream(http, settings, mapping),
+    createStaticListsStream(http, settings, mapping),
+    createListMembersStream(http, settings, mapping),
+    ...FILTER_STREAMS.map((spec) => createFilterStream(spec, http, settings, mapping)),
+  ];
+  return {
+    sourceType: 'marketo',
+    streams,
+    async verify(signal: AbortSignal): Promise<void> {
+      await http.accessToken(signal, true);
+      await http.call('GET', '/rest/v1/lists.json', { query: { batchSize: 1 }, signal });
+    },
+  };
+}
+
+export const marketoConnector: SourceConnectorModule = {
+  sourceType: 'marketo',
+  // Marketo: 100 calls / 20 s and 10 concurrent per instance, shared by every integration.
+  budget: { maxCalls: 80, windowMs: 20_000, maxInFlight: 8 },
+  create: createMarketoConnector,
+};

@@ -1,0 +1,398 @@
+/**
+ * The Marketo connector against the Marketo simulator: full load = ground truth, incremental,
+ * backfill, crash/resume, token expiry, rate/concurrency limits, bulk job queue and quota,
+ * truncated/short/malformed files, bad credentials.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { buildWorld, type World } from '../../simulators/world/world';
+import { startMarketoSimulator, type MarketoSimulator, type MarketoSimulatorOptions } from '../../simulators/marketo';
+import { MemoryStore, runStream } from '../../simulators/marketo/harness';
+import { marketoConnector } from '../../connectors/sources/marketo';
+import type { RequestGate, SourceConnector } from '../../connectors/sources/source-connector';
+import { SourceAuthFailed, SourceIncompleteRead } from '../../connectors/sources/errors';
+
+const CREDS = { clientId: 'tessera-client', clientSecret: 's3cret' };
+const ORG = '00D5e0000000TessEAA';
+const STREAM_ORDER = ['leads', 'activities', 'program-members', 'programs', 'static-lists', 'list-members', 'companies', 'named-accounts', 'opportunity-roles', 'opportunities'];
+const world: World = buildWorld({ people: 400, accounts: 50, seed: 7 });
+const passThrough: RequestGate = (call) => call();
+
+async function sim(extra: Partial<MarketoSimulatorOptions> = {}): Promise<MarketoSimulator> {
+  return startMarketoSimulator({ world, credentials: CREDS, salesforceOrgId: ORG, seed: 3, ...extra });
+}
+
+function connect(s: MarketoSimulator, settings: Record<string, unknown> = {}, gate: RequestGate = passThrough, creds = CREDS): SourceConnector {
+  return marketoConnector.create({
+    instance: { sourceType: 'marketo', instanceId: s.instanceId, endpoint: s.url, settings: { ...s.suggestedSettings, baseDelayMs: 1, maxDelayMs: 5, rateLimitWaitMs: 5, ...settings } },
+    credentials: creds,
+    gate,
+    log: { info() {}, warn() {} },
+  });
+}
+
+async function fullSync(s: MarketoSimulator, c: SourceConnector, store: MemoryStore, runStartedAt = s.clock.date().toISOString()) {
+  const states: Record<string, Record<string, unknown>> = {};
+  for (const name of STREAM_ORDER) {
+    const r = await runStream(c, name, { runStartedAt, store, clock: s.clock });
+    assert.ok(r.complete, `${name} completed`);
+    states[name] = r.state;
+  }
+  return states;
+}
+
+const fileRequests = (s: MarketoSimulator) => Object.entries(s.stats().byRoute).filter(([k]) => k.endsWith('/file.json')).reduce((n, [, v]) => n + v, 0);
+
+describe('Marketo full, incremental and backfill reads', () => {
+  let s: MarketoSimulator;
+  before(async () => {
+    s = await sim();
+  });
+  after(() => s.stop());
+
+  test('a full initial load equals the ground truth and every record passes its XDM schema', async () => {
+    const store = new MemoryStore();
+    const c = connect(s, { pageBytes: 8192 });
+    const leads = await runStream(c, 'leads', { runStartedAt: s.clock.date().toISOString(), store, clock: s.clock });
+    assert.equal(leads.expectedRecords, s.data.leads.length, 'expectedRecords = rows the export files announced');
+    await fullSync(s, c, store);
+    assert.deepEqual(store.invalid, []);
+    assert.deepEqual(store.unmappable, []);
+    assert.deepEqual(store.counts(), s.groundTruth());
+    // Cross-system keys line up with the Salesforce simulator's ids.
+    const contact = s.data.leads.find((l) => l.f.sfdcType === 'Contact')!;
+    const person = store.get('person', `${contact.id}@${s.instanceId}.Marketo`) as any;
+    assert.equal(person.extSourceSystemAudit.externalKey.sourceKey, `${contact.f.sfdcContactId}@${ORG}.Salesforce`);
+    assert.ok(s.stats().maxCallsInWindow <= 100);
+  });
+
+  test('an incremental run reads only the changes and the deletes', async () => {
+    const store = new MemoryStore();
+    const c = connect(s);
+    const first = await fullSync(s, c, store);
+    s.clock.advance(3_600_000);
+    const before = new Map([...store.records.get('person')!].map(([k, v]) => [k, JSON.stringify(v)]));
+    const changed = s.mutate({ update: 5, delete: 3, seed: 11 });
+    assert.equal(changed.deleted, 3);
+    const deletedIds = s.data.deletedLeads.map((d) => `${d.leadId}@${s.instanceId}.Marketo`);
+    const updatedIds = s.data.leads.filter((l) => l.updatedAt === s.data.deletedLeads[0]!.at && l.deletedAt === null).map((l) => `${l.id}@${s.instanceId}.Marketo`);
+    assert.equal(updatedIds.length, 5);
+    s.clock.advance(60_000);
+    const runStartedAt = s.clock.date().toISOString();
+    const incStore = new MemoryStore();
+    const inc = await runStream(c, 'leads', { state: first.leads as any, runStartedAt, store: incStore, clock: s.clock });
+    assert.ok(inc.complete);
+    const read = [...incStore.records.get('person')!.keys()].sort();
+    assert.deepEqual(read, [...updatedIds, ...deletedIds].sort());
+    for (const id of deletedIds) assert.equal((incStore.get('person', id) as any).isDeleted, true);
+    for (const id of updatedIds) assert.notEqual(JSON.stringify(incStore.get('person', id)), before.get(id));
+    // Programs: only the updated ones; activities: only the new ones.
+    const progs = new MemoryStore();
+    await runStream(c, 'programs', { state: first.programs as any, runStartedAt, store: progs, clock: s.clock });
+    assert.equal(progs.count('campaign'), 5);
+    const acts = new MemoryStore();
+    await runStream(c, 'activities', { state: first.activities as any, runStartedAt, store: acts, clock: s.clock });
+    assert.equal(acts.count('experience-event'), 5);
+    const members = new MemoryStore();
+    await runStream(c, 'program-members', { state: first['program-members'] as any, runStartedAt, store: members, clock: s.clock });
+    assert.equal(members.count('campaign-member'), 5);
+    // A second incremental run with nothing new reads nothing.
+    const again = new MemoryStore();
+    s.clock.advance(3_600_000);
+    await runStream(c, 'leads', { state: inc.state as any, runStartedAt: s.clock.date().toISOString(), store: again, clock: s.clock });
+    // The 10-minute overlap before the previous high-water mark re-reads the same 5 updates (the
+    // mutation happened 1 min before it), and so does Get Deleted Leads for the deletes. Nothing else.
+    assert.deepEqual([...again.records.get('person')!.keys()].sort(), [...updatedIds, ...deletedIds].sort());
+    const later = new MemoryStore();
+    s.clock.advance(3_600_000);
+    const noOverlap = connect(s, { overlapMs: 0 });
+    await runStream(noOverlap, 'leads', { state: inc.state as any, runStartedAt: s.clock.date().toISOString(), store: later, clock: s.clock });
+    assert.equal(later.count('person'), 0, 'without overlap and without changes nothing is read');
+  });
+
+  test('a backfill window reads the leads created in it, in ≤31-day exports', async () => {
+    const from = new Date(Date.parse(s.suggestedSettings.initialLoadFrom as string) + 20 * 86_400_000);
+    const to = new Date(from.getTime() + 31 * 86_400_000);
+    const store = new MemoryStore();
+    const c = connect(s);
+    assert.deepEqual(c.streams.find((x) => x.name === 'leads')!.backfill, { maxWindowDays: 31 });
+    const r = await runStream(c, 'leads', { window: { from: from.toISOString(), to: to.toISOString() }, runStartedAt: s.clock.date().toISOString(), store, clock: s.clock });
+    assert.ok(r.complete);
+    const expected = s.data.leads.filter((l) => l.deletedAt === null && l.createdAt >= from.getTime() && l.createdAt < to.getTime()).length;
+    assert.ok(expected > 0);
+    assert.equal(store.count('person'), expected);
+    assert.equal(r.expectedRecords, expected);
+  });
+});
+
+describe('Marketo bulk downloads', () => {
+  test('crash after page k: resuming from the stored state loses and duplicates nothing and re-fetches at most one page', async () => {
+    const s = await sim();
+    try {
+      const settings = { pageBytes: 4096 };
+      const ref = new MemoryStore();
+      const runStartedAt = s.clock.date().toISOString();
+      const full = await runStream(connect(s, settings), 'leads', { runStartedAt, store: ref, clock: s.clock });
+      const baseline = fileRequests(s);
+      const store = new MemoryStore();
+      let pagesRecords = 0;
+      // Crash: the page after page k (k ≥ 8, in the middle of a file) is read but never stored;
+      // a new connector (process) resumes from the state stored with page k.
+      const reader = connect(s, settings);
+      let part = await runStream(reader, 'leads', { runStartedAt, store, clock: s.clock, maxPages: 8 });
+      pagesRecords += part.records;
+      while (!((part.state as any).job?.offset > 0)) {
+        assert.ok(!part.complete);
+        part = await runStream(reader, 'leads', { state: part.state as any, runStartedAt, store, clock: s.clock, maxPages: 1 });
+        pagesRecords += part.records;
+      }
+      const lost = await runStream(connect(s, settings), 'leads', { state: part.state as any, runStartedAt, store: new MemoryStore(), clock: s.clock, maxPages: 1 });
+      assert.equal(lost.pages, 1);
+      const rest = await runStream(connect(s, settings), 'leads', { state: part.state as any, runStartedAt, store, clock: s.clock });
+      pagesRecords += rest.records;
+      assert.ok(rest.complete);
+      assert.equal(pagesRecords, full.records, 'no row read twice across the stored pages, none lost');
+      assert.deepEqual([...store.records.get('person')!.keys()].sort(), [...ref.records.get('person')!.keys()].sort());
+      const crashed = fileRequests(s) - baseline;
+      assert.ok((part.state as any).job?.offset > 0, 'the crash happened in the middle of a file download');
+      assert.ok(crashed - baseline <= 1, `resume re-fetched at most one page (${crashed} file requests vs ${baseline})`);
+      assert.ok(JSON.stringify(part.state).length < 4096, 'state stays small');
+    } finally {
+      await s.stop();
+    }
+  });
+
+  test('a truncated file body resumes with Range and the checksum still verifies', async () => {
+    const s = await sim();
+    try {
+      s.faults.add({ path: 'leads/export/.*/file\\.json', nth: 2, action: { kind: 'truncate', afterBytes: 1500 } });
+      s.faults.add({ path: 'activities/export/.*/file\\.json', nth: 1, action: { kind: 'truncate', afterBytes: 10 } });
+      const store = new MemoryStore();
+      const c = connect(s, { pageBytes: 6000 });
+      const runStartedAt = s.clock.date().toISOString();
+      const r = await runStream(c, 'leads', { runStartedAt, store, clock: s.clock });
+      assert.ok(r.complete);
+      assert.ok(r.notices.some((n) => /cut at byte .*resuming with Range/.test(n)), r.notices.join('\n'));
+      assert.equal(store.count('person'), s.data.leads.length);
+      const a = await runStream(c, 'activities', { runStartedAt, store, clock: s.clock });
+      assert.ok(a.complete);
+      assert.equal(store.count('experience-event'), s.groundTruth()['experience-event']);
+      const ranges = s.stats().byStatus['206'] ?? 0;
+      assert.ok(ranges > 2);
+    } finally {
+      await s.stop();
+    }
+  });
+
+  test('a file shorter than numberOfRecords fails loud with SourceIncompleteRead', async () => {
+    const s = await sim();
+    try {
+      s.faults.add({ times: 1, action: { kind: 'data', name: 'short-file' } });
+      const c = connect(s);
+      await assert.rejects(runStream(c, 'leads', { runStartedAt: s.clock.date().toISOString(), store: new MemoryStore(), clock: s.clock }), (e: unknown) => e instanceof SourceIncompleteRead && /rows, Marketo reported/.test((e as Error).message));
+    } finally {
+      await s.stop();
+    }
+  });
+
+  test('malformed rows become unmappable rows with their key and reason; the rest of the page goes on', async () => {
+    const s = await sim();
+    try {
+      s.faults.add({ path: 'leads', every: 25, action: { kind: 'data', name: 'malformed-row' } });
+      s.faults.add({ path: 'activities', every: 40, action: { kind: 'data', name: 'malformed-row' } });
+      const store = new MemoryStore();
+      const c = connect(s);
+      const runStartedAt = s.clock.date().toISOString();
+      const r = await runStream(c, 'leads', { runStartedAt, store, clock: s.clock });
+      assert.ok(r.complete);
+      const bad = store.unmappable.filter((u) => u.xdmClass === 'person');
+      assert.ok(bad.length >= 5);
+      for (const u of bad) {
+        assert.match(u.sourceKey!, /^\d+@123-ABC-456\.Marketo$/);
+        assert.match(u.reason, /email 'broken-email.example.com' is not an email address/);
+      }
+      assert.equal(store.count('person') + bad.length, s.data.leads.length);
+      assert.equal(r.expectedRecords, s.data.leads.length);
+      await runStream(c, 'activities', { runStartedAt, store, clock: s.clock });
+      const badActs = store.unmappable.filter((u) => u.xdmClass === 'experience-event');
+      assert.ok(badActs.length > 0 && badActs.every((u) => /activityDate '31\/02\/2026 25:61'/.test(u.reason) && u.sourceKey?.endsWith('@123-ABC-456.Marketo')));
+      assert.deepEqual(store.invalid, []);
+    } finally {
+      await s.stop();
+    }
+  });
+
+  test('job queue full (1029) and the daily export quota (1029) are waited out, not failed', async () => {
+    const s = await sim({ maxQueuedJobs: 1, dailyExportBytes: 20_000, jobSecondsPerStatus: 60 });
+    try {
+      // Another integration holds the only queue slot.
+      const token = await (await fetch(`${s.url}/identity/oauth/token?grant_type=client_credentials&client_id=${CREDS.clientId}&client_secret=${CREDS.clientSecret}`)).json() as { access_token: string };
+      const headers = { authorization: `Bearer ${token.access_token}`, 'content-type': 'application/json' };
+      const created = await (await fetch(`${s.url}/bulk/v1/activities/export/create.json`, { method: 'POST', headers, body: JSON.stringify({ format: 'CSV', filter: { createdAt: { startAt: '2026-10-01T00:00:00Z', endAt: '2026-10-02T00:00:00Z' } } }) })).json() as any;
+      const queued = await (await fetch(`${s.url}/bulk/v1/activities/export/${created.result[0].exportId}/enqueue.json`, { method: 'POST', headers: { authorization: headers.authorization } })).json() as any;
+      assert.equal(queued.result[0].status, 'Queued');
+      const store = new MemoryStore();
+      const r = await runStream(connect(s), 'leads', { runStartedAt: s.clock.date().toISOString(), store, clock: s.clock });
+      assert.ok(r.complete);
+      assert.ok(r.notices.some((n) => /export queue full \(1029/.test(n)), r.notices.join('\n'));
+      assert.ok(r.notices.some((n) => /daily bulk export quota used up/.test(n)), r.notices.join('\n'));
+      assert.equal(store.count('person'), s.data.leads.length);
+    } finally {
+      await s.stop();
+    }
+  });
+
+  test('failed jobs and completed jobs whose file is missing are re-created', async () => {
+    const s = await sim();
+    try {
+      s.faults.add({ times: 1, action: { kind: 'data', name: 'job-failed' } });
+      s.faults.add({ times: 1, action: { kind: 'data', name: 'file-missing' } });
+      const store = new MemoryStore();
+      const r = await runStream(connect(s), 'leads', { runStartedAt: s.clock.date().toISOString(), store, clock: s.clock });
+      assert.ok(r.complete);
+      assert.ok(r.notices.some((n) => /failed: Failed to process export/.test(n)));
+      assert.ok(r.notices.some((n) => /file is missing \(404\)/.test(n)));
+      assert.equal(store.count('person'), s.data.leads.length);
+    } finally {
+      await s.stop();
+    }
+  });
+
+  test('without the updatedAt filter (1035) incremental lead runs fall back to createdAt', async () => {
+    const s = await sim({ updatedAtFilter: false });
+    try {
+      const c = connect(s);
+      const first = await runStream(c, 'leads', { runStartedAt: s.clock.date().toISOString(), store: new MemoryStore(), clock: s.clock });
+      s.clock.advance(60_000);
+      const r = await runStream(c, 'leads', { state: first.state as any, runStartedAt: s.clock.date().toISOString(), store: new MemoryStore(), clock: s.clock });
+      assert.ok(r.complete);
+      assert.ok(r.notices.some((n) => /no updatedAt bulk filter \(1035\)/.test(n)));
+      assert.equal((r.state as any).filterField, 'createdAt');
+    } finally {
+      await s.stop();
+    }
+  });
+});
+
+describe('Marketo auth and limits', () => {
+  test('bad credentials → SourceAuthFailed naming the instance', async () => {
+    const s = await sim();
+    try {
+      const c = connect(s, {}, passThrough, { clientId: CREDS.clientId, clientSecret: 'wrong' });
+      await assert.rejects(c.verify(new AbortController().signal), (e: unknown) => e instanceof SourceAuthFailed && e.message.includes('123-ABC-456') && !e.message.includes('wrong'));
+      await assert.rejects(runStream(c, 'programs', { runStartedAt: s.clock.date().toISOString(), store: new MemoryStore() }), SourceAuthFailed);
+    } finally {
+      await s.stop();
+    }
+  });
+
+  test('token expiry (602) and invalid tokens (601) mid-run refresh transparently', async () => {
+    const s = await sim();
+    try {
+      const c = connect(s, { pageBytes: 4096 });
+      await c.verify(new AbortController().signal);
+      s.faults.add({ path: '/rest/v1/lists/', nth: 2, action: { kind: 'vendor', code: '601' } });
+      s.faults.add({ path: 'file\\.json', nth: 3, action: { kind: 'vendor', code: '602' } });
+      const store = new MemoryStore();
+      const runStartedAt = s.clock.date().toISOString();
+      const part = await runStream(c, 'leads', { runStartedAt, store, clock: s.clock, maxPages: 6 });
+      s.clock.advance(3_601_000); // the token really expires
+      const rest = await runStream(c, 'leads', { state: part.state as any, runStartedAt, store, clock: s.clock });
+      assert.ok(rest.complete);
+      await runStream(c, 'list-members', { runStartedAt, store, clock: s.clock });
+      assert.equal(store.count('person'), s.data.leads.length);
+      assert.equal(store.count('marketing-list-member'), s.groundTruth()['marketing-list-member']);
+      const tokens = s.stats().byRoute['/identity/oauth/token'] ?? 0;
+      assert.ok(tokens >= 3, `${tokens} token requests`);
+      const statuses = (await (await fetch(`${s.url}/__sim/requests`)).json() as Array<{ path: string; status: number; headers: Record<string, string> }>);
+      assert.ok(statuses.every((r) => r.path.startsWith('/identity') || r.headers.authorization === 'Bearer'));
+    } finally {
+      await s.stop();
+    }
+  });
+
+  test('606, 615, 5xx, dropped connections and slow responses are retried', async () => {
+    const s = await sim();
+    try {
+      s.faults.add({ path: 'status\\.json', nth: 1, action: { kind: 'vendor', code: '606' } });
+      s.faults.add({ path: 'create\\.json', nth: 2, action: { kind: 'vendor', code: '615' } });
+      s.faults.add({ path: 'file\\.json', nth: 1, action: { kind: 'http', status: 503, body: 'Service Unavailable' } });
+      s.faults.add({ path: 'file\\.json', nth: 3, action: { kind: 'drop' } });
+      s.faults.add({ path: 'lists\\.json', nth: 1, action: { kind: 'delay', ms: 50 } });
+      s.faults.add({ path: 'programs\\.json', nth: 1, action: { kind: 'vendor', code: '608' } });
+      const store = new MemoryStore();
+      const c = connect(s, { pageBytes: 8192 });
+      const runStartedAt = s.clock.date().toISOString();
+      for (const name of ['leads', 'static-lists', 'programs']) assert.ok((await runStream(c, name, { runStartedAt, store, clock: s.clock })).complete);
+      assert.equal(store.count('person'), s.data.leads.length);
+      assert.equal(store.count('campaign'), s.data.programs.length);
+      for (const f of s.faults.list()) assert.equal(f.fired, 1, `fault on ${f.path} fired`);
+    } finally {
+      await s.stop();
+    }
+  });
+
+  test('the simulator enforces 10 concurrent calls (615) and 100 calls per 20 s (606)', async () => {
+    const s = await sim();
+    try {
+      const token = await (await fetch(`${s.url}/identity/oauth/token?grant_type=client_credentials&client_id=${CREDS.clientId}&client_secret=${CREDS.clientSecret}`)).json() as { access_token: string };
+      s.faults.add({ path: 'lists\\.json', action: { kind: 'delay', ms: 150 } });
+      const call = () => fetch(`${s.url}/rest/v1/lists.json`, { headers: { authorization: `Bearer ${token.access_token}` } }).then((r) => r.json() as Promise<any>);
+      const burst = await Promise.all(Array.from({ length: 14 }, call));
+      assert.ok(burst.some((b) => b.errors?.[0]?.code === '615'));
+      s.faults.clear();
+      const codes: string[] = [];
+      for (let i = 0; i < 110; i++) codes.push((await call()).errors?.[0]?.code ?? 'ok');
+      assert.ok(codes.includes('606'));
+      s.clock.advance(21_000);
+      assert.equal((await call()).success, true);
+    } finally {
+      await s.stop();
+    }
+  });
+
+  test('all streams at once through a gate of the connector budget stay within the vendor limits', async () => {
+    const s = await sim({ jobSecondsPerStatus: 60 });
+    try {
+      const { maxCalls, windowMs, maxInFlight } = marketoConnector.budget;
+      assert.ok(maxCalls < 100 && maxInFlight < 10);
+      // An in-memory gate of the budget on the simulator clock; when the window is full it lets
+      // simulated time pass (advancing the clock) instead of sleeping.
+      const starts: number[] = [];
+      let inFlight = 0;
+      const waiting: Array<() => void> = [];
+      const gate: RequestGate = async (call) => {
+        while (inFlight >= maxInFlight) await new Promise<void>((r) => waiting.push(r));
+        inFlight++;
+        for (;;) {
+          const now = s.clock.now();
+          while (starts.length && starts[0]! <= now - windowMs) starts.shift();
+          if (starts.length < maxCalls) break;
+          s.clock.advance(starts[0]! + windowMs - now + 1);
+        }
+        starts.push(s.clock.now());
+        try {
+          return await call();
+        } finally {
+          inFlight--;
+          waiting.shift()?.();
+        }
+      };
+      const c = connect(s, { pageBytes: 2048, restPageSize: 20, assetPageSize: 5 }, gate);
+      const store = new MemoryStore();
+      const runStartedAt = s.clock.date().toISOString();
+      const first = ['leads', 'activities', 'program-members', 'programs', 'static-lists', 'list-members'];
+      await Promise.all(first.map((name) => runStream(c, name, { runStartedAt, store, clock: s.clock }).then((r) => assert.ok(r.complete, name))));
+      await Promise.all(['companies', 'opportunity-roles'].map((name) => runStream(c, name, { runStartedAt, store, clock: s.clock })));
+      await Promise.all(['named-accounts', 'opportunities'].map((name) => runStream(c, name, { runStartedAt, store, clock: s.clock })));
+      const st = s.stats();
+      assert.ok(st.total > 150, `${st.total} calls`);
+      assert.ok(st.maxCallsInWindow <= 100, `max ${st.maxCallsInWindow} calls in 20 s`);
+      assert.ok(st.maxInFlight <= 10, `max ${st.maxInFlight} in flight`);
+      assert.equal(st.byStatus['200']! + (st.byStatus['206'] ?? 0), st.total, 'no limit errors at all');
+      assert.deepEqual(store.counts(), s.groundTruth());
+    } finally {
+      await s.stop();
+    }
+  });
+});
