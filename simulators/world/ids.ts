@@ -25,7 +25,7 @@ export const SALESFORCE_PREFIX = {
 export function salesforceId(object: keyof typeof SALESFORCE_PREFIX, idx: number, orgSalt = '5e'): string {
   let n = idx + 1;
   let body = '';
-  for (let i = 0; i < 8; i++) {
+  for (let i = 0; i < 6; i++) {
     body = BASE62[n % 62]! + body;
     n = Math.floor(n / 62);
   }
