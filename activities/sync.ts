@@ -44,7 +44,7 @@ function parse<T>(schema: z.ZodType<T>, input: unknown): T {
 }
 
 /** How long one activity call reads before returning to the workflow (keeps heartbeats and history small). */
-const MAX_MS_PER_CALL = 60_000;
+const MAX_MS_PER_CALL = 10_000;
 const HEARTBEAT_EVERY_MS = 3_000;
 
 export interface BackfillPlan {
@@ -72,7 +72,7 @@ export function createSyncActivities(deps: { db: Knex; log: Logger }) {
       };
     },
 
-    /** Reads pages of one stream from its cursor until the run is complete, the source asks to wait, or a minute has passed. */
+    /** Reads pages of one stream from its cursor until the run is complete, the source asks to wait, or ten seconds have passed. */
     async syncStreamPages(input: unknown): Promise<StreamTotals & { waitMs?: number }> {
       const i = parse(streamInput, input);
       const { connector, label } = await connect(i.sourceType, i.instanceId);

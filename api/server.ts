@@ -1,6 +1,6 @@
 /** API process entry point (`npm run api`; docker-compose `api`). */
-import { createDb, redactUrl } from '../db/connection';
-import { InvalidRequest } from '../domain/errors';
+import { createDb, isDatabaseUnavailable, redactUrl } from '../db/connection';
+import { HttpError } from './errors';
 import { applySourcesFile } from '../ingestion/source-admin';
 import { loadConfig } from '../platform/config';
 import { createLogger } from '../platform/logger';
@@ -41,7 +41,8 @@ async function main() {
         log.info({ file, instances: applied }, 'sources file applied');
         return;
       } catch (e) {
-        if (e instanceof InvalidRequest) return log.error({ file, err: e.message }, 'sources file not applied');
+        const transient = (e instanceof HttpError && e.statusCode === 503) || isDatabaseUnavailable(e);
+        if (!transient) return log.error({ file, err: (e as Error).message }, 'sources file not applied');
         if (attempt === 1) log.warn({ file, err: (e as Error).message }, 'sources file: waiting for Temporal and Postgres');
         await new Promise((r) => setTimeout(r, 2000));
       }

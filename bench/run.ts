@@ -1,6 +1,8 @@
 /** `npm run bench -- NAME [options]`: runs one benchmark; each prints its figures and its baseline. */
 const BENCHES: Record<string, () => Promise<{ run(args: string[]): Promise<void> }>> = {
   'file-ingestion': () => import('./file-ingestion.js'),
+  'marketo-bulk': () => import('./marketo-bulk.js'),
+  'salesforce-rest': () => import('./salesforce-rest.js'),
   'streaming-api': () => import('./streaming-api.js'),
 };
 

@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { SingleBar, Presets } from 'cli-progress';
 import { Command } from 'commander';
+import { sourcesFileSchema } from '../domain/sync/source-instance';
 import { ApiClient } from './api-client';
 
 interface FileIngestionView {
@@ -120,12 +121,20 @@ sources
   .description('add or change the instances of a sources file ({"instances": [...]}); their schedules follow')
   .argument('<file>', 'JSON sources file')
   .action(async (file: string) => {
-    const { instances } = JSON.parse(readFileSync(file, 'utf8')) as { instances: unknown[] };
-    for (const instance of instances) {
+    const parsed = sourcesFileSchema.safeParse(JSON.parse(readFileSync(file, 'utf8')));
+    if (!parsed.success) throw new Error(`invalid sources file ${file}: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+    for (const instance of parsed.data.instances) {
       const view = await api().request<{ sourceType: string; instanceId: string }>('POST', '/v1/sources', instance);
       process.stderr.write(`configured ${view.sourceType}/${view.instanceId}\n`);
     }
   });
+sources
+  .command('reset')
+  .description("forget where a stream stands: its next sync reads it from the start")
+  .argument('<sourceType>')
+  .argument('<instanceId>')
+  .argument('<stream>')
+  .action(async (type: string, id: string, stream: string) => print(await api().request('POST', `/v1/sources/${type}/${encodeURIComponent(id)}/streams/${encodeURIComponent(stream)}/reset`)));
 for (const action of ['pause', 'resume'] as const) {
   sources
     .command(action)

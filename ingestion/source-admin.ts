@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Client } from '@temporalio/client';
 import type { Knex } from 'knex';
+import { SourceRequestRejected } from '../connectors/sources/errors';
 import { SOURCE_CONNECTORS } from '../connectors/sources/registry';
 import { InvalidRequest } from '../domain/errors';
 import { instancePath, sourceInstanceConfigSchema, sourcesFileSchema, type SourceInstanceConfig } from '../domain/sync/source-instance';
@@ -31,9 +32,9 @@ export async function configureSource(deps: SourceAdminDeps, input: unknown): Pr
   const config = parsed.data;
   readCredentials(config.credentialsRef);
   streamsOf(config);
-  const result = await upsertSourceInstance(deps.db, config);
+  // The schedule first: an instance is never stored without one.
   await ensureSyncSchedule(deps.client, deps.taskQueue, { sourceType: config.sourceType, instanceId: config.instanceId, cron: config.schedule, enabled: config.enabled });
-  return result;
+  return upsertSourceInstance(deps.db, config);
 }
 
 /** Reads a sources file (`{"instances": [...]}`); every problem is reported at once. */
@@ -59,16 +60,27 @@ export async function applySourcesFile(deps: SourceAdminDeps, path: string): Pro
   return names;
 }
 
-/** The streams of an instance's connector (no network call). */
+/** The streams of an instance's connector (no network call); invalid settings are an InvalidRequest. */
 export function streamsOf(config: Pick<SourceInstanceConfig, 'sourceType' | 'instanceId' | 'endpoint' | 'authEndpoint' | 'settings'>) {
-  const connector = SOURCE_CONNECTORS[config.sourceType].create({
+  try {
+    return createOffline(config).streams;
+  } catch (e) {
+    if (e instanceof SourceRequestRejected) throw new InvalidRequest(e.message);
+    throw e;
+  }
+}
+
+function createOffline(config: Pick<SourceInstanceConfig, 'sourceType' | 'instanceId' | 'endpoint' | 'authEndpoint' | 'settings'>) {
+  return SOURCE_CONNECTORS[config.sourceType].create({
     instance: { sourceType: config.sourceType, instanceId: config.instanceId, endpoint: config.endpoint, authEndpoint: config.authEndpoint, settings: config.settings },
     credentials: { clientId: '', clientSecret: '' },
     gate: (call) => call(),
     log: { info: () => undefined, warn: () => undefined },
   });
-  return connector.streams;
 }
+
+/** One backfill's windows in all (each a child workflow of the backfill). */
+export const MAX_BACKFILL_WINDOWS = 1_000;
 
 export interface BackfillRequest {
   from: string;
@@ -90,7 +102,7 @@ export async function startBackfill(deps: SourceAdminDeps, ref: InstanceRef, req
   if (!row) throw new InvalidRequest(`no source instance ${instancePath(ref.sourceType, ref.instanceId)} is configured`);
   const streams = streamsOf({ sourceType: row.source_type, instanceId: row.instance_id, endpoint: row.endpoint, authEndpoint: row.auth_endpoint ?? undefined, settings: row.settings });
   const backfillable = streams.filter((s) => s.backfill);
-  const names = req.streams?.length ? req.streams : backfillable.map((s) => s.name);
+  const names = [...new Set(req.streams?.length ? req.streams : backfillable.map((s) => s.name))];
   const problems: string[] = [];
   for (const n of names) {
     const s = streams.find((x) => x.name === n);
@@ -105,6 +117,10 @@ export async function startBackfill(deps: SourceAdminDeps, ref: InstanceRef, req
   if (problems.length) throw new InvalidRequest(problems.join('; '));
 
   const windows = names.reduce((n, name) => n + splitWindows(req.from, req.to, streams.find((s) => s.name === name)!.backfill!.maxWindowDays).length, 0);
+  if (windows > MAX_BACKFILL_WINDOWS) {
+    throw new InvalidRequest(`the range makes ${windows} windows (the most is ${MAX_BACKFILL_WINDOWS}); split it into several backfills or fewer streams`);
+  }
+  if (!row.enabled) throw new InvalidRequest(`${instancePath(ref.sourceType, ref.instanceId)} is disabled; resume it first`);
   const backfillId = randomUUID();
   await createBackfill(deps.db, { id: backfillId, source_type: row.source_type, instance_id: row.instance_id, range_from: new Date(from), range_to: new Date(to), streams: names, requested_by: req.requestedBy ?? null });
   const workflowId = backfillWorkflowId(ref, backfillId);

@@ -4,6 +4,7 @@
  * every HTTP call gated by the instance's request budget in Postgres. Connectors are cached per
  * process (their token caches with them) until the instance's configuration changes.
  */
+import { createHash } from 'node:crypto';
 import type { Knex } from 'knex';
 import { withRequestBudget } from '../connectors/shared/request-budget';
 import { SOURCE_CONNECTORS } from '../connectors/sources/registry';
@@ -15,8 +16,8 @@ import { getSourceInstance, type SourceInstanceRow } from '../db/repositories/so
 import { readSecret } from '../platform/config';
 import type { Logger } from '../platform/logger';
 
-/** A budget lease outlives a call that takes this long only if its worker died (then it frees the slot). */
-const LEASE_TTL_MS = 10 * 60_000;
+/** A live call renews its lease; a killed worker's lapses after this long and frees its slot. */
+const LEASE_TTL_MS = 15_000;
 
 export interface Connection {
   row: SourceInstanceRow;
@@ -38,14 +39,17 @@ export function readCredentials(credentialsRef: string, env: NodeJS.ProcessEnv =
 }
 
 export function createConnectionCache(deps: { db: Knex; log: Logger }) {
-  const cache = new Map<string, { stamp: number; connection: Connection }>();
+  const cache = new Map<string, { stamp: string; connection: Connection }>();
 
   return async function connect(sourceType: string, instanceId: string): Promise<Connection> {
     const row = await getSourceInstance(deps.db, sourceType, instanceId);
     const label = instancePath(sourceType, instanceId);
     if (!row) throw new InvalidRequest(`no source instance ${label} is configured`);
+    const credentials = readCredentials(row.credentials_ref);
+    // A changed configuration or rotated secret makes a new connector (and a new token).
+    const stamp = `${row.updated_at.getTime()}:${createHash('sha256').update(`${credentials.clientId}\n${credentials.clientSecret}`).digest('hex')}`;
     const cached = cache.get(label);
-    if (cached && cached.stamp === row.updated_at.getTime()) return cached.connection;
+    if (cached && cached.stamp === stamp) return cached.connection;
 
     const module = SOURCE_CONNECTORS[row.source_type];
     const key = budgetKey(row.source_type, row.instance_id);
@@ -53,12 +57,12 @@ export function createConnectionCache(deps: { db: Knex; log: Logger }) {
     const log = deps.log.child({ source: label });
     const connector = module.create({
       instance: { sourceType: row.source_type, instanceId: row.instance_id, endpoint: row.endpoint, authEndpoint: row.auth_endpoint ?? undefined, settings: row.settings },
-      credentials: readCredentials(row.credentials_ref),
+      credentials,
       gate: (call, signal) => withRequestBudget(deps.db, key, call, { signal }),
       log: { info: (f, m) => log.info(f, m), warn: (f, m) => log.warn(f, m) },
     });
     const connection = { row, label, connector };
-    cache.set(label, { stamp: row.updated_at.getTime(), connection });
+    cache.set(label, { stamp, connection });
     return connection;
   };
 }

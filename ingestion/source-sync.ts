@@ -1,11 +1,9 @@
 /**
  * The sync engine's inner loop: read a stream page by page from its cursor and store each page —
  * records validated against the XDM schemas, unmappable rows and invalid records quarantined —
- * together with the cursor after it, in ONE transaction. A crash therefore re-reads at most the
- * page in flight, and a page is never stored twice (the cursor's version is checked).
- *
- * Reading the next page overlaps with storing the previous one (one commit in flight), since the
- * source's latency and Postgres' work are independent.
+ * together with the cursor after it, in ONE transaction, before the next page is read. A crash
+ * therefore re-reads at most the page in flight, and a page is never stored twice (the cursor's
+ * version is checked).
  */
 import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
@@ -56,37 +54,21 @@ export async function readStreamPages(db: Knex, o: ReadStreamOptions): Promise<R
   const knownValues = (q: KnownValuesQuery, after: string | null, limit: number) => findKnownValues(db, o.key, q, after, limit);
   const syncStream = `${o.instanceLabel}/${o.stream.name}`;
   const started = Date.now();
-  let state = cursor.state;
-  let version = cursor.version;
-  let pending: Promise<CursorRow> | undefined;
-  try {
-    for (let pages = 1; ; pages++) {
-      const page = await o.stream.readPage({ state: state as PageResult['state'] | null, window: o.window, runStartedAt: o.runStartedAt, signal: o.signal, knownValues });
-      const prepared = preparePage(page, new Date());
-      if (pending) {
-        cursor = await pending;
-        pending = undefined;
-        o.onPage?.(totalsOf(cursor));
-      }
-      if (page.complete && page.expectedRecords !== undefined) {
-        const read = cursor.run_records + prepared.rowCount;
-        if (read < page.expectedRecords) {
-          throw new SourceIncompleteRead(o.instanceLabel, `stream ${o.stream.name} said ${page.expectedRecords} records, ${read} were read`);
-        }
-      }
-      const fromVersion = version++;
-      pending = storePage(db, o.key, syncStream, prepared, page, fromVersion);
-      state = page.state;
-      if (page.complete || page.waitMs !== undefined || pages >= o.maxPages || Date.now() - started >= o.maxMs || o.signal.aborted) {
-        cursor = await pending;
-        pending = undefined;
-        o.onPage?.(totalsOf(cursor));
-        return { totals: totalsOf(cursor), ...(page.waitMs !== undefined && !page.complete ? { waitMs: page.waitMs } : {}) };
+  for (let pages = 1; ; pages++) {
+    const page = await o.stream.readPage({ state: cursor.state as PageResult['state'] | null, window: o.window, runStartedAt: o.runStartedAt, signal: o.signal, knownValues });
+    const prepared = preparePage(page, new Date());
+    if (page.complete && page.expectedRecords !== undefined) {
+      const read = cursor.run_records + prepared.rowCount;
+      if (read < page.expectedRecords) {
+        throw new SourceIncompleteRead(o.instanceLabel, `stream ${o.stream.name} said ${page.expectedRecords} records, ${read} were read`);
       }
     }
-  } finally {
-    // A read failed while a commit was in flight: let the commit finish (or fail) before the error surfaces.
-    if (pending) await pending.catch(() => undefined);
+    // Stored before the next read: a crash loses at most the page being read.
+    cursor = await storePage(db, o.key, syncStream, prepared, page, cursor.version);
+    o.onPage?.(totalsOf(cursor));
+    if (page.complete || page.waitMs !== undefined || pages >= o.maxPages || Date.now() - started >= o.maxMs || o.signal.aborted) {
+      return { totals: totalsOf(cursor), ...(page.waitMs !== undefined && !page.complete ? { waitMs: page.waitMs } : {}) };
+    }
   }
 }
 

@@ -8,11 +8,12 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { redactUrl } from '../db/connection';
 import { migrateDatabase } from '../db/migrate';
 import { DEFAULT_NAMESPACE, loadConfig } from '../platform/config';
+import { startDefaultStack } from '../simulators/default-stack';
 import { choosePostgres } from './local-postgres';
 import { startTemporalDevServer, type DevServer } from './temporal-dev-server';
 import { waitForHttpOk } from './wait-for-http';
@@ -29,6 +30,47 @@ function ensurePayloadKey(dataDir: string): void {
     say(`created a payload encryption key in ${file} (keep it: Temporal histories are encrypted with it)`);
   }
   process.env.TESSERA_PAYLOAD_KEY_FILE = file;
+}
+
+/**
+ * The simulated SaaS sources (two Marketo instances, a Salesforce org, a Dynamics org) with the
+ * sources file and secrets the API and worker read. TESSERA_SIMULATORS=off skips them (bring your
+ * own TESSERA_SOURCES_FILE and secrets).
+ */
+async function startSimulatedSources(dataDir: string): Promise<{ env: Record<string, string>; instances: string[]; stop(): Promise<void> } | undefined> {
+  if (process.env.TESSERA_SIMULATORS === 'off') return undefined;
+  say('starting the simulated sources (2 Marketo instances, 1 Salesforce org, 1 Dynamics org)…');
+  const stack = await startDefaultStack({
+    basePort: Number(process.env.TESSERA_SIMULATOR_PORT || 9101),
+    schedule: process.env.TESSERA_SYNC_SCHEDULE || '*/15 * * * *',
+  });
+  const sourcesFile = join(dataDir, 'sources.simulated.json');
+  writeFileSync(sourcesFile, `${JSON.stringify({ instances: stack.sources.map((s) => s.config) }, null, 2)}\n`);
+  const secretsFile = process.env.TESSERA_SECRETS_FILE || join(dataDir, 'secrets', 'sources.json');
+  const existing = existsSync(secretsFile) ? (JSON.parse(readFileSync(secretsFile, 'utf8')) as Record<string, string>) : {};
+  mkdirSync(dirname(secretsFile), { recursive: true, mode: 0o700 });
+  writeFileSync(secretsFile, `${JSON.stringify({ ...existing, ...Object.assign({}, ...stack.sources.map((s) => s.secrets)) }, null, 2)}\n`, { mode: 0o600 });
+  for (const s of stack.sources) say(`  ${s.config.sourceType.padEnd(10)} ${s.config.instanceId.padEnd(20)} ${s.simulator.url}`);
+  return {
+    env: { TESSERA_SOURCES_FILE: process.env.TESSERA_SOURCES_FILE || sourcesFile, TESSERA_SECRETS_FILE: secretsFile },
+    instances: stack.sources.map((s) => `${s.config.sourceType}/${s.config.instanceId}`),
+    stop: stack.stop,
+  };
+}
+
+/** Once the API has applied the sources file (schedules created), syncs every instance right away. */
+async function startFirstSyncs(apiUrl: string, instances: string[]): Promise<void> {
+  for (let i = 0; i < 60; i++) {
+    const listed = (await fetch(`${apiUrl}/v1/sources`).then((r) => r.json()).catch(() => ({ instances: [] }))) as { instances: Array<{ sourceType: string; instanceId: string }> };
+    const known = new Set(listed.instances.map((x) => `${x.sourceType}/${x.instanceId}`));
+    if (instances.every((x) => known.has(x))) break;
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+  for (const path of instances) {
+    const res = await fetch(`${apiUrl}/v1/sources/${path}/sync`, { method: 'POST' });
+    const body = (await res.json().catch(() => ({}))) as { workflowId?: string; message?: string };
+    say(res.ok ? `first sync of ${path}: ${body.workflowId ?? 'started'}` : `could not start the first sync of ${path}: ${body.message ?? res.status}`);
+  }
 }
 
 async function main() {
@@ -82,8 +124,12 @@ async function main() {
     const applied = await migrateDatabase(pg.url);
     say(applied.length ? `applied ${applied.length} migration(s)` : 'database schema is up to date');
 
+    const simulated = await startSimulatedSources(dataDir);
+    if (simulated) stops.push(simulated.stop);
+
     const env = {
       ...process.env,
+      ...simulated?.env,
       DATABASE_URL: pg.url,
       TEMPORAL_ADDRESS: temporalAddress,
       TEMPORAL_NAMESPACE: process.env.TEMPORAL_NAMESPACE || DEFAULT_NAMESPACE,
@@ -105,6 +151,7 @@ async function main() {
     }
 
     await waitForHttpOk(`${apiUrl}/health`);
+    if (simulated) await startFirstSyncs(apiUrl, simulated.instances);
     say('');
     say('Tessera is running:');
     say(`  API            ${apiUrl}   (OpenAPI: ${apiUrl}/docs)`);
@@ -116,6 +163,10 @@ async function main() {
     say(`  curl -s -XPOST ${apiUrl}/v1/ingest/person -H 'content-type: application/json' \\`);
     say(`    -d '{"b2b":{"personKey":{"sourceKey":"00Q5e00001AbC@00D5e0000001.Salesforce"}},"workEmail":{"address":"ada@example.com"}}'`);
     say(`  npm run tessera -- ingest-file examples/persons.csv --class person`);
+    if (simulated) {
+      say(`  npm run tessera -- sources list                  (schedules, streams, runs; the UI: TesseraJobKind = 'sync')`);
+      say(`  npm run tessera -- backfill marketo ${simulated.instances.find((i) => i.startsWith('marketo/'))!.split('/')[1]} --from 2026-08-01T00:00:00Z --to 2026-10-01T00:00:00Z`);
+    }
     say('Ctrl-C stops everything.');
   } catch (e) {
     say(`start-up failed: ${(e as Error).message}`);

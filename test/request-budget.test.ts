@@ -87,3 +87,22 @@ test('the wait for a full window says how long, and can be cancelled', async () 
   await assert.rejects(withRequestBudget(workers[0]!, key, async () => 'never', { signal: abort.signal }), BudgetWaitAborted);
   await assert.rejects(tryTake(workers[0]!, 'nope:unknown'), UnknownBudget);
 });
+
+test('a long call keeps its slot by renewing its lease; a dead worker\'s lease lapses after the TTL', async () => {
+  const key = `salesforce:${randomUUID().slice(0, 8)}`;
+  await configureBudget(testDb(), key, { maxCalls: 100, windowMs: 1000, maxInFlight: 1, leaseTtlMs: 300 });
+  let secondTry: Awaited<ReturnType<typeof tryTake>> | undefined;
+  await withRequestBudget(testDb(), key, async () => {
+    await new Promise((r) => setTimeout(r, 700));
+    secondTry = await tryTake(testDb(), key);
+  });
+  assert.equal(secondTry?.granted, false, 'the slot was still held after twice the TTL');
+  // A worker that takes a slot and dies never releases it: the slot comes back after the TTL.
+  const orphan = await tryTake(testDb(), key);
+  assert.equal(orphan.granted, true);
+  assert.equal((await tryTake(testDb(), key)).granted, false);
+  await new Promise((r) => setTimeout(r, 400));
+  const later = await tryTake(testDb(), key);
+  assert.equal(later.granted, true);
+  if (later.granted) await release(testDb(), later.leaseId);
+});

@@ -117,10 +117,12 @@ test('two attempts racing on one cursor: the stale one stores nothing (Checkpoin
   const fast = peopleStream(id, { total: 30, pageSize: 10 });
   // The slow attempt reads its first page, then waits until the fast attempt has stored everything.
   let release!: () => void;
+  let firstRead!: () => void;
   const gate = new Promise<void>((r) => (release = r));
-  const slowStream: SourceStream = { ...slow.stream, readPage: async (req) => { const p = await slow.stream.readPage(req); await gate; return p; } };
+  const slowHasRead = new Promise<void>((r) => (firstRead = r));
+  const slowStream: SourceStream = { ...slow.stream, readPage: async (req) => { const p = await slow.stream.readPage(req); firstRead(); await gate; return p; } };
   const slowRun = read(id, slowStream);
-  await new Promise((r) => setTimeout(r, 50));
+  await slowHasRead;
   await read(id, fast.stream);
   release();
   await assert.rejects(slowRun, (e) => e instanceof CheckpointMoved);

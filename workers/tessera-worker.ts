@@ -11,7 +11,7 @@ export interface TesseraWorkerDeps {
   taskQueue: string;
   db: Knex;
   log: Logger;
-  /** A pre-built bundle (tests build it once per process); else the worker bundles workflows/ itself. */
+  /** A pre-built bundle (tests build it once per process), else TESSERA_WORKFLOW_BUNDLE (a bundle file), else the worker bundles workflows/ itself. */
   workflowBundle?: WorkerOptions['workflowBundle'];
 }
 
@@ -20,7 +20,9 @@ export async function createTesseraWorker(deps: TesseraWorkerDeps): Promise<Work
     connection: deps.connection,
     namespace: deps.namespace,
     taskQueue: deps.taskQueue,
-    ...(deps.workflowBundle ? { workflowBundle: deps.workflowBundle } : { workflowsPath: require.resolve('../workflows') }),
+    ...(deps.workflowBundle ? { workflowBundle: deps.workflowBundle }
+      : process.env.TESSERA_WORKFLOW_BUNDLE ? { workflowBundle: { codePath: process.env.TESSERA_WORKFLOW_BUNDLE } }
+      : { workflowsPath: require.resolve('../workflows') }),
     activities: createActivities({ db: deps.db, log: deps.log }),
     dataConverter: tesseraDataConverter(),
     shutdownGraceTime: '20s',

@@ -15,7 +15,7 @@ import { failureReason, syncStream } from './sync';
 type SyncActivities = ReturnType<typeof createSyncActivities>;
 const bookkeeping = proxyActivities<SyncActivities>(BOOKKEEPING);
 
-export async function backfill(input: BackfillInput & { heartbeatTimeout?: string }): Promise<BackfillProgress> {
+export async function backfill(input: BackfillInput): Promise<BackfillProgress> {
   const { workflowId } = workflowInfo();
   const plan = await bookkeeping.planBackfill({ backfillId: input.backfillId });
   upsertSearchAttributes([

@@ -55,6 +55,12 @@ export async function sync(input: SyncInput): Promise<SyncProgress> {
   setHandler(syncProgressQuery, () => progress);
 
   const plan = await bookkeeping.openSyncRun({ sourceType: input.sourceType, instanceId: input.instanceId, workflowId, runStartedAt, kind: 'sync' });
+  if (!plan.enabled) {
+    // Paused since the run was scheduled (or triggered by hand): nothing to read.
+    progress.status = 'completed';
+    await bookkeeping.finishSyncRun({ workflowId, runStartedAt, status: 'completed', streams: {}, notices: ['instance disabled: nothing synced'] });
+    return progress;
+  }
   for (const s of plan.streams) progress.streams[s.name] = { stream: s.name, pages: 0, records: 0, quarantined: 0, complete: false, notices: [], state: 'waiting' };
 
   try {
@@ -64,7 +70,7 @@ export async function sync(input: SyncInput): Promise<SyncProgress> {
         try {
           const totals = await executeChild(syncStream, {
             workflowId: streamWorkflowId(workflowId, s.name),
-            args: [{ sourceType: input.sourceType, instanceId: input.instanceId, stream: s.name, scope: INCREMENTAL_SCOPE, runStartedAt }],
+            args: [{ sourceType: input.sourceType, instanceId: input.instanceId, stream: s.name, scope: INCREMENTAL_SCOPE, runStartedAt, heartbeatTimeout: input.heartbeatTimeout, maxPagesPerCall: input.maxPagesPerCall }],
             typedSearchAttributes: [
               { key: SA.jobKind, value: 'sync-stream' },
               { key: SA.sourceType, value: input.sourceType },
@@ -91,13 +97,14 @@ export async function sync(input: SyncInput): Promise<SyncProgress> {
   return progress;
 }
 
-export async function syncStream(input: StreamInput & { heartbeatTimeout?: string }): Promise<StreamTotals> {
+export async function syncStream(input: StreamInput): Promise<StreamTotals> {
   const pages = proxyActivities<SyncActivities>({ ...SOURCE_PAGES, ...(input.heartbeatTimeout ? { heartbeatTimeout: input.heartbeatTimeout } : {}) });
   let totals: StreamTotals = { stream: input.stream, pages: 0, records: 0, quarantined: 0, complete: false, notices: [] };
   setHandler(streamProgressQuery, () => totals);
 
   for (let calls = 1; ; calls++) {
-    const result = await pages.syncStreamPages(input);
+    const { heartbeatTimeout: _tuning, ...request } = input;
+    const result = await pages.syncStreamPages(request);
     const { waitMs, ...rest } = result;
     totals = rest;
     if (totals.complete) return totals;

@@ -8,7 +8,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { SOURCE_TYPE_NAMES, sourceInstanceConfigSchema } from '../../domain/sync/source-instance';
 import { getSourceInstance, listSourceInstances, setSourceInstanceEnabled, toConfig, type SourceInstanceRow } from '../../db/repositories/source-instances';
-import { listCursors } from '../../db/repositories/sync-cursors';
+import { listCursors, resetStreamCursors } from '../../db/repositories/sync-cursors';
 import { getBackfill, recentSyncRuns } from '../../db/repositories/sync-runs';
 import { configureSource, startBackfill } from '../../ingestion/source-admin';
 import { describeSyncSchedule, setSyncSchedulePaused, triggerSync } from '../../platform/sync-schedules';
@@ -78,7 +78,8 @@ export function sourceRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
       '/v1/sources/:sourceType/:instanceId/sync',
       { schema: { tags: ['sources'], summary: 'Sync now (joins the running sync if there is one)', params: instanceParams } },
       async (req, reply) => {
-        await requireInstance(req.params);
+        const row = await requireInstance(req.params);
+        if (!row.enabled) throw new HttpError(409, 'InstanceDisabled', `${req.params.sourceType}/${req.params.instanceId} is paused; resume it first (POST /v1/sources/${req.params.sourceType}/${req.params.instanceId}/resume)`);
         const result = await triggerSync(await deps.temporal.client(), req.params);
         return reply.code(result.alreadyRunning ? 200 : 202).send({ ...result, workflowUrl: result.workflowId ? workflowUrl(result.workflowId) : undefined });
       },
@@ -96,6 +97,24 @@ export function sourceRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
         },
       );
     }
+
+    app.post(
+      '/v1/sources/:sourceType/:instanceId/streams/:stream/reset',
+      {
+        schema: {
+          tags: ['sources'],
+          summary: 'Forget where a stream stands: its next sync reads it from the start (idempotent store, nothing duplicated)',
+          description: 'The way out when a source position can never be read again, e.g. an export that always comes back short. Do it while no sync of the instance runs.',
+          params: instanceParams.extend({ stream: z.string().min(1) }),
+        },
+      },
+      async (req) => {
+        await requireInstance(req.params);
+        const reset = await resetStreamCursors(deps.db, req.params.sourceType, req.params.instanceId, req.params.stream);
+        if (!reset) throw new HttpError(404, 'NotFound', `stream '${req.params.stream}' of ${req.params.sourceType}/${req.params.instanceId} has no cursor yet`);
+        return { stream: req.params.stream, cursorsReset: reset };
+      },
+    );
 
     app.post(
       '/v1/sources/:sourceType/:instanceId/backfills',

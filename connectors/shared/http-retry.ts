@@ -14,6 +14,9 @@ export interface RetryPolicy {
   timeoutMs: number;
 }
 
+/** Retry-After waits up to this long (or the policy's maxDelayMs, if longer) happen inside the call. */
+const LONGEST_IN_CALL_WAIT_MS = 60_000;
+
 export const DEFAULT_RETRY_POLICY: RetryPolicy = { maxAttempts: 5, baseDelayMs: 500, maxDelayMs: 30_000, timeoutMs: 120_000 };
 
 /** What the classifier makes of one attempt. */
@@ -67,7 +70,8 @@ export async function withRetries<T>(
       return attempt(n, AbortSignal.any([signal, timeout]));
     }, signal);
     if (verdict.kind === 'done') return verdict.value;
-    if (n >= policy.maxAttempts || signal.aborted) throw verdict.error;
+    // A wait of minutes is Temporal's to schedule (the error carries retryAfterMs), not an activity's to sleep through.
+    if (n >= policy.maxAttempts || signal.aborted || (verdict.afterMs ?? 0) > Math.max(policy.maxDelayMs, LONGEST_IN_CALL_WAIT_MS)) throw verdict.error;
     await sleep(verdict.afterMs ?? backoffMs(policy, n), signal);
   }
 }

@@ -81,3 +81,12 @@ export async function tryTake(db: Knex, key: string): Promise<TakeResult> {
 export async function release(db: Knex, leaseId: string): Promise<void> {
   await db.raw(`/* budget.release */ DELETE FROM request_budget_lease WHERE lease_id = ?`, [leaseId]);
 }
+
+/** Extends a call's lease by the budget's TTL from now: a live call keeps its slot, a dead worker's lapses. */
+export async function renewLease(db: Knex, leaseId: string): Promise<void> {
+  await db.raw(
+    `/* budget.renew */ UPDATE request_budget_lease l SET expires_at = clock_timestamp() + b.lease_ttl_ms * interval '1 millisecond'
+     FROM request_budget b WHERE l.lease_id = ? AND b.budget_key = l.budget_key`,
+    [leaseId],
+  );
+}

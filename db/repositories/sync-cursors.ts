@@ -82,7 +82,9 @@ export async function advanceCursor(conn: PgConn, k: CursorKey, a: CursorAdvance
   const { rows } = await conn.query(
     `/* cursor.advance */ UPDATE sync_cursor SET state = $5::jsonb, version = version + 1, run_complete = $6, run_pages = run_pages + 1,
        run_records = run_records + $7, run_quarantined = run_quarantined + $8,
-       notices = CASE WHEN cardinality($9::text[]) = 0 THEN notices ELSE notices || $9::text[] END, updated_at = now()
+       notices = CASE WHEN cardinality($9::text[]) = 0 THEN notices
+                 ELSE (SELECT coalesce(array_agg(n ORDER BY first), '{}') FROM (SELECT n, min(o) AS first FROM unnest(notices || $9::text[]) WITH ORDINALITY AS t(n, o) GROUP BY n ORDER BY min(o) DESC LIMIT 20) recent) END,
+       updated_at = now()
      WHERE ${KEY_WHERE} AND version = $10
      RETURNING *`,
     [...keyParams(k), JSON.stringify(a.state), a.complete, a.records, a.quarantined, a.notices, a.fromVersion],
@@ -95,4 +97,19 @@ export async function advanceCursor(conn: PgConn, k: CursorKey, a: CursorAdvance
 export async function listCursors(db: Knex, sourceType: string, instanceId: string): Promise<Array<CursorRow & { stream: string; scope: string; updated_at: Date }>> {
   const { rows } = await db.raw(`/* cursor.list */ SELECT * FROM sync_cursor WHERE source_type = ? AND instance_id = ? ORDER BY stream, scope`, [sourceType, instanceId]);
   return rows.map((r: Record<string, unknown>) => ({ ...normalise(r), stream: r.stream as string, scope: r.scope as string, updated_at: r.updated_at as Date }));
+}
+
+/**
+ * Forgets where a stream stands, for every scope of it: the next run reads it from the start (the
+ * store is idempotent, so nothing is duplicated). The way out of a source position that can never
+ * be read again (an export that always comes back short). Returns the cursors reset.
+ */
+export async function resetStreamCursors(db: Knex, sourceType: string, instanceId: string, stream: string): Promise<number> {
+  const { rowCount } = await db.raw(
+    `/* cursor.reset */ UPDATE sync_cursor SET state = NULL, version = version + 1, run_complete = false, run_pages = 0, run_records = 0, run_quarantined = 0,
+       notices = ARRAY['reset by an operator'], updated_at = now()
+     WHERE source_type = ? AND instance_id = ? AND stream = ?`,
+    [sourceType, instanceId, stream],
+  );
+  return rowCount ?? 0;
 }

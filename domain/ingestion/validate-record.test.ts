@@ -33,3 +33,20 @@ test('size, NUL and non-object records are rejected with the reason; the key is 
   const arr = check([1, 2]);
   assert.match(arr.kind === 'rejected' ? arr.value.errors[0]!.message : '', /must be a JSON object, got an array/);
 });
+
+test('a delete reported by key alone is accepted as a deletion marker; without isDeleted it is still refused', () => {
+  const spec = XDM_CLASSES['opportunity-person'];
+  const marker = { opportunityPersonKey: { sourceKey: 'c0ffee@contoso.Dynamics' }, isDeleted: true };
+  const ok = validateRecord(spec, marker, JSON.stringify(marker), { position: 0, receivedAt: new Date() });
+  assert.equal(ok.kind, 'accepted');
+  if (ok.kind === 'accepted') {
+    assert.equal(ok.value.isDeleted, true);
+    assert.equal(ok.value.key.key, 'c0ffee@contoso.Dynamics');
+  }
+  const notDeleted = { opportunityPersonKey: { sourceKey: 'c0ffee@contoso.Dynamics' } };
+  const refused = validateRecord(spec, notDeleted, JSON.stringify(notDeleted), { position: 0, receivedAt: new Date() });
+  assert.equal(refused.kind, 'rejected');
+  if (refused.kind === 'rejected') assert.ok(refused.value.errors.some((e) => e.path === 'opportunityKey'));
+  const person = { b2b: { personKey: { sourceKey: '42@123-ABC-456.Marketo' } }, isDeleted: true, extSourceSystemAudit: { lastUpdatedDate: '2026-11-01T00:00:00Z' } };
+  assert.equal(validateRecord(XDM_CLASSES.person, person, JSON.stringify(person), { position: 0, receivedAt: new Date() }).kind, 'accepted');
+});

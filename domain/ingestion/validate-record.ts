@@ -112,7 +112,12 @@ export function validateRecord(spec: XdmClassSpec, raw: unknown, payloadText: st
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
     return reject([{ path: '', message: `a ${spec.title} record must be a JSON object, got ${raw === null ? 'null' : Array.isArray(raw) ? 'an array' : typeof raw}` }]);
   }
-  const parsed = spec.schema.safeParse(raw);
+  let parsed = spec.schema.safeParse(raw);
+  // A delete reported by key alone is a valid deletion marker, not a broken record.
+  if (!parsed.success && (raw as { isDeleted?: unknown }).isDeleted === true && spec.tombstoneSchema) {
+    const marker = spec.tombstoneSchema.safeParse(raw);
+    if (marker.success) parsed = marker;
+  }
   const errors = [...(opts.priorErrors ?? []), ...(parsed.success ? [] : zodErrors(parsed.error))];
   if (!parsed.success || errors.length > 0) return reject(errors);
 

@@ -9,13 +9,25 @@ import { z } from 'zod';
 export const SOURCE_TYPE_NAMES = ['marketo', 'salesforce', 'dynamics'] as const;
 export type SourceTypeName = (typeof SOURCE_TYPE_NAMES)[number];
 
-const CRON_FIELD = /^(\*|\d+(-\d+)?)(\/\d+)?(,(\*|\d+(-\d+)?)(\/\d+)?)*$/;
+const CRON_ITEM = /^(\*|(\d+)(?:-(\d+))?)(?:\/(\d+))?$/;
+/** Allowed values of minute, hour, day of month, month, day of week. */
+const CRON_RANGES: Array<[number, number]> = [[0, 59], [0, 23], [1, 31], [1, 12], [0, 6]];
+
+function cronFieldOk(field: string, [min, max]: [number, number]): boolean {
+  return field.split(',').every((item) => {
+    const m = CRON_ITEM.exec(item);
+    if (!m) return false;
+    const [, , from, to, step] = m;
+    const inRange = (v: string | undefined) => v === undefined || (Number(v) >= min && Number(v) <= max);
+    return inRange(from) && inRange(to) && (to === undefined || Number(from) <= Number(to)) && (step === undefined || Number(step) > 0);
+  });
+}
 
 /** A five-field cron expression (minute hour day-of-month month day-of-week), as Temporal Schedules take it. */
 export const cronSchema = z.string().trim().refine((s) => {
   const fields = s.split(/\s+/);
-  return fields.length === 5 && fields.every((f) => CRON_FIELD.test(f));
-}, 'must be a five-field cron expression such as "*/15 * * * *"');
+  return fields.length === 5 && fields.every((f, i) => cronFieldOk(f, CRON_RANGES[i]!));
+}, 'must be a five-field cron expression with values in range (minute 0-59, hour 0-23, day 1-31, month 1-12, weekday 0-6), such as "*/15 * * * *"');
 
 export const sourceInstanceConfigSchema = z.strictObject({
   sourceType: z.enum(SOURCE_TYPE_NAMES),

@@ -69,6 +69,12 @@ export interface XdmClassSpec {
    * every B2B Source object has all four parts filled in.
    */
   schema: z.ZodType<Record<string, unknown>>;
+  /**
+   * A deletion marker: only the key, `isDeleted: true` and optionally the audit attributes. Sources
+   * that report a delete by id alone (Dataverse `$deletedEntity`) send these; the class's full
+   * schema would refuse them for want of the fields they no longer have. None for events.
+   */
+  tombstoneSchema?: z.ZodType<Record<string, unknown>>;
   recordKey(record: any): RecordKey;
   /** extSourceSystemAudit.externalKey.sourceKey, when present. */
   externalKey(record: any): string | null;

@@ -2,7 +2,7 @@
  * The registry of XDM classes: for each class, the contract in class-spec.ts (schema, canonical
  * table, key and audit readers, extracted columns, and the kind of each leaf field).
  */
-import type { z } from 'zod';
+import { z } from 'zod';
 import { canonicalEmail, canonicalWebDomain } from '../identity/normalise';
 import type {
   B2BSource,
@@ -24,6 +24,7 @@ import {
   opportunitySchema,
   personSchema,
 } from './classes';
+import { b2bSourceSchema, extSourceSystemAuditSchema } from './common';
 
 /* ----------------------------------------------------------------------------------------- */
 /* Leaf kinds, read off the zod schema                                                         */
@@ -182,10 +183,23 @@ interface RecordClassDefinition {
 }
 
 /** Spec of a B2B record class: keyed by the B2B Source at `keyPath`, audited by extSourceSystemAudit. */
+/** `{ accountKey: source }` or `{ b2b: { personKey: source } }` with `isDeleted: true`: a deletion marker of the class. */
+function tombstoneSchemaFor(keyPath: string): z.ZodType<Record<string, unknown>> {
+  const [head, ...rest] = keyPath.split('.').reverse();
+  let key: z.ZodType = z.strictObject({ [head!]: b2bSourceSchema });
+  for (const part of rest) key = z.strictObject({ [part]: key });
+  return z.strictObject({
+    ...(key as z.ZodObject).shape,
+    isDeleted: z.literal(true),
+    extSourceSystemAudit: extSourceSystemAuditSchema.optional(),
+  }) as unknown as z.ZodType<Record<string, unknown>>;
+}
+
 function recordClassSpec(definition: RecordClassDefinition): XdmClassSpec {
   const readKey = pathReader(definition.keyPath);
   return {
     ...definition,
+    tombstoneSchema: tombstoneSchemaFor(definition.keyPath),
     recordKey(record): RecordKey {
       const { sourceKey, sourceType, sourceInstanceID, sourceID } = readKey(record) as B2BSource;
       return { key: sourceKey, sourceType, sourceInstanceID, sourceID };

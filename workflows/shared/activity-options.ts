@@ -30,10 +30,11 @@ export const SOURCE_PAGES: ActivityOptions = {
   startToCloseTimeout: '15m',
   heartbeatTimeout: '30s',
   retry: {
+    // Connectors already retry each HTTP call with backoff; this covers dead workers and longer outages (~30 min).
     initialInterval: '2s',
     backoffCoefficient: 2,
-    maximumInterval: '2m',
-    maximumAttempts: 40,
+    maximumInterval: '30s',
+    maximumAttempts: 60,
     nonRetryableErrorTypes: [...NON_RETRYABLE_ERROR_TYPES, ...NON_RETRYABLE_SOURCE_ERROR_TYPES],
   },
 };

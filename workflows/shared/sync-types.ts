@@ -24,6 +24,10 @@ export interface SyncInput extends InstanceRef {
   trigger?: 'schedule' | 'api' | 'cli' | 'startup';
   /** Set when continuing as new: the run keeps its start time (its high-water mark). */
   runStartedAt?: string;
+  /** Tuning (tests): how soon a dead worker's page read is retried elsewhere. Default 30 s. */
+  heartbeatTimeout?: string;
+  /** Tuning (tests): pages per activity call (default: as many as fit in ten seconds). */
+  maxPagesPerCall?: number;
 }
 
 export interface StreamPlan {
@@ -39,6 +43,7 @@ export interface StreamInput extends InstanceRef {
   window?: { from: string; to: string };
   /** Pages to read per activity call before returning to the workflow. */
   maxPagesPerCall?: number;
+  heartbeatTimeout?: string;
 }
 
 export interface StreamTotals {
@@ -59,6 +64,7 @@ export interface SyncProgress {
 
 export interface BackfillInput extends InstanceRef {
   backfillId: string;
+  heartbeatTimeout?: string;
 }
 
 export interface BackfillProgress {

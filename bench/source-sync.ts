@@ -1,0 +1,109 @@
+/**
+ * Source syncs from the simulators into the canonical tables, through the real path: the
+ * syncStream workflow on a Temporal dev server, the connector over HTTP (budget-gated), the engine
+ * validating and storing each page with its cursor.
+ *
+ *   marketo-bulk     500,000 leads by bulk extract (31-day windows, Range downloads)   target ≥ 20,000 records/s
+ *   salesforce-rest  200,000 contacts by REST query paging (2,000 per page)           target ≥ 10,000 records/s
+ *
+ * Baseline, same run: the same number of person rows inserted raw (COPY + INSERT … ON CONFLICT
+ * into a table with only a primary key). The simulator's own counters show the per-instance limits.
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
+import { upsertSourceInstance } from '../db/repositories/source-instances';
+import { credentialSecretNames } from '../domain/sync/source-instance';
+import { createLogger } from '../platform/logger';
+import { connectClient } from '../platform/temporal';
+import { startTemporalDevServer } from '../scripts/temporal-dev-server';
+import { startMarketoSimulator } from '../simulators/marketo';
+import { startSalesforceSimulator } from '../simulators/salesforce';
+import { buildWorld } from '../simulators/world/world';
+import { createTesseraWorker } from '../workers/tessera-worker';
+import type { syncStream } from '../workflows/sync';
+import { fmt, freshDatabase, numberArg, rawInsertBaseline } from './support';
+
+type Kind = 'marketo-bulk' | 'salesforce-rest';
+
+export function runner(kind: Kind) {
+  return async function run(args: string[]): Promise<void> {
+    const target = kind === 'marketo-bulk' ? numberArg(args, 'leads', 500_000) : numberArg(args, 'contacts', 200_000);
+    process.env.TESSERA_PAYLOAD_KEY ??= randomBytes(32).toString('base64');
+    const log = createLogger('bench', 'warn');
+    Runtime.install({ logger: new DefaultLogger('WARN') });
+    const credentials = { clientId: 'bench', clientSecret: randomBytes(16).toString('hex') };
+    const names = credentialSecretNames('BENCH');
+    process.env[names.clientId] = credentials.clientId;
+    process.env[names.clientSecret] = credentials.clientSecret;
+
+    process.stdout.write(`building a world for ${fmt(target)} ${kind === 'marketo-bulk' ? 'leads' : 'contacts'}…\n`);
+    // Marketo: every person is a lead of the one instance. Salesforce: ~60% of people are contacts.
+    const world = kind === 'marketo-bulk'
+      ? buildWorld({ people: target, accounts: Math.ceil(target / 25), marketoShares: [1], opportunitiesPerAccount: 0, campaigns: 0, lists: 0, activitiesPerPerson: 0 })
+      : buildWorld({ people: Math.ceil(target / 0.595), accounts: Math.ceil(target / 25), salesforceShare: 1, opportunitiesPerAccount: 0, campaigns: 0, lists: 0, activitiesPerPerson: 0 });
+    const sim = kind === 'marketo-bulk'
+      ? await startMarketoSimulator({ world, credentials, instanceIndex: 0, munchkinId: '555-BEN-555', jobSecondsPerStatus: 1 })
+      : await startSalesforceSimulator({ world, credentials, orgId: '00D5e000000BeNcHAA' });
+    const stream = kind === 'marketo-bulk' ? 'leads' : 'Contact';
+    const records = sim.groundTruth().person ?? 0;
+
+    const [server, store] = await Promise.all([startTemporalDevServer({ namespace: 'tessera' }), freshDatabase(kind.replace('-', '_'))]);
+    const connection = await NativeConnection.connect({ address: server.address });
+    const client = await connectClient(server.address, 'tessera');
+    const taskQueue = `bench-${randomUUID().slice(0, 8)}`;
+    const worker = await createTesseraWorker({ connection, namespace: 'tessera', taskQueue, db: store.db, log });
+    const running = worker.run();
+    try {
+      const settings = kind === 'marketo-bulk'
+        ? { ...(sim as Awaited<ReturnType<typeof startMarketoSimulator>>).suggestedSettings, pollIntervalMs: 500 }
+        : { useBulk: false, pageSize: 2000 };
+      await upsertSourceInstance(store.db, {
+        sourceType: kind === 'marketo-bulk' ? 'marketo' : 'salesforce',
+        instanceId: sim.instanceId,
+        endpoint: sim.url,
+        ...(kind === 'salesforce-rest' ? { authEndpoint: `${sim.url}/services/oauth2/token` } : {}),
+        settings,
+        credentialsRef: 'BENCH',
+        schedule: '0 3 1 1 *',
+        enabled: true,
+      });
+      process.stdout.write(`syncing ${fmt(records)} person records from the ${kind === 'marketo-bulk' ? 'Marketo' : 'Salesforce'} simulator (stream ${stream})…\n`);
+      const t0 = performance.now();
+      const totals = await client.workflow.execute<typeof syncStream>('syncStream', {
+        taskQueue,
+        workflowId: `bench-${kind}-${randomUUID().slice(0, 8)}`,
+        args: [{ sourceType: kind === 'marketo-bulk' ? 'marketo' : 'salesforce', instanceId: sim.instanceId, stream, scope: 'incremental', runStartedAt: new Date().toISOString() }],
+      });
+      const tessera = (performance.now() - t0) / 1000;
+      const count = Number((await store.db('xdm_person').count<{ count: string }[]>({ count: '*' }))[0]?.count ?? 0);
+      const limits = sim.stats();
+
+      process.stdout.write('running the baseline (raw INSERT … ON CONFLICT of as many person rows)…\n');
+      const baseline = await rawInsertBaseline(store.db, records, 5_000);
+      const rate = records / tessera;
+      const baseRate = records / baseline;
+      const goal = kind === 'marketo-bulk' ? 20_000 : 10_000;
+      process.stdout.write(
+        [
+          '',
+          `${kind}: ${fmt(records)} person records`,
+          `  Tessera (syncStream workflow → HTTP → parse → map → validate → landing + canonical upsert + cursor, per page): ${tessera.toFixed(1)} s = ${fmt(rate)} records/s`,
+          `    pages ${fmt(totals.pages)}, records ${fmt(totals.records)}, quarantined ${fmt(totals.quarantined)}, canonical rows ${fmt(count)}`,
+          `    simulator: ${fmt(limits.total)} requests, at most ${limits.maxCallsInWindow} in any ${limits.windowMs / 1000} s window, at most ${limits.maxInFlight} in flight`,
+          `  baseline (raw INSERT … ON CONFLICT, same row count, batches of 5,000): ${baseline.toFixed(1)} s = ${fmt(baseRate)} records/s`,
+          `  Tessera / baseline: ${((rate / baseRate) * 100).toFixed(0)}%   (target: ≥ ${fmt(goal)} records/s)`,
+          '',
+        ].join('\n'),
+      );
+      if (count !== records) throw new Error(`stored ${count} of ${records} records`);
+    } finally {
+      worker.shutdown();
+      await running;
+      await connection.close();
+      await client.connection.close();
+      await server.stop();
+      await store.drop();
+      await sim.stop();
+    }
+  };
+}
