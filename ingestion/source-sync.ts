@@ -114,6 +114,9 @@ export function preparePage(page: PageResult, receivedAt: Date): PreparedPage {
 
 async function storePage(db: Knex, key: CursorKey, syncStream: string, prepared: PreparedPage, page: PageResult, fromVersion: number): Promise<CursorRow> {
   return inPgTransaction(db, async (conn) => {
+    // A page and its cursor are lost or kept together, so the page need not wait for the WAL flush:
+    // if Postgres itself crashed before flushing, the cursor is older too and the page is read again.
+    await conn.query('SET LOCAL synchronous_commit = off');
     // The cursor first: its row lock serialises attempts, and a stale attempt stops before writing data.
     const cursor = await advanceCursor(conn, key, {
       fromVersion,

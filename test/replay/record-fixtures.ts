@@ -5,13 +5,17 @@
  * requires every later version of the workflow code to replay them.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { fileIngestionWorkflowId } from '../../workflows/shared/file-ingestion-types';
 import { freshDatabase } from '../../bench/support';
 import { createFileIngestion } from '../../db/repositories/file-ingestions';
+import { upsertSourceInstance } from '../../db/repositories/source-instances';
+import { createBackfill } from '../../db/repositories/sync-runs';
+import { startDynamicsSimulator } from '../../simulators/dynamics';
+import { buildWorld } from '../../simulators/world/world';
 import { createLogger } from '../../platform/logger';
 import { connectClient } from '../../platform/temporal';
 import { ensureTemporalCli } from '../../scripts/ensure-temporal';
@@ -58,11 +62,51 @@ async function main() {
       writeFileSync(join(out, `${s.name}.json`), shown.stdout);
       process.stdout.write(`recorded ${s.name}\n`);
     }
+    await recordSyncFixtures();
   });
   await connection.close();
   await client.connection.close();
   await server.stop();
   await store.drop();
+
+  function save(name: string, workflowId: string, runId?: string): void {
+    const shown = spawnSync(ensureTemporalCli(), ['workflow', 'show', '--address', server.address, '--namespace', 'tessera', '--workflow-id', workflowId, ...(runId ? ['--run-id', runId] : []), '--output', 'json'], { encoding: 'utf8' });
+    if (shown.status !== 0) throw new Error(`temporal workflow show failed: ${shown.stderr}`);
+    writeFileSync(join(out, `${name}.json`), shown.stdout);
+    const index = join(out, 'workflow-ids.json');
+    const ids = existsSync(index) ? (JSON.parse(readFileSync(index, 'utf8')) as Record<string, string>) : {};
+    writeFileSync(index, `${JSON.stringify({ ...ids, [`${name}.json`]: workflowId }, null, 2)}\n`);
+    process.stdout.write(`recorded ${name}\n`);
+  }
+
+  /** sync (parent with a child per stream), one syncStream, a backfill, and a sync refused by the source. */
+  async function recordSyncFixtures(): Promise<void> {
+    const credentials = { clientId: 'fixtures', clientSecret: 'fixture-secret' };
+    process.env.TESSERA_SOURCE_FX_DYN_CLIENT_ID = credentials.clientId;
+    process.env.TESSERA_SOURCE_FX_DYN_CLIENT_SECRET = credentials.clientSecret;
+    process.env.TESSERA_SOURCE_FX_BAD_CLIENT_ID = credentials.clientId;
+    process.env.TESSERA_SOURCE_FX_BAD_CLIENT_SECRET = 'wrong';
+    const sim = await startDynamicsSimulator({ world: buildWorld({ people: 60, accounts: 10, campaigns: 2, lists: 2 }), credentials, organization: 'fixtures' });
+    try {
+      const base = { sourceType: 'dynamics' as const, endpoint: sim.url, authEndpoint: sim.authEndpoint, settings: { pageSize: 20 }, schedule: '0 3 1 1 *', enabled: true };
+      await upsertSourceInstance(store.db, { ...base, instanceId: 'fixtures', credentialsRef: 'FX_DYN' });
+      await upsertSourceInstance(store.db, { ...base, instanceId: 'fixtures-bad', credentialsRef: 'FX_BAD' });
+      const sync = await client.workflow.start('sync', { taskQueue, workflowId: 'sync/dynamics/fixtures-2026-11-29T00:00:00Z', args: [{ sourceType: 'dynamics', instanceId: 'fixtures', trigger: 'api' }] });
+      await sync.result();
+      save('sync-completed', sync.workflowId);
+      save('syncStream-completed', `${sync.workflowId}/accounts`);
+      const bad = await client.workflow.start('sync', { taskQueue, workflowId: 'sync/dynamics/fixtures-bad-2026-11-29T00:00:00Z', args: [{ sourceType: 'dynamics', instanceId: 'fixtures-bad', trigger: 'api' }] });
+      await bad.result().catch(() => undefined);
+      save('sync-failed-auth', bad.workflowId);
+      const backfillId = randomUUID();
+      await createBackfill(store.db, { id: backfillId, source_type: 'dynamics', instance_id: 'fixtures', range_from: new Date('2026-07-01T00:00:00Z'), range_to: new Date('2026-11-01T00:00:00Z'), streams: ['accounts', 'contacts'], requested_by: 'fixtures' });
+      const bf = await client.workflow.start('backfill', { taskQueue, workflowId: `backfill/dynamics/fixtures/${backfillId}`, args: [{ sourceType: 'dynamics', instanceId: 'fixtures', backfillId }] });
+      await bf.result();
+      save('backfill-completed', bf.workflowId);
+    } finally {
+      await sim.stop();
+    }
+  }
 }
 
 main().then(() => process.exit(0), (e) => { process.stderr.write(`${(e as Error).stack}\n`); process.exit(1); });

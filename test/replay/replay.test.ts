@@ -2,8 +2,8 @@
  * Determinism guard: every committed history (test/replay/histories/<release>/*.json) must replay
  * on the current workflow code. A failure here means a change needs `patched()`.
  */
-import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { test } from 'node:test';
 import { Worker } from '@temporalio/worker';
 import { EncryptionCodec, codecKey } from '../../platform/payload-codec';
@@ -11,9 +11,17 @@ import { workflowBundle } from '../support/env';
 import { FIXTURE_PAYLOAD_KEY } from './fixture-key';
 
 const root = join(__dirname, 'histories');
+/** Per release: history file → the workflow id it was recorded under (child workflow ids derive from it). */
+const WORKFLOW_IDS = 'workflow-ids.json';
+
+function recordedWorkflowId(file: string): string {
+  const index = join(root, file, '..', WORKFLOW_IDS);
+  const ids = existsSync(index) ? (JSON.parse(readFileSync(index, 'utf8')) as Record<string, string>) : {};
+  return ids[basename(file)] ?? file;
+}
 const files = readdirSync(root).flatMap((release) =>
   statSync(join(root, release)).isDirectory()
-    ? readdirSync(join(root, release)).filter((f) => f.endsWith('.json')).map((f) => join(release, f))
+    ? readdirSync(join(root, release)).filter((f) => f.endsWith('.json') && f !== WORKFLOW_IDS).map((f) => join(release, f))
     : [],
 );
 
@@ -26,7 +34,7 @@ for (const file of files) {
         dataConverter: { payloadCodecs: [new EncryptionCodec(codecKey(FIXTURE_PAYLOAD_KEY))], failureConverterPath: require.resolve('../../platform/failure-converter') },
       },
       history,
-      file,
+      recordedWorkflowId(file),
     );
   });
 }
