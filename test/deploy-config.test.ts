@@ -14,3 +14,9 @@ test('docker-compose registers exactly the search attributes the code defines', 
   const inCode = ALL_SEARCH_ATTRIBUTES.map((k) => `${k.name}:${CLI_TYPE[k.type]}`).sort();
   assert.deepEqual(inScript, inCode);
 });
+
+test('the example sources file is a valid sources file', async () => {
+  const { readSourcesFile } = await import('../ingestion/source-admin');
+  const instances = readSourcesFile(join(__dirname, '..', 'config', 'sources.example.json'));
+  assert.deepEqual(instances.map((i) => i.sourceType), ['marketo', 'salesforce', 'dynamics']);
+});
