@@ -61,7 +61,7 @@ function spawnWorker(queue: string, bundlePath: string): ChildProcess {
   });
 }
 
-test(`kill -9 of the worker ${KILLS} times during a sync: the same tables as an uninterrupted run, at most one page re-fetched per crash and stream`, async () => {
+test(`kill -9 of the worker ${KILLS} times during a sync: the same tables as an uninterrupted run, at most one page re-fetched per crash and stream`, async (t) => {
   const credentials = { clientId: 'crash-client', clientSecret: randomBytes(16).toString('hex') };
   process.env.TESSERA_SOURCE_SF_CRASH_CLIENT_ID = credentials.clientId;
   process.env.TESSERA_SOURCE_SF_CRASH_CLIENT_SECRET = credentials.clientSecret;
@@ -117,5 +117,6 @@ test(`kill -9 of the worker ${KILLS} times during a sync: the same tables as an 
   const [landing] = await testDb()('landing_record').where('record_key', 'like', `%@${ORG}.Salesforce`).count<{ n: string }[]>({ n: '*' });
   assert.equal(Number(landing!.n), reference.size, 'each record landed once');
   const refetched = pageRequests() - pagesBeforeCrashes - referencePages;
+  t.diagnostic(`${kills} kills, ${reference.size} rows identical to the reference run, ${refetched} pages re-fetched (${referencePages} pages in a run, ${streams} streams)`);
   assert.ok(refetched <= kills * Number(streams), `re-fetched ${refetched} pages over ${kills} crashes and ${streams} streams`);
 });
