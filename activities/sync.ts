@@ -81,7 +81,7 @@ export function createSyncActivities(deps: { db: Knex; log: Logger }) {
       const ctx = Context.current();
       // Liveness: heartbeat while alive, so a dead worker is noticed within the heartbeat timeout.
       let last: unknown;
-      const beat = setInterval(() => ctx.heartbeat(last), HEARTBEAT_EVERY_MS);
+      const beat = setInterval(() => ctx.heartbeat(last), Math.min(HEARTBEAT_EVERY_MS, Math.max(200, Math.floor((ctx.info.heartbeatTimeoutMs ?? 30_000) / 3))));
       const result = await readStreamPages(db, {
         key: { sourceType: i.sourceType, instanceId: i.instanceId, stream: i.stream, scope: i.scope },
         instanceLabel: label,

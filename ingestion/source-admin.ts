@@ -11,7 +11,6 @@ import { SourceRequestRejected } from '../connectors/sources/errors';
 import { SOURCE_CONNECTORS } from '../connectors/sources/registry';
 import { InvalidRequest } from '../domain/errors';
 import { instancePath, sourceInstanceConfigSchema, sourcesFileSchema, type SourceInstanceConfig } from '../domain/sync/source-instance';
-import { splitWindows } from '../domain/sync/windows';
 import { getSourceInstance, upsertSourceInstance, type SourceInstanceRow } from '../db/repositories/source-instances';
 import { createBackfill } from '../db/repositories/sync-runs';
 import { ensureSyncSchedule } from '../platform/sync-schedules';
@@ -50,11 +49,15 @@ export function readSourcesFile(path: string): SourceInstanceConfig[] {
   return parsed.data.instances;
 }
 
-/** Applies every instance of a sources file (idempotent); returns their names. */
+/**
+ * Applies every instance of a sources file (idempotent); returns their names. Pausing is an
+ * operator's decision, not configuration: an instance paused through the API stays paused.
+ */
 export async function applySourcesFile(deps: SourceAdminDeps, path: string): Promise<string[]> {
   const names: string[] = [];
   for (const config of readSourcesFile(path)) {
-    await configureSource(deps, config);
+    const stored = await getSourceInstance(deps.db, config.sourceType, config.instanceId);
+    await configureSource(deps, stored ? { ...config, enabled: stored.enabled } : config);
     names.push(instancePath(config.sourceType, config.instanceId));
   }
   return names;
@@ -116,7 +119,7 @@ export async function startBackfill(deps: SourceAdminDeps, ref: InstanceRef, req
   else if (to > Date.now() + 60_000) problems.push('to must not be in the future');
   if (problems.length) throw new InvalidRequest(problems.join('; '));
 
-  const windows = names.reduce((n, name) => n + splitWindows(req.from, req.to, streams.find((s) => s.name === name)!.backfill!.maxWindowDays).length, 0);
+  const windows = names.reduce((n, name) => n + Math.ceil((to - from) / (streams.find((s) => s.name === name)!.backfill!.maxWindowDays * 86_400_000)), 0);
   if (windows > MAX_BACKFILL_WINDOWS) {
     throw new InvalidRequest(`the range makes ${windows} windows (the most is ${MAX_BACKFILL_WINDOWS}); split it into several backfills or fewer streams`);
   }

@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Knex } from 'knex';
-import { withRequestBudget } from '../connectors/shared/request-budget';
+import { withRequestBudget } from './request-budget';
 import { SOURCE_CONNECTORS } from '../connectors/sources/registry';
 import type { SourceConnector, SourceCredentials } from '../connectors/sources/source-connector';
 import { InvalidRequest } from '../domain/errors';

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { readSourcesFile } from '../ingestion/source-admin';
 import { ALL_SEARCH_ATTRIBUTES } from '../workflows/shared/search-attributes';
 
 const CLI_TYPE: Record<string, string> = { KEYWORD: 'Keyword', TEXT: 'Text', INT: 'Int', DOUBLE: 'Double', BOOL: 'Bool', DATETIME: 'Datetime', KEYWORD_LIST: 'KeywordList' };
@@ -15,8 +16,7 @@ test('docker-compose registers exactly the search attributes the code defines', 
   assert.deepEqual(inScript, inCode);
 });
 
-test('the example sources file is a valid sources file', async () => {
-  const { readSourcesFile } = await import('../ingestion/source-admin');
+test('the example sources file is a valid sources file', () => {
   const instances = readSourcesFile(join(__dirname, '..', 'config', 'sources.example.json'));
   assert.deepEqual(instances.map((i) => i.sourceType), ['marketo', 'salesforce', 'dynamics']);
 });

@@ -30,8 +30,10 @@ export async function backfill(input: BackfillInput): Promise<BackfillProgress> 
   ]);
   const progress = startingProgress(input.backfillId, plan);
   setHandler(backfillProgressQuery, () => ({ ...progress, percent: percent(progress) }));
+  // Cursors of a window run up to the range's end; the run itself is recorded at its real start.
   const runStartedAt = plan.rangeTo;
-  await bookkeeping.openSyncRun({ sourceType: plan.sourceType, instanceId: plan.instanceId, workflowId, runStartedAt, kind: 'backfill' });
+  const startedAt = new Date().toISOString();
+  await bookkeeping.openSyncRun({ sourceType: plan.sourceType, instanceId: plan.instanceId, workflowId, runStartedAt: startedAt, kind: 'backfill' });
 
   const streams = [...new Set(plan.windows.map((w) => w.stream))];
   const perStream: Record<string, { records: number; quarantined: number; windows: number }> = {};
@@ -65,11 +67,11 @@ export async function backfill(input: BackfillInput): Promise<BackfillProgress> 
     }));
   } catch (err) {
     await CancellationScope.nonCancellable(() =>
-      bookkeeping.finishSyncRun({ workflowId, runStartedAt, status: 'failed', streams: perStream, notices: [], error: failureReason(err) }),
+      bookkeeping.finishSyncRun({ workflowId, runStartedAt: startedAt, status: 'failed', streams: perStream, notices: [], error: failureReason(err) }),
     );
     throw err;
   }
-  await bookkeeping.finishSyncRun({ workflowId, runStartedAt, status: 'completed', streams: perStream, notices: [] });
+  await bookkeeping.finishSyncRun({ workflowId, runStartedAt: startedAt, status: 'completed', streams: perStream, notices: [] });
   return { ...progress, percent: 100 };
 }
 

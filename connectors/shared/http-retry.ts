@@ -4,6 +4,7 @@
  * vendor-specific classifier deciding per attempt. Each attempt is one gated call, so retries
  * count against the instance's request budget like any other call.
  */
+import { TesseraError } from '../../domain/errors';
 import type { RequestGate } from '../sources/source-connector';
 
 export interface RetryPolicy {
@@ -71,7 +72,13 @@ export async function withRetries<T>(
     }, signal);
     if (verdict.kind === 'done') return verdict.value;
     // A wait of minutes is Temporal's to schedule (the error carries retryAfterMs), not an activity's to sleep through.
-    if (n >= policy.maxAttempts || signal.aborted || (verdict.afterMs ?? 0) > Math.max(policy.maxDelayMs, LONGEST_IN_CALL_WAIT_MS)) throw verdict.error;
+    if (n >= policy.maxAttempts || signal.aborted || (verdict.afterMs ?? 0) > Math.max(policy.maxDelayMs, LONGEST_IN_CALL_WAIT_MS)) {
+      // The source's own wait goes with the error, so Temporal's retry honours it.
+      if (verdict.afterMs !== undefined && verdict.error instanceof TesseraError) {
+        verdict.error.retryAfterMs = Math.max(verdict.error.retryAfterMs ?? 0, verdict.afterMs);
+      }
+      throw verdict.error;
+    }
     await sleep(verdict.afterMs ?? backoffMs(policy, n), signal);
   }
 }

@@ -132,7 +132,9 @@ export function validateRecord(spec: XdmClassSpec, raw: unknown, payloadText: st
       record,
       payloadText,
       checksum: contentHash(spec.name, key.key, payloadText),
-      sourceUpdatedAt: spec.lastUpdated(record),
+      // A delete without a date happened no later than we learned of it: dated by arrival, so an
+      // older version read afterwards (a backfill) cannot bring the record back.
+      sourceUpdatedAt: spec.lastUpdated(record) ?? (spec.isDeleted(record) ? opts.receivedAt : null),
       isDeleted: spec.isDeleted(record),
       externalKey: spec.externalKey(record),
     },

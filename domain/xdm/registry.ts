@@ -183,10 +183,13 @@ interface RecordClassDefinition {
 }
 
 /** Spec of a B2B record class: keyed by the B2B Source at `keyPath`, audited by extSourceSystemAudit. */
-/** `{ accountKey: source }` or `{ b2b: { personKey: source } }` with `isDeleted: true`: a deletion marker of the class. */
+/**
+ * `{ accountKey: source, accountID? }` or `{ b2b: { personKey: source, personID? } }` with
+ * `isDeleted: true`: a deletion marker of the class.
+ */
 function tombstoneSchemaFor(keyPath: string): z.ZodType<Record<string, unknown>> {
   const [head, ...rest] = keyPath.split('.').reverse();
-  let key: z.ZodType = z.strictObject({ [head!]: b2bSourceSchema });
+  let key: z.ZodType = z.strictObject({ [head!]: b2bSourceSchema, [head!.replace(/Key$/, 'ID')]: z.string().optional() });
   for (const part of rest) key = z.strictObject({ [part]: key });
   return z.strictObject({
     ...(key as z.ZodObject).shape,

@@ -7,7 +7,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { dynamicsConnector, EXPIRED_NOTICE } from '../../connectors/sources/dynamics';
-import { ENTITY_BY_SET, mapRow, normaliseInstant, type MapContext } from '../../connectors/sources/dynamics/mapping';
+import { ENTITIES, ENTITY_BY_SET, mapRow, normaliseInstant, type MapContext } from '../../connectors/sources/dynamics/mapping';
+import { validateRecord } from '../../domain/ingestion/validate-record';
 import { PICKLISTS, decodePicklist } from '../../connectors/sources/dynamics/picklists';
 import { SourceAuthFailed, SourceRateLimited, SourceRequestRejected } from '../../connectors/sources/errors';
 import type { PageResult, SourceConnector, SourceRecord, SourceStream, StreamState, UnmappableRow } from '../../connectors/sources/source-connector';
@@ -464,4 +465,17 @@ describe('Dynamics connector against the simulator', () => {
     assert.equal(deletedAccounts.length, 2);
   });
 
+});
+
+it('every entity\'s deletion marker is a valid record of its class, dated when it arrives', () => {
+  const receivedAt = new Date('2026-11-29T12:00:00Z');
+  for (const entity of ENTITIES) {
+    const marker = entity.tombstone('9b1deb4d-3b7d-4bad-9bdd-2b0d7b3dcb6d', { instanceId: 'contoso' });
+    const outcome = validateRecord(XDM_CLASSES[entity.xdmClass], marker, JSON.stringify(marker), { position: 0, receivedAt });
+    assert.equal(outcome.kind, 'accepted', `${entity.entitySet}: ${JSON.stringify(outcome.kind === 'rejected' ? outcome.value.errors : '')}`);
+    if (outcome.kind === 'accepted') {
+      assert.equal(outcome.value.isDeleted, true);
+      assert.deepEqual(outcome.value.sourceUpdatedAt, receivedAt);
+    }
+  }
 });
