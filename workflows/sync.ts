@@ -63,34 +63,42 @@ export async function sync(input: SyncInput): Promise<SyncProgress> {
   }
   for (const s of plan.streams) progress.streams[s.name] = { stream: s.name, pages: 0, records: 0, quarantined: 0, complete: false, notices: [], state: 'waiting' };
 
-  try {
-    for (const wave of streamWaves(plan.streams)) {
-      await Promise.all(wave.map(async (s) => {
-        progress.streams[s.name]!.state = 'running';
-        try {
-          const totals = await executeChild(syncStream, {
-            workflowId: streamWorkflowId(workflowId, s.name),
-            args: [{ sourceType: input.sourceType, instanceId: input.instanceId, stream: s.name, scope: INCREMENTAL_SCOPE, runStartedAt, heartbeatTimeout: input.heartbeatTimeout, maxPagesPerCall: input.maxPagesPerCall }],
-            typedSearchAttributes: [
-              { key: SA.jobKind, value: 'sync-stream' },
-              { key: SA.sourceType, value: input.sourceType },
-              { key: SA.sourceInstance, value: input.instanceId },
-              { key: SA.entityType, value: s.name },
-            ],
-          });
-          progress.streams[s.name] = { ...totals, state: 'done' };
-        } catch (err) {
-          progress.streams[s.name]!.state = 'failed';
-          throw err;
-        }
-      }));
-    }
-  } catch (err) {
+  // A stream that fails does not stop the others (one object the org lacks must not block the
+  // rest); streams that depend on it are skipped. The run fails at the end, naming each failure.
+  const failures: Array<{ stream: string; err: unknown }> = [];
+  for (const wave of streamWaves(plan.streams)) {
+    await Promise.all(wave.map(async (s) => {
+      const blockedBy = s.dependsOn.filter((d) => progress.streams[d]!.state !== 'done');
+      if (blockedBy.length) {
+        progress.streams[s.name] = { ...progress.streams[s.name]!, state: 'failed', notices: [`skipped: ${blockedBy.join(', ')} did not complete`] };
+        return;
+      }
+      progress.streams[s.name]!.state = 'running';
+      try {
+        const totals = await executeChild(syncStream, {
+          workflowId: streamWorkflowId(workflowId, s.name),
+          args: [{ sourceType: input.sourceType, instanceId: input.instanceId, stream: s.name, scope: INCREMENTAL_SCOPE, runStartedAt, heartbeatTimeout: input.heartbeatTimeout, maxPagesPerCall: input.maxPagesPerCall }],
+          typedSearchAttributes: [
+            { key: SA.jobKind, value: 'sync-stream' },
+            { key: SA.sourceType, value: input.sourceType },
+            { key: SA.sourceInstance, value: input.instanceId },
+            { key: SA.entityType, value: s.name },
+          ],
+        });
+        progress.streams[s.name] = { ...totals, state: 'done' };
+      } catch (err) {
+        progress.streams[s.name]!.state = 'failed';
+        failures.push({ stream: s.name, err });
+      }
+    }));
+  }
+  if (failures.length) {
     progress.status = 'failed';
+    const error = failures.map((f) => `${f.stream}: ${failureReason(f.err)}`).join('; ');
     await CancellationScope.nonCancellable(() =>
-      bookkeeping.finishSyncRun({ workflowId, runStartedAt, status: 'failed', streams: progress.streams, notices: allNotices(progress), error: failureReason(err) }),
+      bookkeeping.finishSyncRun({ workflowId, runStartedAt, status: 'failed', streams: progress.streams, notices: allNotices(progress), error }),
     );
-    throw err;
+    throw failures[0]!.err;
   }
   progress.status = 'completed';
   await bookkeeping.finishSyncRun({ workflowId, runStartedAt, status: 'completed', streams: progress.streams, notices: allNotices(progress) });

@@ -51,7 +51,8 @@ function createMarketoConnector(ctx: ConnectorContext): SourceConnector {
 
 export const marketoConnector: SourceConnectorModule = {
   sourceType: 'marketo',
-  // Marketo: 100 calls / 20 s and 10 concurrent per instance, shared by every integration.
-  budget: { maxCalls: 80, windowMs: 20_000, maxInFlight: 8 },
+  // Marketo: 100 calls / 20 s and 10 concurrent per instance, shared by every integration of the
+  // instance; Adobe advises one integration to stay at or under 50 and 5.
+  budget: { maxCalls: 50, windowMs: 20_000, maxInFlight: 5 },
   create: createMarketoConnector,
 };

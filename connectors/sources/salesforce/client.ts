@@ -65,6 +65,8 @@ export class SalesforceClient {
   private token: string | null = null;
   private tokenPromise: Promise<string> | null = null;
   usage: ApiUsage | null = null;
+  /** When `usage` was read (wall clock). */
+  private usageAt = 0;
 
   constructor(private readonly ctx: ConnectorContext, private readonly settings: SalesforceSettings) {
     this.label = `Salesforce org ${ctx.instance.instanceId}`;
@@ -99,7 +101,8 @@ export class SalesforceClient {
 
   private checkQuota(): void {
     const u = this.usage;
-    if (u && u.max > 0 && (u.used / u.max) * 100 >= this.settings.quotaStopPercent) {
+    // The reading comes only from responses: once it is an hour old, one request goes through to refresh it.
+    if (u && Date.now() - this.usageAt < QUOTA_RETRY_MS && u.max > 0 && (u.used / u.max) * 100 >= this.settings.quotaStopPercent) {
       throw new SourceQuotaExhausted(
         this.label,
         `daily API requests at ${u.used}/${u.max}, at or above the ${this.settings.quotaStopPercent}% stop`,
@@ -124,7 +127,10 @@ export class SalesforceClient {
       throw err;
     }
     const usage = USAGE.exec(res.headers.get('sforce-limit-info') ?? '');
-    if (usage) this.usage = { used: Number(usage[1]), max: Number(usage[2]) };
+    if (usage) {
+      this.usage = { used: Number(usage[1]), max: Number(usage[2]) };
+      this.usageAt = Date.now();
+    }
     let text: string;
     try {
       text = await res.text();
