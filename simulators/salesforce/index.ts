@@ -40,6 +40,10 @@ export interface SalesforceSimulatorOptions {
   seed?: number;
   /** The org id (sourceInstanceID), 18 characters. */
   orgId?: string;
+  /** Objects this org does not have (a feature not enabled, e.g. AccountContactRelation). */
+  omitObjects?: SObjectName[];
+  /** Fields this org does not have (e.g. CurrencyIsoCode without multi-currency, DunsNumber without Data.com). */
+  omitFields?: string[];
   /** Daily API request allocation (rolling 24 h in Salesforce; here reset at 00:00 UTC sim time). */
   dailyApiLimit?: number;
   /** Idle time after which a session (access token) is invalid (org session policy; default 2 h). */
@@ -154,6 +158,11 @@ export async function startSalesforceSimulator(opts: SalesforceSimulatorOptions)
   const faults = new FaultController(opts.seed ?? 1);
   const stats = new RequestStats(opts.statsWindowMs ?? 60_000);
   const tables = buildTables(opts.world);
+  // Org features this org lacks: objects it does not have (INVALID_TYPE, describe 404) and fields
+  // it does not have (INVALID_FIELD), e.g. CurrencyIsoCode without multi-currency.
+  for (const name of opts.omitObjects ?? []) delete (tables as Partial<Tables>)[name];
+  for (const table of Object.values(tables)) table.fields = table.fields.filter((f) => !(opts.omitFields ?? []).includes(f.name));
+  const objects = SOBJECTS.filter((n) => tables[n]);
   const random = seededRandom((opts.seed ?? 1) * 7919 + 17);
   const tokens = new Map<string, number>();
   const cursors = new Map<string, Cursor>();
@@ -383,7 +392,7 @@ export async function startSalesforceSimulator(opts: SalesforceSimulatorOptions)
 
     app.get('/services/data/:version/sobjects/:object/describe', async (request, reply) => {
       const { object } = request.params as { object: string };
-      const name = SOBJECTS.find((n) => n === object);
+      const name = objects.find((n) => n === object);
       if (!name) return sfError(reply, 404, 'NOT_FOUND', `The requested resource does not exist`);
       return sendJson(
         request,
@@ -396,7 +405,7 @@ export async function startSalesforceSimulator(opts: SalesforceSimulatorOptions)
     // may lie at most 30 (updated) or 15 (deleted) days back; at most 600,000 ids.
     const replication = (kind: 'updated' | 'deleted') => async (request: FastifyRequest, reply: FastifyReply) => {
       const { object } = request.params as { object: string };
-      const name = SOBJECTS.find((n) => n === object);
+      const name = objects.find((n) => n === object);
       if (!name) return sfError(reply, 404, 'NOT_FOUND', 'The requested resource does not exist');
       const params = request.query as Record<string, unknown>;
       const start = typeof params.start === 'string' ? Date.parse(params.start) : NaN;
@@ -557,7 +566,7 @@ export async function startSalesforceSimulator(opts: SalesforceSimulatorOptions)
     const r = m.seed === undefined ? random : seededRandom(m.seed);
     let updated = 0;
     let deleted = 0;
-    for (const name of SOBJECTS) {
+    for (const name of objects) {
       const table = tables[name];
       const live: number[] = [];
       table.rows.forEach((row, i) => {
@@ -595,7 +604,7 @@ export async function startSalesforceSimulator(opts: SalesforceSimulatorOptions)
     stats: () => stats.snapshot(),
     groundTruth() {
       const out: Partial<Record<XdmClassName, number>> = {};
-      for (const name of SOBJECTS) out[XDM_CLASS[name]] = (out[XDM_CLASS[name]] ?? 0) + tables[name].rows.length;
+      for (const name of objects) out[XDM_CLASS[name]] = (out[XDM_CLASS[name]] ?? 0) + tables[name].rows.length;
       return out;
     },
     mutate,

@@ -484,3 +484,24 @@ describe('Salesforce simulator strictness', () => {
     assert.equal(unknownField.status, 400);
   });
 });
+
+describe('Salesforce org features', () => {
+  test('an org without multi-currency, Data.com or contacts-to-multiple-accounts: fields and objects it lacks are reported, the rest is read', async () => {
+    const sim = await startSim({ omitObjects: ['AccountContactRelation'], omitFields: ['CurrencyIsoCode', 'DunsNumber'] });
+    try {
+      const c = connect(sim, { useBulk: false });
+      const loads = await fullLoad(c, sim);
+      assert.deepEqual(countByClass(loads), Object.fromEntries(Object.entries(sim.groundTruth()).filter(([, n]) => n)));
+      const acr = loads.get('AccountContactRelation')!;
+      assert.equal(acr.records.length, 0);
+      assert.match(acr.notices.join(' '), /AccountContactRelation does not exist in this org/);
+      assert.match(loads.get('Account')!.notices.join(' '), /fields not in this org, not synced: .*DunsNumber/);
+      assert.match(loads.get('Opportunity')!.notices.join(' '), /CurrencyIsoCode/);
+      for (const d of loads.values()) for (const r of d.records) XDM_CLASSES[r.xdmClass].schema.parse(r.record);
+      const queries = sim.stats().byRoute;
+      assert.ok(!Object.keys(queries).some((r) => r.includes('AccountContactRelation') && r.includes('query')), 'the missing object is never queried');
+    } finally {
+      await sim.stop();
+    }
+  });
+});

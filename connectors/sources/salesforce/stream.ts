@@ -84,11 +84,18 @@ const jobSchema = z.looseObject({
 
 const DAY = 86_400_000;
 
+/** Fields every synced object must have: the key, the audit dates, the delete flag and the cursor. */
+const REQUIRED_FIELDS = new Set(['Id', 'IsDeleted', 'CreatedDate', 'LastModifiedDate', 'SystemModstamp']);
+
 export class SalesforceStream implements SourceStream {
   readonly name: string;
   readonly xdmClasses;
   readonly backfill: { maxWindowDays: number };
-  private readonly select: string;
+  private select: string;
+  /** The spec's fields this org has (`describe`); until discovered, all of them. */
+  private fields: ObjectSpec['fields'];
+  /** Whether the org has the object at all: asked once per connector, with `describe`. */
+  private discovery: Promise<{ available: boolean; missing: string[] }> | null = null;
 
   constructor(
     private readonly spec: ObjectSpec,
@@ -99,11 +106,48 @@ export class SalesforceStream implements SourceStream {
     this.name = spec.name;
     this.xdmClasses = [spec.xdmClass] as const;
     this.backfill = { maxWindowDays: settings.maxWindowDays };
+    this.fields = spec.fields;
     this.select = spec.fields.map(([f]) => f).join(', ');
+  }
+
+  /**
+   * Reads the object's fields with `describe` and drops the spec's optional fields the org lacks
+   * (CurrencyIsoCode without multi-currency, DunsNumber without Data.com); an object the org does
+   * not have (AccountContactRelation without contacts-to-multiple-accounts) is reported, not read.
+   */
+  private discover(signal: AbortSignal): Promise<{ available: boolean; missing: string[] }> {
+    this.discovery ??= (async () => {
+      let described: unknown;
+      try {
+        described = await this.client.json(`${this.client.dataPath}/sobjects/${this.spec.name}/describe`, signal);
+      } catch (e) {
+        if (e instanceof SourceRequestRejected && /: 404 NOT_FOUND|INVALID_TYPE/.test(e.message)) return { available: false, missing: [] };
+        throw e;
+      }
+      const names = new Set(((described as { fields?: Array<{ name?: unknown }> }).fields ?? []).map((f) => String(f.name)));
+      const missing = this.spec.fields.map(([f]) => f).filter((f) => !names.has(f));
+      const required = missing.filter((f) => REQUIRED_FIELDS.has(f));
+      if (required.length) throw new SourceRequestRejected(this.client.label, `${this.spec.name} has no ${required.join(', ')} in this org`);
+      this.fields = this.spec.fields.filter(([f]) => names.has(f));
+      this.select = this.fields.map(([f]) => f).join(', ');
+      return { available: true, missing };
+    })().catch((e) => {
+      this.discovery = null; // a transient failure is asked again next time
+      throw e;
+    });
+    return this.discovery;
   }
 
   async readPage(req: ReadRequest): Promise<PageResult> {
     const notices: string[] = [];
+    const org = await this.discover(req.signal);
+    if (!org.available) {
+      const resting = { v: 1 as const, kind: 'resting' as const, watermark: null };
+      return { records: [], unmappable: [], state: resting, complete: true, notices: [`${this.spec.name} does not exist in this org (feature not enabled): not synced`] };
+    }
+    if (org.missing.length && (req.state === null || (req.state as { kind?: unknown }).kind === 'resting')) {
+      notices.push(`fields not in this org, not synced: ${org.missing.join(', ')}`);
+    }
     let st = this.readState(req.state);
     if (req.window) {
       if (st === null || st.kind !== 'backfill') {
@@ -329,7 +373,7 @@ export class SalesforceStream implements SourceStream {
     }
     const header = rows.shift();
     if (header === undefined) throw new SourceIncompleteRead(label, `${this.name}: an empty results chunk (no header row)`);
-    if (header.length !== this.spec.fields.length || header.some((h, i) => h !== this.spec.fields[i]![0])) {
+    if (header.length !== this.fields.length || header.some((h, i) => h !== this.fields[i]![0])) {
       throw new SourceRequestRejected(label, `${this.name}: results columns ${header.join(',')} are not the selected fields`);
     }
     if (rows.length !== announced) {
@@ -340,7 +384,7 @@ export class SalesforceStream implements SourceStream {
 
   /** A CSV row as the typed row the REST query would return; a string (the reason) when a cell is malformed. */
   private typedRow(cells: string[]): Row | string {
-    const fields = this.spec.fields;
+    const fields = this.fields;
     if (cells.length !== fields.length) return `a results row with ${cells.length} cells, expected ${fields.length}: ${cells.join(',').slice(0, 200)}`;
     const row: Row = {};
     for (let i = 0; i < fields.length; i++) {
