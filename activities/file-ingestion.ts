@@ -8,16 +8,11 @@ import { ingestFileSlice, openFileIngestion } from '../ingestion/file-ingestion'
 import type { Logger } from '../platform/logger';
 import type { FileIngestionTotals } from '../workflows/shared/file-ingestion-types';
 import { withFailureConversion } from './failures';
+import { parseActivityInput } from './parse-input';
 
 const idInput = z.object({ ingestionId: z.uuid() });
 const sliceInput = idInput.extend({ maxRecords: z.number().int().positive(), batchSize: z.number().int().min(1).max(50_000) });
 const failInput = idInput.extend({ reason: z.string() });
-
-function parse<T>(schema: z.ZodType<T>, input: unknown): T {
-  const r = schema.safeParse(input);
-  if (!r.success) throw new InvalidRequest(`invalid activity input: ${r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
-  return r.data;
-}
 
 export function createFileIngestionActivities(deps: { db: Knex; log: Logger }) {
   const { db, log } = deps;
@@ -31,7 +26,7 @@ export function createFileIngestionActivities(deps: { db: Knex; log: Logger }) {
   return withFailureConversion({
     /** Checks the file (exists, not empty, header fits the class or mapping) and marks the ingestion running. Idempotent. */
     async openFileIngestion(input: { ingestionId: string }): Promise<FileIngestionTotals> {
-      const { ingestionId } = parse(idInput, input);
+      const { ingestionId } = parseActivityInput(idInput, input);
       const row = await openFileIngestion(db, ingestionId);
       log.info({ ingestionId, xdmClass: row.xdm_class, format: row.format, sizeBytes: Number(row.size_bytes) }, 'file ingestion open');
       return fileIngestionTotals(row);
@@ -39,14 +34,14 @@ export function createFileIngestionActivities(deps: { db: Knex; log: Logger }) {
 
     /** Ingests up to maxRecords records from the checkpoint; heartbeats progress after every committed batch. */
     async ingestFileSlice(input: { ingestionId: string; maxRecords: number; batchSize: number }): Promise<{ done: boolean; totals: FileIngestionTotals }> {
-      const { ingestionId, maxRecords, batchSize } = parse(sliceInput, input);
+      const { ingestionId, maxRecords, batchSize } = parseActivityInput(sliceInput, input);
       const ctx = Context.current();
       const slice = await ingestFileSlice(db, ingestionId, { maxRecords, batchSize, signal: ctx.cancellationSignal, onProgress: (p) => ctx.heartbeat(p) });
       return { done: slice.done, totals: fileIngestionTotals(await countSlice(db, ingestionId)) };
     },
 
     async completeFileIngestion(input: { ingestionId: string }): Promise<FileIngestionTotals> {
-      const { ingestionId } = parse(idInput, input);
+      const { ingestionId } = parseActivityInput(idInput, input);
       await markFinished(db, ingestionId, { status: 'completed' });
       const done = await totals(ingestionId);
       log.info({ ingestionId, ...done }, 'file ingestion completed');
@@ -54,7 +49,7 @@ export function createFileIngestionActivities(deps: { db: Knex; log: Logger }) {
     },
 
     async failFileIngestion(input: { ingestionId: string; reason: string }): Promise<void> {
-      const { ingestionId, reason } = parse(failInput, input);
+      const { ingestionId, reason } = parseActivityInput(failInput, input);
       await markFinished(db, ingestionId, { status: 'failed', error: reason });
       log.warn({ ingestionId, reason }, 'file ingestion failed');
     },

@@ -9,12 +9,13 @@ import { z } from 'zod';
 import { InvalidRequest } from '../domain/errors';
 import { SOURCE_TYPE_NAMES } from '../domain/sync/source-instance';
 import { splitWindows } from '../domain/sync/windows';
-import { getCursor } from '../db/repositories/sync-cursors';
+import { listCursors } from '../db/repositories/sync-cursors';
 import { finishSyncRun, getBackfill, openSyncRun } from '../db/repositories/sync-runs';
 import { readStreamPages } from '../ingestion/source-sync';
 import type { Logger } from '../platform/logger';
 import { backfillScope, type StreamPlan, type StreamTotals } from '../workflows/shared/sync-types';
 import { withFailureConversion } from './failures';
+import { parseActivityInput } from './parse-input';
 import { createConnectionCache } from '../ingestion/source-connections';
 
 const instanceRef = z.object({ sourceType: z.enum(SOURCE_TYPE_NAMES), instanceId: z.string().min(1) });
@@ -37,12 +38,6 @@ const finishInput = z.object({
 });
 const backfillInput = z.object({ backfillId: z.uuid() });
 
-function parse<T>(schema: z.ZodType<T>, input: unknown): T {
-  const r = schema.safeParse(input);
-  if (!r.success) throw new InvalidRequest(`invalid activity input: ${r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
-  return r.data;
-}
-
 /** How long one activity call reads before returning to the workflow (keeps heartbeats and history small). */
 const MAX_MS_PER_CALL = 10_000;
 const HEARTBEAT_EVERY_MS = 3_000;
@@ -62,7 +57,7 @@ export function createSyncActivities(deps: { db: Knex; log: Logger }) {
   return withFailureConversion({
     /** Records the run and returns the instance's streams (in dependency order). */
     async openSyncRun(input: { sourceType: string; instanceId: string; workflowId: string; runStartedAt: string; kind: 'sync' | 'backfill' }): Promise<{ streams: StreamPlan[]; enabled: boolean }> {
-      const i = parse(openInput, input);
+      const i = parseActivityInput(openInput, input);
       const { row, connector, label } = await connect(i.sourceType, i.instanceId);
       await openSyncRun(db, i);
       log.info({ source: label, workflowId: i.workflowId, kind: i.kind }, 'sync run open');
@@ -74,7 +69,7 @@ export function createSyncActivities(deps: { db: Knex; log: Logger }) {
 
     /** Reads pages of one stream from its cursor until the run is complete, the source asks to wait, or ten seconds have passed. */
     async syncStreamPages(input: unknown): Promise<StreamTotals & { waitMs?: number }> {
-      const i = parse(streamInput, input);
+      const i = parseActivityInput(streamInput, input);
       const { connector, label } = await connect(i.sourceType, i.instanceId);
       const stream = connector.streams.find((s) => s.name === i.stream);
       if (!stream) throw new InvalidRequest(`${label} has no stream '${i.stream}' (streams: ${connector.streams.map((s) => s.name).join(', ')})`);
@@ -97,23 +92,25 @@ export function createSyncActivities(deps: { db: Knex; log: Logger }) {
     },
 
     async finishSyncRun(input: { workflowId: string; runStartedAt: string; status: 'completed' | 'failed'; streams: Record<string, unknown>; notices: string[]; error?: string }): Promise<void> {
-      const i = parse(finishInput, input);
+      const i = parseActivityInput(finishInput, input);
       await finishSyncRun(db, i);
       log.info({ workflowId: i.workflowId, status: i.status, notices: i.notices, error: i.error }, 'sync run finished');
     },
 
     /** The windows of a backfill, each marked done when its cursor says so (a continued run skips them). */
     async planBackfill(input: { backfillId: string }): Promise<BackfillPlan> {
-      const { backfillId } = parse(backfillInput, input);
+      const { backfillId } = parseActivityInput(backfillInput, input);
       const b = await getBackfill(db, backfillId);
       if (!b) throw new InvalidRequest(`no backfill ${backfillId}`);
       const { connector, label } = await connect(b.source_type, b.instance_id);
       const windows: BackfillPlan['windows'] = [];
+      // Every cursor of the instance in one query, looked up per window.
+      const cursors = new Map((await listCursors(db, b.source_type, b.instance_id)).map((c) => [`${c.stream}\n${c.scope}`, c]));
       for (const name of b.streams) {
         const stream = connector.streams.find((s) => s.name === name);
         if (!stream?.backfill) throw new InvalidRequest(`${label} stream '${name}' cannot be backfilled by time window`);
         for (const w of splitWindows(b.range_from.toISOString(), b.range_to.toISOString(), stream.backfill.maxWindowDays)) {
-          const cursor = await getCursor(db, { sourceType: b.source_type, instanceId: b.instance_id, stream: name, scope: backfillScope(backfillId, w.index) });
+          const cursor = cursors.get(`${name}\n${backfillScope(backfillId, w.index)}`);
           windows.push({ stream: name, index: w.index, from: w.from, to: w.to, done: cursor?.run_complete ?? false, records: cursor?.run_records ?? 0, quarantined: cursor?.run_quarantined ?? 0 });
         }
       }

@@ -5,47 +5,34 @@
  * Baseline, same run, same rows: a raw INSERT … ON CONFLICT into a plain table.
  * Target: ≥ 50,000 records/s and ≥ 25% of the baseline's rate.
  */
-import { randomBytes, randomUUID } from 'node:crypto';
 import { unlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { startFileIngestion } from '../ingestion/start-file-ingestion';
-import { createLogger } from '../platform/logger';
-import { connectClient } from '../platform/temporal';
-import { startTemporalDevServer } from '../scripts/temporal-dev-server';
-import { createTesseraWorker } from '../workers/tessera-worker';
 import type { ingestFile } from '../workflows/ingestion';
-import { fmt, freshDatabase, numberArg, rawInsertBaseline, writePersonCsv } from './support';
+import { fmt, benchStack, numberArg, rawInsertBaseline, writePersonCsv } from './support';
 
 export async function run(args: string[]): Promise<void> {
   const rows = numberArg(args, 'rows', 1_000_000);
   const batchSize = numberArg(args, 'batch', 5_000);
-  process.env.TESSERA_PAYLOAD_KEY ??= randomBytes(32).toString('base64');
-  const log = createLogger('bench', 'warn');
-  Runtime.install({ logger: new DefaultLogger('WARN') });
 
   const path = join(tmpdir(), `tessera-bench-persons-${rows}.csv`);
   process.stdout.write(`writing ${fmt(rows)} person rows to ${path}…\n`);
   await writePersonCsv(path, rows);
 
-  const [server, store] = await Promise.all([startTemporalDevServer({ namespace: 'tessera' }), freshDatabase('file')]);
-  const connection = await NativeConnection.connect({ address: server.address });
-  const client = await connectClient(server.address, 'tessera');
-  const taskQueue = `bench-${randomUUID().slice(0, 8)}`;
-  const worker = await createTesseraWorker({ connection, namespace: 'tessera', taskQueue, db: store.db, log });
-  const running = worker.run();
+  const stack = await benchStack('file');
+  const { client, taskQueue, db } = stack;
   try {
     const t0 = performance.now();
-    const started = await startFileIngestion(store.db, { client, taskQueue }, { path, xdmClass: 'person', format: 'csv', mapping: null, trigger: 'bench', tuning: { batchSize, sliceRecords: 250_000 } });
+    const started = await startFileIngestion(db, { client, taskQueue }, { path, xdmClass: 'person', format: 'csv', mapping: null, trigger: 'bench', tuning: { batchSize, sliceRecords: 250_000 } });
     const size = Number(started.size_bytes);
     process.stdout.write(`ingesting ${(size / 1e6).toFixed(0)} MB through the ingestFile workflow (batches of ${fmt(batchSize)})…\n`);
     const totals = await client.workflow.getHandle<typeof ingestFile>(started.workflow_id).result();
     const tessera = (performance.now() - t0) / 1000;
-    const count = (await store.db('xdm_person').count<{ count: string }[]>({ count: '*' }))[0]?.count ?? '0';
+    const count = (await db('xdm_person').count<{ count: string }[]>({ count: '*' }))[0]?.count ?? '0';
 
     process.stdout.write('running the baseline (raw INSERT … ON CONFLICT of the same rows)…\n');
-    const baseline = await rawInsertBaseline(store.db, rows, batchSize);
+    const baseline = await rawInsertBaseline(db, rows, batchSize);
 
     const rate = rows / tessera;
     const baseRate = rows / baseline;
@@ -61,12 +48,7 @@ export async function run(args: string[]): Promise<void> {
       ].join('\n'),
     );
   } finally {
-    worker.shutdown();
-    await running;
-    await connection.close();
-    await client.connection.close();
-    await server.stop();
-    await store.drop();
+    await stack.stop();
     unlinkSync(path);
   }
 }

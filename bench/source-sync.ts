@@ -9,28 +9,20 @@
  * Baseline, same run: the same number of person rows inserted raw (COPY + INSERT … ON CONFLICT
  * into a table with only a primary key). The simulator's own counters show the per-instance limits.
  */
-import { randomBytes, randomUUID } from 'node:crypto';
-import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
-import { upsertSourceInstance } from '../db/repositories/source-instances';
-import { credentialSecretNames } from '../domain/sync/source-instance';
-import { createLogger } from '../platform/logger';
-import { connectClient } from '../platform/temporal';
-import { startTemporalDevServer } from '../scripts/temporal-dev-server';
 import { spawn } from 'node:child_process';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { createTesseraWorker } from '../workers/tessera-worker';
+import { upsertSourceInstance } from '../db/repositories/source-instances';
+import { credentialSecretNames } from '../domain/sync/source-instance';
 import type { syncStream } from '../workflows/sync';
-import { fmt, freshDatabase, numberArg, rawInsertBaseline } from './support';
+import { benchStack, fmt, numberArg, rawInsertBaseline } from './support';
 
 type Kind = 'marketo-bulk' | 'salesforce-rest';
 
 export function runner(kind: Kind) {
   return async function run(args: string[]): Promise<void> {
     const target = kind === 'marketo-bulk' ? numberArg(args, 'leads', 500_000) : numberArg(args, 'contacts', 200_000);
-    process.env.TESSERA_PAYLOAD_KEY ??= randomBytes(32).toString('base64');
-    const log = createLogger('bench', 'warn');
-    Runtime.install({ logger: new DefaultLogger('WARN') });
     const credentials = { clientId: 'bench', clientSecret: randomBytes(16).toString('hex') };
     const names = credentialSecretNames('BENCH');
     process.env[names.clientId] = credentials.clientId;
@@ -43,15 +35,11 @@ export function runner(kind: Kind) {
       : { world: { people: Math.ceil(target / 0.66), accounts: Math.ceil(target / 25), salesforceShare: 1, opportunitiesPerAccount: 0, campaigns: 0, lists: 0, activitiesPerPerson: 0 }, credentials, orgId: '00D5e000000BeNcHAA' });
     const stream = kind === 'marketo-bulk' ? 'leads' : 'Contact';
 
-    const [server, store] = await Promise.all([startTemporalDevServer({ namespace: 'tessera' }), freshDatabase(kind.replace('-', '_'))]);
-    const connection = await NativeConnection.connect({ address: server.address });
-    const client = await connectClient(server.address, 'tessera');
-    const taskQueue = `bench-${randomUUID().slice(0, 8)}`;
-    const worker = await createTesseraWorker({ connection, namespace: 'tessera', taskQueue, db: store.db, log });
-    const running = worker.run();
+    const stack = await benchStack(kind.replace('-', '_'));
+    const { client, taskQueue, db } = stack;
     try {
       const settings = kind === 'marketo-bulk' ? { ...sim.suggestedSettings, pollIntervalMs: 500 } : { useBulk: false, pageSize: 2000 };
-      await upsertSourceInstance(store.db, {
+      await upsertSourceInstance(db, {
         sourceType: kind === 'marketo-bulk' ? 'marketo' : 'salesforce',
         instanceId: sim.instanceId,
         endpoint: sim.url,
@@ -69,12 +57,12 @@ export function runner(kind: Kind) {
         args: [{ sourceType: kind === 'marketo-bulk' ? 'marketo' : 'salesforce', instanceId: sim.instanceId, stream, scope: 'incremental', runStartedAt: new Date().toISOString() }],
       });
       const tessera = (performance.now() - t0) / 1000;
-      const count = Number((await store.db('xdm_person').count<{ count: string }[]>({ count: '*' }))[0]?.count ?? 0);
+      const count = Number((await db('xdm_person').count<{ count: string }[]>({ count: '*' }))[0]?.count ?? 0);
       const records = totals.records;
       const limits = (await (await fetch(`${sim.url}/__sim/stats`)).json()) as { total: number; maxCallsInWindow: number; windowMs: number; maxInFlight: number };
 
       process.stdout.write('running the baseline (raw INSERT … ON CONFLICT of as many person rows)…\n');
-      const baseline = await rawInsertBaseline(store.db, records, 5_000);
+      const baseline = await rawInsertBaseline(db, records, 5_000);
       const rate = records / tessera;
       const baseRate = records / baseline;
       const goal = kind === 'marketo-bulk' ? 20_000 : 10_000;
@@ -92,12 +80,7 @@ export function runner(kind: Kind) {
       );
       if (count !== records - totals.quarantined) throw new Error(`stored ${count} of ${records} records`);
     } finally {
-      worker.shutdown();
-      await running;
-      await connection.close();
-      await client.connection.close();
-      await server.stop();
-      await store.drop();
+      await stack.stop();
       sim.stop();
     }
   };

@@ -1,11 +1,17 @@
 /** Shared by the benchmarks: a fresh database per run, synthetic B2B people, timing helpers. */
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
+import type { Client } from '@temporalio/client';
+import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import type { Knex } from 'knex';
 import { createDb, dropDatabase } from '../db/connection';
 import { migrateDatabase } from '../db/migrate';
 import { postgresServer } from '../scripts/local-postgres';
 import { copyRows, copyValue, inPgTransaction } from '../db/pg-transaction';
+import { createLogger } from '../platform/logger';
+import { connectClient } from '../platform/temporal';
+import { startTemporalDevServer } from '../scripts/temporal-dev-server';
+import { createTesseraWorker } from '../workers/tessera-worker';
 
 export async function freshDatabase(name: string): Promise<{ url: string; db: Knex; drop(): Promise<void> }> {
   const url = await postgresServer(`tessera_bench_${name}_${randomBytes(3).toString('hex')}`);
@@ -107,4 +113,32 @@ export const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 export function numberArg(args: string[], name: string, dflt: number): number {
   const i = args.indexOf(`--${name}`);
   return i >= 0 ? Number(args[i + 1]) : dflt;
+}
+
+/**
+ * What the workflow benchmarks run on: a Temporal dev server, a fresh database and one Tessera
+ * worker on its own task queue; `stop()` tears it all down.
+ */
+export async function benchStack(name: string): Promise<{ client: Client; taskQueue: string; db: Knex; stop(): Promise<void> }> {
+  process.env.TESSERA_PAYLOAD_KEY ??= randomBytes(32).toString('base64');
+  Runtime.install({ logger: new DefaultLogger('WARN') });
+  const [server, store] = await Promise.all([startTemporalDevServer({ namespace: 'tessera' }), freshDatabase(name)]);
+  const connection = await NativeConnection.connect({ address: server.address });
+  const client = await connectClient(server.address, 'tessera');
+  const taskQueue = `bench-${randomUUID().slice(0, 8)}`;
+  const worker = await createTesseraWorker({ connection, namespace: 'tessera', taskQueue, db: store.db, log: createLogger('bench', 'warn') });
+  const running = worker.run();
+  return {
+    client,
+    taskQueue,
+    db: store.db,
+    async stop() {
+      worker.shutdown();
+      await running;
+      await connection.close();
+      await client.connection.close();
+      await server.stop();
+      await store.drop();
+    },
+  };
 }

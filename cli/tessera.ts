@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { SingleBar, Presets } from 'cli-progress';
 import { Command } from 'commander';
-import { sourcesFileSchema } from '../domain/sync/source-instance';
+import { readSourcesFile } from '../ingestion/source-admin';
 import { ApiClient } from './api-client';
 
 interface FileIngestionView {
@@ -121,9 +121,7 @@ sources
   .description('add or change the instances of a sources file ({"instances": [...]}); their schedules follow')
   .argument('<file>', 'JSON sources file')
   .action(async (file: string) => {
-    const parsed = sourcesFileSchema.safeParse(JSON.parse(readFileSync(file, 'utf8')));
-    if (!parsed.success) throw new Error(`invalid sources file ${file}: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
-    for (const instance of parsed.data.instances) {
+    for (const instance of readSourcesFile(file)) {
       const view = await api().request<{ sourceType: string; instanceId: string }>('POST', '/v1/sources', instance);
       process.stderr.write(`configured ${view.sourceType}/${view.instanceId}\n`);
     }

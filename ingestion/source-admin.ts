@@ -10,6 +10,7 @@ import type { Knex } from 'knex';
 import { SourceRequestRejected } from '../connectors/sources/errors';
 import { SOURCE_CONNECTORS } from '../connectors/sources/registry';
 import { InvalidRequest } from '../domain/errors';
+import { zodIssuesText } from '../domain/ingestion/validate-record';
 import { instancePath, sourceInstanceConfigSchema, sourcesFileSchema, type SourceInstanceConfig } from '../domain/sync/source-instance';
 import { getSourceInstance, upsertSourceInstance, type SourceInstanceRow } from '../db/repositories/source-instances';
 import { createBackfill } from '../db/repositories/sync-runs';
@@ -27,7 +28,7 @@ export interface SourceAdminDeps {
 /** Stores an instance's configuration and creates or updates its schedule. The credentials must be readable. */
 export async function configureSource(deps: SourceAdminDeps, input: unknown): Promise<{ created: boolean; row: SourceInstanceRow }> {
   const parsed = sourceInstanceConfigSchema.safeParse(input);
-  if (!parsed.success) throw new InvalidRequest(`invalid source instance: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`).join('; ')}`);
+  if (!parsed.success) throw new InvalidRequest(`invalid source instance: ${zodIssuesText(parsed.error)}`);
   const config = parsed.data;
   readCredentials(config.credentialsRef);
   streamsOf(config);
@@ -45,7 +46,7 @@ export function readSourcesFile(path: string): SourceInstanceConfig[] {
     throw new InvalidRequest(`cannot read the sources file ${path}: ${(e as Error).message}`);
   }
   const parsed = sourcesFileSchema.safeParse(json);
-  if (!parsed.success) throw new InvalidRequest(`invalid sources file ${path}: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  if (!parsed.success) throw new InvalidRequest(`invalid sources file ${path}: ${zodIssuesText(parsed.error)}`);
   return parsed.data.instances;
 }
 

@@ -10,7 +10,8 @@ import type { BackfillPlan, createSyncActivities } from '../activities/sync';
 import { BOOKKEEPING } from './shared/activity-options';
 import { SA } from './shared/search-attributes';
 import { backfillProgressQuery, backfillScope, type BackfillInput, type BackfillProgress } from './shared/sync-types';
-import { failureReason, syncStream } from './sync';
+import { failureReason } from './shared/failure-reason';
+import { syncStream } from './sync';
 
 type SyncActivities = ReturnType<typeof createSyncActivities>;
 const bookkeeping = proxyActivities<SyncActivities>(BOOKKEEPING);

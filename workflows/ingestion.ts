@@ -5,6 +5,7 @@
 import { CancellationScope, continueAsNew, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { createFileIngestionActivities } from '../activities/file-ingestion';
 import { BOOKKEEPING, DB_BATCH } from './shared/activity-options';
+import { failureReason } from './shared/failure-reason';
 import { fileIngestionProgressQuery, percentRead, type FileIngestionProgress, type FileIngestionTotals, type IngestFileInput } from './shared/file-ingestion-types';
 
 type FileActivities = ReturnType<typeof createFileIngestionActivities>;
@@ -40,9 +41,3 @@ export async function ingestFile(input: IngestFileInput): Promise<FileIngestionT
   return continueAsNew<typeof ingestFile>(input);
 }
 
-/** The innermost message of an activity failure, for the operator-facing status. */
-function failureReason(err: unknown): string {
-  let e = err as { message?: string; cause?: unknown } | undefined;
-  while (e && typeof e === 'object' && e.cause) e = e.cause as typeof e;
-  return String(e?.message ?? err).slice(0, 2000);
-}

@@ -21,6 +21,7 @@ import {
 import type { createSyncActivities } from '../activities/sync';
 import { streamWaves } from '../domain/sync/stream-waves';
 import { BOOKKEEPING, SOURCE_PAGES } from './shared/activity-options';
+import { failureReason } from './shared/failure-reason';
 import { SA } from './shared/search-attributes';
 import {
   INCREMENTAL_SCOPE,
@@ -127,9 +128,3 @@ function allNotices(p: SyncProgress): string[] {
   return Object.values(p.streams).flatMap((s) => s.notices.map((n) => `${s.stream}: ${n}`));
 }
 
-/** The innermost message of a failure, for the operator-facing status. */
-export function failureReason(err: unknown): string {
-  let e = err as { message?: string; cause?: unknown } | undefined;
-  while (e && typeof e === 'object' && e.cause) e = e.cause as typeof e;
-  return String(e?.message ?? err).slice(0, 2000);
-}

@@ -41,6 +41,11 @@ export function zodErrors(error: z.ZodError): FieldError[] {
 }
 
 /** Reads the record key of a raw (possibly invalid) record, for quarantine listings. */
+/** One line naming every problem, e.g. `instanceId: may contain only…; schedule: must be…`. */
+export function zodIssuesText(error: z.ZodError): string {
+  return zodErrors(error).map((e) => `${e.path || '(body)'}: ${e.message}`).join('; ');
+}
+
 export function peekRecordKey(spec: XdmClassSpec, raw: unknown): string | null {
   let node: unknown = raw;
   for (const part of spec.keyPath.split('.')) {

@@ -24,8 +24,9 @@ import type { XdmClassName } from '../../domain/xdm/class-spec';
 import { SimClock } from '../shared/clock';
 import { FaultController } from '../shared/faults';
 import { seededRandom } from '../shared/random';
-import { RequestStats, type RequestStatsSnapshot } from '../shared/request-stats';
+import { RequestStats } from '../shared/request-stats';
 import { sendBody, startSimulatorServer } from '../shared/server';
+import type { SimulatorHandle } from '../shared/simulator';
 import type { World } from '../world/world';
 import { TABLES, buildOrgData, dvInstant, type SimRow, type TableDef } from './data';
 import { ODataError, compareBy, parseFilter, parseOrderBy, sortValues, type OrderKey } from './odata';
@@ -53,18 +54,10 @@ export interface DynamicsSimulatorOptions {
   retryAfterSeconds?: number;
 }
 
-export interface DynamicsSimulator {
-  url: string;
+export interface DynamicsSimulator extends SimulatorHandle {
   /** The token URL to give the connector as authEndpoint. */
   authEndpoint: string;
-  instanceId: string;
-  faults: FaultController;
-  clock: SimClock;
-  stats(): RequestStatsSnapshot;
   requests: RequestStats['requests'];
-  groundTruth(): Partial<Record<XdmClassName, number>>;
-  mutate(opts: { update?: number; delete?: number; seed?: number }): { updated: number; deleted: number };
-  stop(): Promise<void>;
 }
 
 const API = '/api/data/v9.2/';

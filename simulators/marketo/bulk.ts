@@ -201,23 +201,15 @@ export class BulkJobs {
     }
     const rows = this.rows(job);
     const short = this.faults.dataFault('short-file', 'GET', path);
-    const parts: Buffer[] = [];
-    let chunk = job.headerNames.map((h) => cell(h, delimiter)).join(delimiter) + '\n';
-    let written = 0;
+    const file = new FileBuilder(job.headerNames.map((h) => cell(h, delimiter)).join(delimiter) + '\n');
     const count = rows.length;
     for (let i = 0; i < count; i++) {
       if (short && i >= count - Math.max(1, Math.floor(count / 10))) break;
       let values = rows[i]!;
       if (this.faults.dataFault('malformed-row', 'GET', path)) values = this.corrupt(job, values);
-      chunk += values.map((v) => cell(v, delimiter)).join(delimiter) + '\n';
-      written++;
-      if (chunk.length > 1 << 20) {
-        parts.push(Buffer.from(chunk, 'utf8'));
-        chunk = '';
-      }
+      file.add(values.map((v) => cell(v, delimiter)).join(delimiter) + '\n');
     }
-    parts.push(Buffer.from(chunk, 'utf8'));
-    this.finishFile(job, now, path, Buffer.concat(parts), short ? count : written);
+    this.finishFile(job, now, path, file.build(), short ? count : file.rows);
   }
 
   /** Lead files: each lead's row is built once per field list and reused by later exports. */
@@ -225,30 +217,22 @@ export class BulkJobs {
     const leads = this.leadsOf(job);
     const short = this.faults.dataFault('short-file', 'GET', path);
     const sig = `${delimiter}${job.fields.join(',')}`;
-    const parts: Buffer[] = [];
-    let chunk = job.headerNames.map((h) => cell(h, delimiter)).join(delimiter) + '\n';
-    let written = 0;
+    const file = new FileBuilder(job.headerNames.map((h) => cell(h, delimiter)).join(delimiter) + '\n');
     const count = leads.length;
     const limit = short ? count - Math.max(1, Math.floor(count / 10)) : count;
     for (let i = 0; i < limit; i++) {
       const l = leads[i]!;
       if (this.faults.dataFault('malformed-row', 'GET', path)) {
-        chunk += this.corrupt(job, this.leadValues(job, l)).map((v) => cell(v, delimiter)).join(delimiter) + '\n';
+        file.add(this.corrupt(job, this.leadValues(job, l)).map((v) => cell(v, delimiter)).join(delimiter) + '\n');
       } else {
         if (l.rowSig !== sig || l.row === undefined) {
           l.row = this.leadValues(job, l).map((v) => cell(v, delimiter)).join(delimiter) + '\n';
           l.rowSig = sig;
         }
-        chunk += l.row;
-      }
-      written++;
-      if (chunk.length > 1 << 20) {
-        parts.push(Buffer.from(chunk, 'utf8'));
-        chunk = '';
+        file.add(l.row);
       }
     }
-    parts.push(Buffer.from(chunk, 'utf8'));
-    this.finishFile(job, now, path, Buffer.concat(parts), short ? count : written);
+    this.finishFile(job, now, path, file.build(), short ? count : file.rows);
   }
 
   private finishFile(job: ExportJob, now: number, path: string, file: Buffer, numberOfRecords: number): void {
@@ -377,5 +361,30 @@ export class BulkJobs {
     }
     if (job.errorMsg) out.errorMsg = job.errorMsg;
     return out;
+  }
+}
+
+/** An export file built from text rows, flushed to buffers every megabyte (no giant string). */
+class FileBuilder {
+  private parts: Buffer[] = [];
+  private chunk: string;
+  rows = 0;
+
+  constructor(header: string) {
+    this.chunk = header;
+  }
+
+  add(line: string): void {
+    this.chunk += line;
+    this.rows++;
+    if (this.chunk.length > 1 << 20) {
+      this.parts.push(Buffer.from(this.chunk, 'utf8'));
+      this.chunk = '';
+    }
+  }
+
+  build(): Buffer {
+    this.parts.push(Buffer.from(this.chunk, 'utf8'));
+    return Buffer.concat(this.parts);
   }
 }

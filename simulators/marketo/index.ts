@@ -18,11 +18,11 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { randomBytes } from 'node:crypto';
-import type { XdmClassName } from '../../domain/xdm/class-spec';
 import { SimClock } from '../shared/clock';
 import { FaultController } from '../shared/faults';
-import { RequestStats, type RequestStatsSnapshot } from '../shared/request-stats';
+import { RequestStats } from '../shared/request-stats';
 import { sendBody, startSimulatorServer } from '../shared/server';
+import type { SimulatorHandle } from '../shared/simulator';
 import type { World } from '../world/world';
 import { BulkError, BulkJobs, type ExportType } from './bulk';
 import { LEAD_FIELDS, MarketoData, assetDate, mktoDate, type MktoRecord } from './data';
@@ -55,15 +55,7 @@ export interface MarketoSimulatorOptions {
   deletedLeadRetentionDays?: number;
 }
 
-export interface MarketoSimulator {
-  url: string;
-  instanceId: string;
-  faults: FaultController;
-  clock: SimClock;
-  stats(): RequestStatsSnapshot;
-  groundTruth(): Partial<Record<XdmClassName, number>>;
-  mutate(opts: { update?: number; delete?: number; seed?: number }): { updated: number; deleted: number };
-  stop(): Promise<void>;
+export interface MarketoSimulator extends SimulatorHandle {
   /** Connector settings that fit this simulator (initialLoadFrom = the world's start, crmInstanceId). */
   suggestedSettings: Record<string, unknown>;
   /** The projected data (tests read it for expectations). */

@@ -26,8 +26,9 @@ import type { XdmClassName } from '../../domain/xdm/class-spec';
 import { SimClock } from '../shared/clock';
 import { FaultController } from '../shared/faults';
 import { seededRandom } from '../shared/random';
-import { RequestStats, type RequestStatsSnapshot } from '../shared/request-stats';
+import { RequestStats } from '../shared/request-stats';
 import { sendBody, startSimulatorServer } from '../shared/server';
+import type { SimulatorHandle } from '../shared/simulator';
 import type { World } from '../world/world';
 import { buildTables, editedValues, makeRow, pushRecordsCsv, pushRecordsJson, sfDateTime, SOBJECTS, type SimRow, type SObjectName, type Tables } from './data';
 import { parseSoql, runSoql, SoqlError, type SoqlQuery } from './soql';
@@ -63,19 +64,11 @@ export interface SalesforceSimulatorOptions {
   statsWindowMs?: number;
 }
 
-export interface SalesforceSimulator {
-  url: string;
-  instanceId: string;
-  faults: FaultController;
-  clock: SimClock;
-  stats(): RequestStatsSnapshot;
-  groundTruth(): Partial<Record<XdmClassName, number>>;
-  mutate(opts: { update?: number; delete?: number; seed?: number }): { updated: number; deleted: number };
+export interface SalesforceSimulator extends SimulatorHandle {
   /** The org's rows (tests read ids and fields from here). */
   tables: Tables;
   /** Daily API requests used so far. */
   apiUsage(): { used: number; max: number };
-  stop(): Promise<void>;
 }
 
 const XDM_CLASS: Record<SObjectName, XdmClassName> = {

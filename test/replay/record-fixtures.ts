@@ -55,12 +55,7 @@ async function main() {
       const handle = await client.workflow.start('ingestFile', { taskQueue, workflowId: fileIngestionWorkflowId(id), args: [{ ingestionId: id, ...s.input }] });
       await handle.result().catch(() => undefined);
       // The first run's history (for a continued workflow, the run that continued as new).
-      const firstRun = handle.firstExecutionRunId;
-      // The CLI's JSON export is the documented replay format (eventId as strings: proto-JSON).
-      const shown = spawnSync(ensureTemporalCli(), ['workflow', 'show', '--address', server.address, '--namespace', 'tessera', '--workflow-id', handle.workflowId, '--run-id', firstRun, '--output', 'json'], { encoding: 'utf8' });
-      if (shown.status !== 0) throw new Error(`temporal workflow show failed: ${shown.stderr}`);
-      writeFileSync(join(out, `${s.name}.json`), shown.stdout);
-      process.stdout.write(`recorded ${s.name}\n`);
+      save(s.name, handle.workflowId, handle.firstExecutionRunId);
     }
     await recordSyncFixtures();
   });
@@ -69,6 +64,7 @@ async function main() {
   await server.stop();
   await store.drop();
 
+  /** Writes a run's history; the CLI's JSON export is the documented replay format (eventId as strings: proto-JSON). */
   function save(name: string, workflowId: string, runId?: string): void {
     const shown = spawnSync(ensureTemporalCli(), ['workflow', 'show', '--address', server.address, '--namespace', 'tessera', '--workflow-id', workflowId, ...(runId ? ['--run-id', runId] : []), '--output', 'json'], { encoding: 'utf8' });
     if (shown.status !== 0) throw new Error(`temporal workflow show failed: ${shown.stderr}`);
