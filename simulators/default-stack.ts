@@ -6,31 +6,20 @@
  * instance configuration and the secrets Tessera needs to reach it.
  */
 import { randomBytes } from 'node:crypto';
-import type { XdmClassName } from '../domain/xdm/class-spec';
 import type { SourceInstanceConfig } from '../domain/sync/source-instance';
 import { credentialSecretNames } from '../domain/sync/source-instance';
 import { startDynamicsSimulator } from './dynamics';
 import { startMarketoSimulator } from './marketo';
 import { startSalesforceSimulator } from './salesforce';
-import type { RequestStatsSnapshot } from './shared/request-stats';
+import type { SimulatorHandle } from './shared/simulator';
 import { buildWorld, type WorldOptions } from './world/world';
 
 export const DEFAULT_SALESFORCE_ORG = '00D5e000000TsRaEAK';
 export const DEFAULT_MUNCHKINS = ['123-ABC-456', '987-XYZ-654'] as const;
 export const DEFAULT_DYNAMICS_ORG = 'contoso';
 
-/** What every simulator offers the stack. */
-export interface RunningSimulator {
-  url: string;
-  instanceId: string;
-  stats(): RequestStatsSnapshot;
-  groundTruth(): Partial<Record<XdmClassName, number>>;
-  mutate(opts: { update?: number; delete?: number; seed?: number }): { updated: number; deleted: number };
-  stop(): Promise<void>;
-}
-
 export interface SimulatedSource {
-  simulator: RunningSimulator;
+  simulator: SimulatorHandle;
   config: SourceInstanceConfig;
   /** Secret name → value (client id and secret under the config's credentialsRef). */
   secrets: Record<string, string>;
