@@ -2,8 +2,9 @@
 import type { Knex } from 'knex';
 import type { Logger } from '../platform/logger';
 import { createFileIngestionActivities } from './file-ingestion';
+import { createIdentityActivities } from './identity';
 import { createSyncActivities } from './sync';
 
 export function createActivities(deps: { db: Knex; log: Logger }) {
-  return { ...createFileIngestionActivities(deps), ...createSyncActivities(deps) };
+  return { ...createFileIngestionActivities(deps), ...createSyncActivities(deps), ...createIdentityActivities(deps) };
 }

@@ -42,3 +42,12 @@ export function copyValue(v: string | number | boolean | null | undefined): stri
   const s = typeof v === 'string' ? v : String(v);
   return NEEDS_ESCAPE.test(s) ? s.replace(/[\\\t\n\r]/g, (c) => ESCAPES[c]!) : s;
 }
+
+/**
+ * A list as one text parameter (unit-separator joined), for `string_to_array($n, chr(31))` inside
+ * `unnest(...)` of many rows: Postgres has no array-of-arrays parameters. Identity values with
+ * control characters are refused at extraction; any U+001F left in free text becomes a space.
+ */
+export function listParam(values: readonly string[]): string {
+  return values.map((v) => (v.includes('\u001f') ? v.replace(/\u001f/g, ' ') : v)).join('\u001f');
+}

@@ -67,3 +67,25 @@ export class StorageRejected extends TesseraError {
     this.name = 'StorageRejected';
   }
 }
+
+/** The thing asked for does not exist (HTTP 404); retrying cannot help. */
+export class NotFound extends TesseraError {
+  readonly type = 'NotFound';
+  readonly retryable = false;
+  readonly origin = 'input';
+  constructor(message: string) {
+    super(message);
+    this.name = 'NotFound';
+  }
+}
+
+/** A saga step that failed for good: the saga compensates instead of retrying it. */
+export class SagaStepFailed extends TesseraError {
+  readonly type = 'SagaStepFailed';
+  readonly retryable = false;
+  readonly origin = 'identity';
+  constructor(message: string) {
+    super(message);
+    this.name = 'SagaStepFailed';
+  }
+}

@@ -10,6 +10,7 @@ import { validateRecord } from '../domain/ingestion/validate-record';
 import type { XdmClassSpec } from '../domain/xdm/class-spec';
 import { storeIngestBatch, type IngestChannel, type WriteOutcome } from '../db/repositories/ingest-batches';
 import { inPgTransaction } from '../db/pg-transaction';
+import { identityConfigFor, resolveStoredWithRetry } from '../identity/resolve-stored';
 
 export type RecordResult =
   | { index: number; status: 'accepted'; recordKey: string; outcome: WriteOutcome }
@@ -30,7 +31,13 @@ export async function ingestRecords(db: Knex, spec: XdmClassSpec, records: unkno
   const accepted = outcomes.flatMap((o) => (o.kind === 'accepted' ? [o.value] : []));
   const rejected = outcomes.flatMap((o) => (o.kind === 'rejected' ? [o.value] : []));
 
-  const stored = await inPgTransaction(db, (tx) => storeIngestBatch(tx, spec, { batchId, channel, receivedAt, accepted, rejected, classifyNotApplied: true }));
+  const identity = await identityConfigFor(db);
+  const stored = await inPgTransaction(db, async (tx) => {
+    const out = await storeIngestBatch(tx, spec, { batchId, channel, receivedAt, accepted, rejected, classifyNotApplied: true });
+    // Resolved in real time: the profile is up to date when the API answers.
+    await resolveStoredWithRetry(tx, identity, spec.name, out.appliedKeys, channel);
+    return out;
+  });
 
   const results: RecordResult[] = outcomes.map((o) =>
     o.kind === 'accepted'

@@ -14,6 +14,7 @@ import { validateRecord } from '../domain/ingestion/validate-record';
 import type { XdmClassName } from '../domain/xdm/class-spec';
 import { XDM_CLASSES } from '../domain/xdm/registry';
 import { storeIngestBatch } from '../db/repositories/ingest-batches';
+import { identityConfigFor, RESOLUTION_ORDER, resolveStoredWithRetry } from '../identity/resolve-stored';
 import { advanceCursor, openCursor, type CursorKey, type CursorRow } from '../db/repositories/sync-cursors';
 import { inPgTransaction } from '../db/pg-transaction';
 
@@ -113,6 +114,7 @@ export function preparePage(page: PageResult, receivedAt: Date): PreparedPage {
 }
 
 async function storePage(db: Knex, key: CursorKey, syncStream: string, prepared: PreparedPage, page: PageResult, fromVersion: number): Promise<CursorRow> {
+  const identity = await identityConfigFor(db);
   return inPgTransaction(db, async (conn) => {
     // A page and its cursor are lost or kept together, so the page need not wait for the WAL flush:
     // if Postgres itself crashed before flushing, the cursor is older too and the page is read again.
@@ -127,8 +129,15 @@ async function storePage(db: Knex, key: CursorKey, syncStream: string, prepared:
       notices: page.notices ?? [],
     });
     const receivedAt = new Date();
+    const applied = new Map<XdmClassName, string[]>();
     for (const [xdmClass, g] of prepared.byClass) {
-      await storeIngestBatch(conn, XDM_CLASSES[xdmClass], { batchId: randomUUID(), channel: 'sync', syncStream, receivedAt, accepted: g.accepted, rejected: g.rejected });
+      const stored = await storeIngestBatch(conn, XDM_CLASSES[xdmClass], { batchId: randomUUID(), channel: 'sync', syncStream, receivedAt, accepted: g.accepted, rejected: g.rejected });
+      applied.set(xdmClass, stored.appliedKeys);
+    }
+    // The synced batch is resolved with the page: its profiles are current when the cursor moves.
+    for (const xdmClass of RESOLUTION_ORDER) {
+      const keys = applied.get(xdmClass);
+      if (keys?.length) await resolveStoredWithRetry(conn, identity, xdmClass, keys, `sync:${syncStream}`);
     }
     return cursor;
   });

@@ -1,4 +1,5 @@
 /** Every workflow, for the worker's bundle. */
 export { backfill } from './backfill';
 export { ingestFile } from './ingestion';
+export { identityChange, identityRebuild } from './identity';
 export { sync, syncStream } from './sync';

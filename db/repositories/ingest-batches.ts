@@ -41,6 +41,8 @@ export interface StoreBatchResult {
   outcomes: Map<number, WriteOutcome>;
   /** By record position: the quarantine id of each rejected record. */
   quarantineIds: Map<number, string>;
+  /** Keys of the records inserted or updated in the canonical table (what identity resolution reads). */
+  appliedKeys: string[];
 }
 
 /** A batch whose rows are in the session's staging tables, ready to be applied. */
@@ -79,6 +81,7 @@ export async function applyStagedBatch(conn: PgConn, staged: StagedBatch): Promi
   const counts = { inserted: 0, updated: 0, unchanged: 0, stale: 0, superseded: 0, quarantined: 0, landed: 0 };
   const outcomes = new Map<number, WriteOutcome>();
   const quarantineIds = new Map<number, string>();
+  const appliedKeys: string[] = [];
   const n = input.accepted.length + input.rejected.length;
 
   await conn.query(`SET LOCAL lock_timeout = '${LOCK_TIMEOUT}'`);
@@ -93,6 +96,7 @@ export async function applyStagedBatch(conn: PgConn, staged: StagedBatch): Promi
     for (const r of superseded) outcomes.set(r.position, 'superseded');
     counts.superseded = superseded.length;
     const applied = await applyCanonical(conn, spec, input);
+    appliedKeys.push(...applied.keys());
     const notApplied: AcceptedRecord[] = [];
     for (const r of winners) {
       const inserted = applied.get(r.key.key);
@@ -120,7 +124,7 @@ export async function applyStagedBatch(conn: PgConn, staged: StagedBatch): Promi
     for (const [pos, id] of ids) quarantineIds.set(pos, id);
     counts.quarantined = input.rejected.length;
   }
-  return { counts, outcomes, quarantineIds };
+  return { counts, outcomes, quarantineIds, appliedKeys };
 }
 
 /** A batch waiting longer than this for another transaction's row lock fails (retryable) instead of hanging. */

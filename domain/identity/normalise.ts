@@ -6,28 +6,31 @@
 import { parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js';
 
 /** Placeholders that sources put where they have no value (Adobe's list plus common ones). */
-const PLACEHOLDERS = new Set(['', 'null', 'nil', 'none', 'n/a', 'na', 'unknown', 'anonymous', 'invalid', 'undefined', 'test', '-', '0']);
+export const PLACEHOLDER_VALUES: readonly string[] = ['', 'null', 'nil', 'none', 'n/a', 'na', 'unknown', 'anonymous', 'invalid', 'undefined', 'test', '-', '0'];
+const PLACEHOLDERS = new Set(PLACEHOLDER_VALUES);
 
 export function isPlaceholder(value: string): boolean {
   return PLACEHOLDERS.has(value.trim().toLowerCase());
 }
 
 /** Shared mailboxes: many people read them, so they never identify one person. */
-const ROLE_MAILBOXES = new Set([
+export const ROLE_MAILBOX_NAMES: readonly string[] = [
   'info', 'sales', 'admin', 'administrator', 'support', 'help', 'contact', 'hello', 'marketing', 'noreply', 'no-reply',
   'donotreply', 'office', 'billing', 'accounts', 'accounting', 'finance', 'hr', 'jobs', 'careers', 'team', 'webmaster',
   'postmaster', 'hostmaster', 'abuse', 'security', 'privacy', 'legal', 'press', 'media', 'enquiries', 'inquiries', 'service',
   'customerservice', 'orders', 'purchasing', 'procurement', 'it', 'all', 'everyone', 'staff',
-]);
+];
+const ROLE_MAILBOXES = new Set(ROLE_MAILBOX_NAMES);
 
 /** Consumer mail providers: a domain here says nothing about a person's company. */
-const FREE_MAIL_DOMAINS = new Set([
+export const FREE_MAIL_DOMAIN_NAMES: readonly string[] = [
   'gmail.com', 'googlemail.com', 'yahoo.com', 'yahoo.co.uk', 'yahoo.fr', 'yahoo.de', 'ymail.com', 'hotmail.com', 'hotmail.co.uk',
   'hotmail.fr', 'outlook.com', 'live.com', 'msn.com', 'aol.com', 'icloud.com', 'me.com', 'mac.com', 'gmx.com', 'gmx.de', 'gmx.net',
   'web.de', 't-online.de', 'yandex.com', 'yandex.ru', 'mail.ru', 'protonmail.com', 'proton.me', 'pm.me', 'zoho.com', 'qq.com',
   '163.com', '126.com', 'sina.com', 'naver.com', 'hanmail.net', 'rediffmail.com', 'libero.it', 'orange.fr', 'free.fr',
   'laposte.net', 'btinternet.com', 'comcast.net', 'verizon.net', 'att.net', 'sbcglobal.net', 'fastmail.com', 'tutanota.com',
-]);
+];
+const FREE_MAIL_DOMAINS = new Set(FREE_MAIL_DOMAIN_NAMES);
 
 export function isFreeMailDomain(domain: string): boolean {
   return FREE_MAIL_DOMAINS.has(domain.toLowerCase());

@@ -24,7 +24,13 @@ const identity = fc.oneof(
   record,
 );
 const change: fc.Arbitrary<Omit<EvidenceChange, 'seq'> & { kind: string }> = fc.oneof(
-  { weight: 6, arbitrary: fc.record({ kind: fc.constant('observe' as const), record, identities: fc.uniqueArray(identity, { maxLength: 4 }) }) },
+  {
+    weight: 6,
+    arbitrary: fc.record(
+      { kind: fc.constant('observe' as const), record, identities: fc.uniqueArray(identity, { maxLength: 4 }), scope: fc.constantFrom('s1', 's2', 's3') },
+      { requiredKeys: ['kind', 'record', 'identities'] },
+    ),
+  },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('remove' as const), record }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('do-not-link' as const), pair: fc.tuple(identity, identity) }) },
 );
@@ -62,7 +68,7 @@ test('a full recompute does not depend on the order the evidence is listed in', 
       for (const c of withSeq(raw)) graph.apply(c);
       const ev = graph.evidence();
       const shuffled = [...ev.links].sort((a, b) => ((a.seq * 7919 + seed) % 13) - ((b.seq * 7919 + seed) % 13));
-      assert.deepEqual(resolveAll({ records: ev.records, links: shuffled }, graph.currentRules()), resolveAll(ev, graph.currentRules()));
+      assert.deepEqual(resolveAll({ ...ev, links: shuffled }, graph.currentRules()), resolveAll(ev, graph.currentRules()));
     }),
   );
 });
@@ -79,6 +85,8 @@ test('rules are never broken: unique namespaces, the cap, do-not-link', () => {
         assert.ok(ms.length <= RULES.maxClusterSize, `cluster ${id} has ${ms.length} identities`);
         assert.ok(ms.includes(id), 'a cluster is named after one of its members');
         for (const ns of ['crm', 'duns']) assert.ok(ms.filter((m) => m.startsWith(`${ns}:`)).length <= 1, `one ${ns} per cluster`);
+        const scopes = ms.flatMap((m) => (graph.evidence().scopes?.has(m) ? [graph.evidence().scopes!.get(m)!] : []));
+        assert.equal(new Set(scopes).size, scopes.length, 'one record of each scope per cluster');
       }
       for (const [a, b] of graph.currentRules().doNotLink) {
         if (a !== b && clusterOf.has(a) && clusterOf.has(b)) assert.notEqual(clusterOf.get(a), clusterOf.get(b), `${a} / ${b} kept apart`);
@@ -130,4 +138,15 @@ test('a cluster stops growing at the cap; the link that would pass it is refused
   assert.equal(r.clusterOf.get('rec:r2'), 'rec:r1');
   assert.equal(r.clusterOf.get('rec:r3'), 'rec:r3');
   assert.ok(r.decisions.some((d) => d.rule === 'cluster-cap' && d.link.record === 'rec:r3'));
+});
+
+test('two records of one scope sharing an email stay apart (a recycled mailbox); other scopes join', () => {
+  const g = new IdentityGraph(RULES);
+  g.apply({ kind: 'observe', record: 'rec:leaver', seq: 1, identities: ['email:jo@acme.com'], scope: 'org|acme' });
+  g.apply({ kind: 'observe', record: 'rec:new-hire', seq: 2, identities: ['email:jo@acme.com'], scope: 'org|acme' });
+  g.apply({ kind: 'observe', record: 'rec:at-subsidiary', seq: 3, identities: ['email:jo@acme.com'], scope: 'org|acme-labs' });
+  const r = g.resolution();
+  assert.notEqual(r.clusterOf.get('rec:leaver'), r.clusterOf.get('rec:new-hire'));
+  assert.equal(r.clusterOf.get('rec:at-subsidiary'), r.clusterOf.get('rec:leaver'));
+  assert.ok(r.decisions.some((d) => d.rule === 'record-scope' && d.link.record === 'rec:new-hire'));
 });

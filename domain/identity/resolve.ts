@@ -4,8 +4,8 @@
  * Evidence is what each record says about itself *now*: "I am `record` and I have `identity`",
  * each link stamped with the sequence number at which it was first observed. Resolution replays
  * the links in (sequence, namespace priority, key) order and accepts a link unless it breaks a
- * linking rule — a do-not-link pair, two different values of a unique namespace, or the cluster
- * cap. A refused link is kept as a decision naming the rule, so every cluster can be explained.
+ * linking rule — a do-not-link pair, two different values of a unique namespace, two records of
+ * the same scope (e.g. two contacts of one CRM org at the same account), or the cluster cap. A refused link is kept as a decision naming the rule, so every cluster can be explained.
  *
  * Determinism and incrementality by construction:
  * - Identities connected by any link, accepted or refused, form one *evidence component*. Rules
@@ -51,7 +51,7 @@ export interface Link {
   seq: number;
 }
 
-export type RejectionRule = `unique:${string}` | 'cluster-cap' | 'do-not-link';
+export type RejectionRule = `unique:${string}` | 'record-scope' | 'cluster-cap' | 'do-not-link';
 
 export interface Decision {
   link: Link;
@@ -64,6 +64,12 @@ export interface Evidence {
   /** Every record's own identity, with the sequence at which the record was first seen. */
   records: ReadonlyMap<IdentityKey, number>;
   links: readonly Link[];
+  /**
+   * A record's scope: a cluster holds at most one record of each scope. Two contacts of one CRM
+   * org at the same account are two people even when they share an email (a recycled mailbox),
+   * while the same human as a contact at two accounts (different scopes) is one.
+   */
+  scopes?: ReadonlyMap<IdentityKey, string>;
 }
 
 export interface Resolution {
@@ -77,8 +83,16 @@ const linkId = (l: Link) => `${l.record}\u0000${l.identity}`;
 
 /** Resolves all the evidence from scratch. */
 export function resolveAll(evidence: Evidence, rules: LinkingRules): Resolution {
+  return resolveComponentsOf(evidence, [...allNodes(evidence)], rules);
+}
+
+/**
+ * Resolves the evidence components that contain `seeds` (and nothing else): what an incremental
+ * resolution runs on the components a change touched, loaded whole from the store.
+ */
+export function resolveComponentsOf(evidence: Evidence, seeds: Iterable<IdentityKey>, rules: LinkingRules): Resolution {
   const out: Resolution = { clusterOf: new Map(), decisions: [] };
-  for (const component of evidenceComponents(evidence, [...allNodes(evidence)])) {
+  for (const component of evidenceComponents(evidence, [...seeds])) {
     const part = resolveComponent(component, rules);
     for (const [k, v] of part.clusterOf) out.clusterOf.set(k, v);
     out.decisions.push(...part.decisions);
@@ -92,6 +106,7 @@ interface Component {
   links: Link[];
   firstSeen: Map<IdentityKey, number>;
   records: Set<IdentityKey>;
+  scopes: Map<IdentityKey, string>;
 }
 
 function allNodes(evidence: Evidence): Set<IdentityKey> {
@@ -138,19 +153,22 @@ function evidenceComponents(evidence: Evidence, seeds: IdentityKey[]): Component
     }
     const firstSeen = new Map<IdentityKey, number>();
     const records = new Set<IdentityKey>();
+    const scopes = new Map<IdentityKey, string>();
     const see = (k: IdentityKey, seq: number) => firstSeen.set(k, Math.min(seq, firstSeen.get(k) ?? Infinity));
     for (const n of nodes) {
       const s = evidence.records.get(n);
       if (s !== undefined) {
         see(n, s);
         records.add(n);
+        const scope = evidence.scopes?.get(n);
+        if (scope !== undefined) scopes.set(n, scope);
       }
     }
     for (const l of links.values()) {
       see(l.record, l.seq);
       see(l.identity, l.seq);
     }
-    components.push({ nodes, links: [...links.values()], firstSeen, records });
+    components.push({ nodes, links: [...links.values()], firstSeen, records, scopes });
   }
   return components;
 }
@@ -160,6 +178,8 @@ interface Group {
   members: IdentityKey[];
   /** namespace → the one value a unique namespace has in this group */
   unique: Map<string, IdentityKey>;
+  /** scope → the one record of that scope in this group */
+  scopes: Map<string, IdentityKey>;
   /** The member that names the group: its earliest record (identities only when it has none). */
   anchor: IdentityKey;
   anchorRank: [notRecord: number, seq: number];
@@ -187,6 +207,7 @@ function resolveComponent(c: Component, rules: LinkingRules): Resolution {
       size: 1,
       members: [n],
       unique: isUnique(n) ? new Map([[namespaceOf(n), n]]) : new Map(),
+      scopes: c.scopes.has(n) ? new Map([[c.scopes.get(n)!, n]]) : new Map(),
       anchor: n,
       anchorRank: [c.records.has(n) ? 0 : 1, c.firstSeen.get(n)!],
     });
@@ -230,6 +251,7 @@ function resolveComponent(c: Component, rules: LinkingRules): Resolution {
     big.size += small.size;
     big.members.push(...small.members);
     for (const [ns, v] of small.unique) big.unique.set(ns, v);
+    for (const [scope, r] of small.scopes) big.scopes.set(scope, r);
     if (earlier(small, big)) {
       big.anchor = small.anchor;
       big.anchorRank = small.anchorRank;
@@ -244,6 +266,11 @@ function resolveComponent(c: Component, rules: LinkingRules): Resolution {
     for (const [ns, v] of a.unique) {
       const w = b.unique.get(ns);
       if (w !== undefined && w !== v) return `unique:${ns}`;
+    }
+    const [fewer, more] = a.scopes.size <= b.scopes.size ? [a.scopes, b.scopes] : [b.scopes, a.scopes];
+    for (const [scope, r] of fewer) {
+      const other = more.get(scope);
+      if (other !== undefined && other !== r) return 'record-scope';
     }
     if (a.size + b.size > rules.maxClusterSize) return 'cluster-cap';
     return undefined;
@@ -266,7 +293,7 @@ function sortResolution(r: Resolution): Resolution {
 
 /** A change to the evidence: records observed (their complete current identities) or removed. */
 export type EvidenceChange =
-  | { kind: 'observe'; record: IdentityKey; seq: number; identities: IdentityKey[] }
+  | { kind: 'observe'; record: IdentityKey; seq: number; identities: IdentityKey[]; scope?: string }
   | { kind: 'remove'; record: IdentityKey }
   | { kind: 'do-not-link'; pair: readonly [IdentityKey, IdentityKey] };
 
@@ -276,6 +303,7 @@ export type EvidenceChange =
  */
 export class IdentityGraph {
   private readonly records = new Map<IdentityKey, number>();
+  private readonly scopes = new Map<IdentityKey, string>();
   private readonly links = new Map<string, Link>();
   private readonly byRecord = new Map<IdentityKey, Set<string>>();
   private readonly adjacency = new Map<IdentityKey, Set<string>>();
@@ -288,7 +316,7 @@ export class IdentityGraph {
   }
 
   evidence(): Evidence {
-    return { records: new Map(this.records), links: [...this.links.values()] };
+    return { records: new Map(this.records), links: [...this.links.values()], scopes: new Map(this.scopes) };
   }
 
   currentRules(): LinkingRules {
@@ -326,7 +354,7 @@ export class IdentityGraph {
       const d = this.decisions.get(id)!;
       if (affected.has(d.link.record) || affected.has(d.link.identity)) this.decisions.delete(id);
     }
-    const evidence = { records: this.records, links: [...this.linksOf(after)] };
+    const evidence = { records: this.records, links: [...this.linksOf(after)], scopes: this.scopes };
     for (const component of evidenceComponents(evidence, [...after])) {
       const part = resolveComponent(component, this.currentRules());
       for (const [k, v] of part.clusterOf) this.clusterOf.set(k, v);
@@ -359,10 +387,13 @@ export class IdentityGraph {
     }
     if (change.kind === 'remove') {
       this.records.delete(change.record);
+      this.scopes.delete(change.record);
       this.byRecord.delete(change.record);
       return;
     }
     if (!this.records.has(change.record)) this.records.set(change.record, change.seq);
+    if (change.scope === undefined) this.scopes.delete(change.record);
+    else this.scopes.set(change.record, change.scope);
     for (const identity of change.identities) {
       if (identity === change.record) continue;
       const l: Link = { record: change.record, identity, seq: change.seq };

@@ -1,0 +1,169 @@
+/**
+ * The identity graph in Postgres: record nodes, links with their decisions, do-not-link pairs
+ * and the append-only decision log. Set-based statements only (arrays in, unnest out).
+ */
+import { listParam, type PgConn } from '../pg-transaction';
+
+export interface LinkRow {
+  node: string;
+  identity: string;
+  seq: number;
+  field: string;
+  outcome: 'linked' | 'redundant' | 'rejected';
+  rule: string | null;
+  observed_at: Date;
+}
+
+export interface RecordRow {
+  node: string;
+  record_key: string;
+  scope: string | null;
+  first_seen: number;
+  profile_id: string;
+}
+
+export interface DecisionRow {
+  entity: string;
+  kind: 'observe' | 'remove' | 'link' | 'reject' | 'do-not-link' | 'allow-link';
+  node: string;
+  identity: string | null;
+  seq: number | null;
+  identities: string[] | null;
+  scope: string | null;
+  rule: string | null;
+  profileId: string | null;
+  previousProfileIds: string[] | null;
+  actor: string;
+  reason: string | null;
+}
+
+/**
+ * Transaction-scoped advisory locks on graph nodes, taken in one sorted statement: two
+ * resolutions touching one component serialise (DESIGN §4). A deadlock between two lock rounds is
+ * detected by Postgres (40P01) and the caller retries its transaction.
+ */
+export async function lockNodes(conn: PgConn, nodes: Iterable<string>): Promise<void> {
+  const list = [...new Set(nodes)];
+  if (!list.length) return;
+  await conn.query(
+    `SELECT pg_advisory_xact_lock(k) FROM (SELECT DISTINCT hashtextextended(n, 7) AS k FROM unnest($1::text[]) n) s ORDER BY k`,
+    [list],
+  );
+}
+
+const LINK_COLUMNS = 'node, identity, seq::float8 AS seq, field, outcome, rule, observed_at';
+
+/** The links of these record nodes. */
+export async function linksOfRecords(conn: PgConn, nodes: string[]): Promise<LinkRow[]> {
+  if (!nodes.length) return [];
+  return (await conn.query(`SELECT ${LINK_COLUMNS} FROM identity_link WHERE node = ANY($1::text[])`, [nodes])).rows;
+}
+
+/** Every link of the evidence components containing `seeds` (connected through any link). */
+export async function loadComponents(conn: PgConn, seeds: Iterable<string>): Promise<{ nodes: Set<string>; links: LinkRow[] }> {
+  const nodes = new Set(seeds);
+  const links = new Map<string, LinkRow>();
+  let frontier = [...nodes];
+  while (frontier.length) {
+    const rows: LinkRow[] = (
+      await conn.query(`SELECT ${LINK_COLUMNS} FROM identity_link WHERE node = ANY($1::text[]) OR identity = ANY($1::text[])`, [frontier])
+    ).rows;
+    const next: string[] = [];
+    for (const r of rows) {
+      links.set(`${r.node}\u0000${r.identity}`, r);
+      for (const n of [r.node, r.identity]) {
+        if (!nodes.has(n)) {
+          nodes.add(n);
+          next.push(n);
+        }
+      }
+    }
+    frontier = next;
+  }
+  return { nodes, links: [...links.values()] };
+}
+
+export async function recordsByNode(conn: PgConn, nodes: string[]): Promise<RecordRow[]> {
+  if (!nodes.length) return [];
+  return (
+    await conn.query(`SELECT node, record_key, scope, first_seen::float8 AS first_seen, profile_id FROM identity_record WHERE node = ANY($1::text[])`, [nodes])
+  ).rows;
+}
+
+export async function doNotLinkPairs(conn: PgConn, nodes: string[]): Promise<Array<[string, string]>> {
+  if (!nodes.length) return [];
+  const rows = (await conn.query(`SELECT a, b FROM identity_do_not_link WHERE a = ANY($1::text[]) OR b = ANY($1::text[])`, [nodes])).rows;
+  return rows.map((r: { a: string; b: string }) => [r.a, r.b]);
+}
+
+export async function nextSeqs(conn: PgConn, n: number): Promise<number[]> {
+  if (n <= 0) return [];
+  const rows = (await conn.query(`SELECT nextval('identity_seq')::float8 AS s FROM generate_series(1, $1::int)`, [n])).rows;
+  return rows.map((r: { s: number }) => r.s);
+}
+
+export async function upsertRecords(conn: PgConn, entity: string, rows: Array<Omit<RecordRow, 'first_seen'> & { first_seen: number }>): Promise<void> {
+  if (!rows.length) return;
+  await conn.query(
+    `INSERT INTO identity_record (node, entity, record_key, scope, first_seen, profile_id)
+     SELECT n, $1, k, s, f, p FROM unnest($2::text[], $3::text[], $4::text[], $5::bigint[], $6::uuid[]) AS t(n, k, s, f, p)
+     ON CONFLICT (node) DO UPDATE SET scope = excluded.scope, profile_id = excluded.profile_id, updated_at = now()`,
+    [entity, rows.map((r) => r.node), rows.map((r) => r.record_key), rows.map((r) => r.scope), rows.map((r) => r.first_seen), rows.map((r) => r.profile_id)],
+  );
+}
+
+export async function deleteRecords(conn: PgConn, nodes: string[]): Promise<void> {
+  if (nodes.length) await conn.query(`DELETE FROM identity_record WHERE node = ANY($1::text[])`, [nodes]);
+}
+
+export async function deleteLinks(conn: PgConn, links: Array<{ node: string; identity: string }>): Promise<void> {
+  if (!links.length) return;
+  await conn.query(
+    `DELETE FROM identity_link l USING unnest($1::text[], $2::text[]) AS d(n, i) WHERE l.node = d.n AND l.identity = d.i`,
+    [links.map((l) => l.node), links.map((l) => l.identity)],
+  );
+}
+
+/** Inserts new links and updates the decision of existing ones (their seq and provenance stay). */
+export async function upsertLinks(conn: PgConn, links: LinkRow[]): Promise<void> {
+  if (!links.length) return;
+  await conn.query(
+    `INSERT INTO identity_link (node, identity, seq, field, outcome, rule, observed_at)
+     SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::timestamptz[])
+     ON CONFLICT (node, identity) DO UPDATE SET outcome = excluded.outcome, rule = excluded.rule`,
+    [
+      links.map((l) => l.node),
+      links.map((l) => l.identity),
+      links.map((l) => l.seq),
+      links.map((l) => l.field),
+      links.map((l) => l.outcome),
+      links.map((l) => l.rule),
+      links.map((l) => l.observed_at),
+    ],
+  );
+}
+
+export async function appendDecisions(conn: PgConn, rows: DecisionRow[]): Promise<void> {
+  if (!rows.length) return;
+  await conn.query(
+    `INSERT INTO identity_decision (entity, kind, node, identity, seq, identities, scope, rule, profile_id, previous_profile_ids, actor, reason)
+     SELECT e, k, n, i, s, string_to_array(ids, chr(31)), sc, r, p,
+            string_to_array(pp, chr(31))::uuid[], a, re
+     FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::text[], $7::text[], $8::text[], $9::uuid[], $10::text[], $11::text[], $12::text[])
+       AS t(e, k, n, i, s, ids, sc, r, p, pp, a, re)`,
+    [
+      rows.map((r) => r.entity),
+      rows.map((r) => r.kind),
+      rows.map((r) => r.node),
+      rows.map((r) => r.identity),
+      rows.map((r) => r.seq),
+      rows.map((r) => (r.identities ? listParam(r.identities) : null)),
+      rows.map((r) => r.scope),
+      rows.map((r) => r.rule),
+      rows.map((r) => r.profileId),
+      rows.map((r) => (r.previousProfileIds ? listParam(r.previousProfileIds) : null)),
+      rows.map((r) => r.actor),
+      rows.map((r) => r.reason),
+    ],
+  );
+}

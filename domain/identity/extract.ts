@@ -1,0 +1,155 @@
+/**
+ * What one record says about who it is: its own record node, the identities its fields carry
+ * (normalised per namespace kind) and its scope. Values that identify nobody are refused with the
+ * reason, so an operator can see why an email on a record did not link it to anything.
+ */
+import { identityKey, type IdentityKey } from './resolve';
+import { canonicalEmail, canonicalWebDomain, normaliseDuns, normaliseOpaqueId, normalisePhone, type Normalised } from './normalise';
+import { RECORD_NAMESPACE, type BlockedValue, type Entity, type IdentityConfig, type NamespaceConfig, type RecordScope, type ValueKind } from './config';
+
+/** The stored fields of one canonical record that identity extraction reads. */
+export interface RecordFacts {
+  recordKey: string;
+  sourceType: string | null;
+  sourceInstanceId: string | null;
+  /** The person's main account (people only). */
+  accountKey: string | null;
+  record: Record<string, unknown>;
+}
+
+export interface ExtractedIdentity {
+  key: IdentityKey;
+  /** The record field it came from. */
+  field: string;
+}
+
+export interface RefusedIdentity {
+  namespace: string;
+  field: string;
+  value: string;
+  reason: string;
+}
+
+export interface RecordIdentities {
+  record: IdentityKey;
+  scope: string | undefined;
+  identities: ExtractedIdentity[];
+  refused: RefusedIdentity[];
+}
+
+/** Blocked values indexed for lookup: (namespace or '*', match, value). */
+export class BlockList {
+  private readonly entries = new Map<string, string>();
+
+  constructor(blocked: readonly BlockedValue[]) {
+    for (const b of blocked) this.entries.set(`${b.namespace ?? '*'}\u0000${b.match}\u0000${b.value.toLowerCase()}`, b.reason);
+  }
+
+  reason(namespace: string, match: BlockedValue['match'], value: string): string | undefined {
+    const v = value.toLowerCase();
+    return this.entries.get(`${namespace}\u0000${match}\u0000${v}`) ?? this.entries.get(`*\u0000${match}\u0000${v}`);
+  }
+}
+
+/** Normalises a value for a namespace kind and applies the block list. */
+export function normaliseIdentity(ns: NamespaceConfig, raw: string, blocks: BlockList): Normalised {
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u001f\u007f]/.test(raw.trim())) return { ok: false, reason: 'control characters in an identity value' };
+  const base = normaliseByKind(ns.kind, raw);
+  if (!base.ok) return base;
+  const v = base.value;
+  const blockedValue = blocks.reason(ns.name, 'value', v);
+  if (blockedValue) return { ok: false, reason: blockedValue };
+  if (ns.kind === 'email') {
+    const at = v.lastIndexOf('@');
+    const local = v.slice(0, at).split('+')[0]!;
+    const r = blocks.reason(ns.name, 'email-local-part', local) ?? blocks.reason(ns.name, 'value', local);
+    if (r) return { ok: false, reason: `${r} ('${local}@')` };
+  }
+  if (ns.kind === 'web-domain') {
+    const r = blocks.reason(ns.name, 'domain', v);
+    if (r) return { ok: false, reason: `${r} ('${v}')` };
+  }
+  return base;
+}
+
+function normaliseByKind(kind: ValueKind, raw: string): Normalised {
+  switch (kind) {
+    case 'email': {
+      const v = canonicalEmail(raw);
+      return v === null ? { ok: false, reason: 'not an email address' } : { ok: true, value: v };
+    }
+    case 'web-domain': {
+      const v = canonicalWebDomain(raw);
+      return v === null ? { ok: false, reason: 'not a web domain' } : { ok: true, value: v };
+    }
+    case 'phone':
+      return normalisePhone(raw);
+    case 'duns':
+      return normaliseDuns(raw);
+    case 'record-key':
+    case 'opaque':
+      return normaliseOpaqueId(raw);
+  }
+}
+
+/** Every string at a dot path; arrays on the way are walked; `identityMap.X` reads each `id`. */
+export function valuesAt(record: Record<string, unknown>, path: string): string[] {
+  const parts = path.split('.');
+  if (parts[0] === 'identityMap' && parts.length === 2) {
+    const map = record.identityMap as Record<string, unknown> | undefined;
+    const list = map?.[parts[1]!];
+    return Array.isArray(list) ? list.flatMap((e) => (e && typeof (e as { id?: unknown }).id === 'string' ? [(e as { id: string }).id] : [])) : [];
+  }
+  let level: unknown[] = [record];
+  for (const p of parts) {
+    const next: unknown[] = [];
+    for (const v of level) {
+      const items = Array.isArray(v) ? v : [v];
+      for (const item of items) if (item && typeof item === 'object') next.push((item as Record<string, unknown>)[p]);
+    }
+    level = next;
+  }
+  return level.flatMap((v) => (Array.isArray(v) ? v : [v])).filter((v): v is string => typeof v === 'string');
+}
+
+export function recordScope(scope: RecordScope, facts: RecordFacts): string | undefined {
+  const instance = `${facts.sourceType ?? ''}/${facts.sourceInstanceId ?? ''}`.toLowerCase();
+  switch (scope) {
+    case 'none':
+      return undefined;
+    case 'instance':
+      return instance;
+    case 'instance-account':
+      return `${instance}|${facts.accountKey ?? ''}`;
+  }
+}
+
+/** The identities of one record, for the namespaces of its entity. */
+export function extractIdentities(entity: Entity, facts: RecordFacts, config: IdentityConfig, blocks: BlockList): RecordIdentities {
+  const record = identityKey(RECORD_NAMESPACE[entity], facts.recordKey);
+  const identities = new Map<IdentityKey, ExtractedIdentity>();
+  const refused: RefusedIdentity[] = [];
+  for (const ns of config.namespaces) {
+    if (ns.entity !== entity || !ns.links) continue;
+    for (const field of ns.fields) {
+      for (const raw of valuesAt(facts.record, field)) {
+        const n = normaliseIdentity(ns, raw, blocks);
+        if (!n.ok) {
+          refused.push({ namespace: ns.name, field, value: raw, reason: n.reason });
+          continue;
+        }
+        const key = identityKey(ns.name, n.value);
+        if (key !== record && !identities.has(key)) identities.set(key, { key, field });
+      }
+    }
+  }
+  return { record, scope: recordScope(config.settings.recordScope[entity], facts), identities: [...identities.values()], refused };
+}
+
+/** The resolver's view of the configured namespaces. */
+export function linkingNamespaces(config: IdentityConfig): Record<string, { unique: boolean; priority: number }> {
+  const out: Record<string, { unique: boolean; priority: number }> = {};
+  for (const ns of config.namespaces) out[ns.name] = { unique: ns.unique, priority: ns.priority };
+  return out;
+}

@@ -1,0 +1,170 @@
+/**
+ * Full recompute: every stored person and account resolved from scratch by the same resolver the
+ * incremental path uses, keeping each record's and link's first-seen sequence (so ids stay what
+ * they were). `fullResolution` only computes (tests compare it with the incremental graph);
+ * `rebuildIdentityGraph` replaces the graph and all profiles with it (after a configuration change,
+ * or for a first load).
+ */
+import type { Knex } from 'knex';
+import { ENTITIES, RECORD_NAMESPACE, type Entity, type IdentityConfig } from '../domain/identity/config';
+import { extractIdentities, type ExtractedIdentity } from '../domain/identity/extract';
+import { profileIdOf } from '../domain/identity/profile-id';
+import { resolveAll, type Evidence, type IdentityKey, type Link, type Resolution } from '../domain/identity/resolve';
+import { copyRows, copyValue, inPgTransaction, type PgConn } from '../db/pg-transaction';
+import { loadIdentityConfig } from '../db/repositories/identity-config';
+import { blockListOf, ENTITY_TABLE, linkingRules } from './resolve-records';
+import { rematerialiseProfiles } from './profiles';
+
+export interface FullResolution {
+  entity: Entity;
+  evidence: Evidence;
+  resolution: Resolution;
+  /** record node → profile id */
+  profileOf: Map<IdentityKey, string>;
+  fields: Map<string, string>;
+  scopes: Map<IdentityKey, string>;
+}
+
+const FETCH = 20_000;
+
+async function* storedRecords(conn: PgConn, entity: Entity) {
+  const accountKey = entity === 'person' ? 'account_key' : 'NULL::text AS account_key';
+  await conn.query(
+    `DECLARE identity_rebuild NO SCROLL CURSOR FOR
+       SELECT record_key, source_type, source_instance_id, ${accountKey}, record FROM ${ENTITY_TABLE[entity]} WHERE NOT is_deleted ORDER BY created_at, record_key`,
+  );
+  try {
+    for (;;) {
+      const { rows } = await conn.query(`FETCH ${FETCH} FROM identity_rebuild`);
+      if (!rows.length) break;
+      yield rows as Array<{ record_key: string; source_type: string | null; source_instance_id: string | null; account_key: string | null; record: Record<string, unknown> }>;
+    }
+  } finally {
+    await conn.query('CLOSE identity_rebuild');
+  }
+}
+
+/** Resolves every stored record of an entity (inside the caller's transaction, for a consistent read). */
+export async function fullResolution(conn: PgConn, config: IdentityConfig, entity: Entity): Promise<FullResolution> {
+  const ns = RECORD_NAMESPACE[entity];
+  const heldRecords = await conn.query(`SELECT node, first_seen::float8 AS s FROM identity_record WHERE entity = $1`, [entity]);
+  const heldLinks = await conn.query(`SELECT node, identity, seq::float8 AS s FROM identity_link WHERE node LIKE $1`, [`${ns}:%`]);
+  const dnl = await conn.query(`SELECT a, b FROM identity_do_not_link WHERE entity = $1`, [entity]);
+
+  const firstSeenHeld = new Map<string, number>(heldRecords.rows.map((r: { node: string; s: number }) => [r.node, r.s]));
+  const seqHeld = new Map<string, number>(heldLinks.rows.map((r: { node: string; identity: string; s: number }) => [`${r.node}\u0000${r.identity}`, r.s]));
+  const observed: Array<{ node: IdentityKey; scope: string | undefined; identities: ExtractedIdentity[] }> = [];
+  const blocks = blockListOf(config);
+  for await (const rows of storedRecords(conn, entity)) {
+    for (const r of rows) {
+      const x = extractIdentities(entity, { recordKey: r.record_key, sourceType: r.source_type, sourceInstanceId: r.source_instance_id, accountKey: r.account_key, record: r.record }, config, blocks);
+      observed.push({ node: x.record, scope: x.scope, identities: x.identities });
+    }
+  }
+  // Records seen for the first time get sequence numbers now, in storage order.
+  const fresh = observed.filter((o) => !firstSeenHeld.has(o.node)).length;
+  let next = fresh ? Number((await conn.query(`SELECT setval('identity_seq', nextval('identity_seq') + $1::bigint - 1)::float8 AS last`, [fresh])).rows[0].last) - fresh + 1 : 0;
+  const records = new Map<IdentityKey, number>();
+  const scopes = new Map<IdentityKey, string>();
+  const fields = new Map<string, string>();
+  const links: Link[] = [];
+  for (const o of observed) {
+    const seen = firstSeenHeld.get(o.node) ?? next++;
+    records.set(o.node, seen);
+    if (o.scope !== undefined) scopes.set(o.node, o.scope);
+    for (const i of o.identities) {
+      const id = `${o.node}\u0000${i.key}`;
+      links.push({ record: o.node, identity: i.key, seq: seqHeld.get(id) ?? seen });
+      fields.set(id, i.field);
+    }
+  }
+  const evidence: Evidence = { records, links, scopes };
+  const resolution = resolveAll(evidence, linkingRules(config, dnl.rows.map((r: { a: string; b: string }) => [r.a, r.b] as const)));
+  const profileOf = new Map<IdentityKey, string>();
+  const anchorIds = new Map<IdentityKey, string>();
+  for (const node of records.keys()) {
+    const anchor = resolution.clusterOf.get(node) ?? node;
+    let id = anchorIds.get(anchor);
+    if (!id) anchorIds.set(anchor, (id = profileIdOf(anchor)));
+    profileOf.set(node, id);
+  }
+  return { entity, evidence, resolution, profileOf, fields, scopes };
+}
+
+export interface RebuildResult {
+  entity: Entity;
+  records: number;
+  links: number;
+  profiles: number;
+  ms: { resolve: number; graph: number; profiles: number };
+}
+
+/** Replaces the graph and the profiles of both entities with a full recompute. */
+export async function rebuildIdentityGraph(db: Knex, opts: { actor?: string; profileChunk?: number } = {}): Promise<RebuildResult[]> {
+  const config = await loadIdentityConfig(db);
+  const out: RebuildResult[] = [];
+  for (const entity of ENTITIES) out.push(await rebuildEntity(db, config, entity, opts.actor ?? 'rebuild', opts.profileChunk ?? 5_000));
+  return out;
+}
+
+async function rebuildEntity(db: Knex, config: IdentityConfig, entity: Entity, actor: string, chunk: number): Promise<RebuildResult> {
+  const t0 = performance.now();
+  let resolveMs = 0;
+  let full!: FullResolution;
+  const profileIds = await inPgTransaction(db, async (conn) => {
+    await conn.query(`LOCK TABLE identity_record, identity_link IN EXCLUSIVE MODE`);
+    full = await fullResolution(conn, config, entity);
+    resolveMs = performance.now() - t0;
+    const ns = `${RECORD_NAMESPACE[entity]}:%`;
+    const previous = new Set<string>((await conn.query(`SELECT DISTINCT profile_id FROM identity_record WHERE entity = $1`, [entity])).rows.map((r: { profile_id: string }) => r.profile_id));
+    await conn.query(`DELETE FROM identity_link WHERE node LIKE $1`, [ns]);
+    await conn.query(`DELETE FROM identity_record WHERE entity = $1`, [entity]);
+    const outcome = new Map(full.resolution.decisions.map((d) => [`${d.link.record}\u0000${d.link.identity}`, d]));
+    const now = new Date().toISOString();
+    let lines: string[] = [];
+    const flush = async (target: string) => {
+      if (lines.length) await copyRows(conn, target, lines.join(''));
+      lines = [];
+    };
+    for (const [node, seen] of full.evidence.records) {
+      lines.push(`${copyValue(node)}\t${entity}\t${copyValue(node.slice(node.indexOf(':') + 1))}\t${copyValue(full.scopes.get(node) ?? null)}\t${seen}\t${full.profileOf.get(node)}\n`);
+      if (lines.length >= 50_000) await flush('identity_record (node, entity, record_key, scope, first_seen, profile_id)');
+    }
+    await flush('identity_record (node, entity, record_key, scope, first_seen, profile_id)');
+    const byRecord = new Map<IdentityKey, Link[]>();
+    for (const l of full.evidence.links) {
+      const d = outcome.get(`${l.record}\u0000${l.identity}`)!;
+      lines.push(`${copyValue(l.record)}\t${copyValue(l.identity)}\t${l.seq}\t${copyValue(full.fields.get(`${l.record}\u0000${l.identity}`)!)}\t${d.outcome}\t${copyValue(d.rule ?? null)}\t${now}\n`);
+      if (lines.length >= 50_000) await flush('identity_link (node, identity, seq, field, outcome, rule, observed_at)');
+      const list = byRecord.get(l.record);
+      if (list) list.push(l);
+      else byRecord.set(l.record, [l]);
+    }
+    await flush('identity_link (node, identity, seq, field, outcome, rule, observed_at)');
+    // The log: one observation per record as the rebuild saw it, and each rejected link with its rule.
+    for (const [node, seen] of full.evidence.records) {
+      const ids = (byRecord.get(node) ?? []).map((l) => `"${l.identity.replace(/["\\]/g, (c) => `\\${c}`)}"`).join(',');
+      lines.push(`${entity}\tobserve\t${copyValue(node)}\t\\N\t${seen}\t${copyValue(`{${ids}}`)}\t${copyValue(full.scopes.get(node) ?? null)}\t\\N\t${full.profileOf.get(node)}\t${copyValue(actor)}\n`);
+      if (lines.length >= 50_000) await flush('identity_decision (entity, kind, node, identity, seq, identities, scope, rule, profile_id, actor)');
+    }
+    for (const d of full.resolution.decisions) {
+      if (d.outcome !== 'rejected') continue;
+      lines.push(`${entity}\treject\t${copyValue(d.link.record)}\t${copyValue(d.link.identity)}\t${d.link.seq}\t\\N\t\\N\t${copyValue(d.rule ?? null)}\t${full.profileOf.get(d.link.record)}\t${copyValue(actor)}\n`);
+    }
+    await flush('identity_decision (entity, kind, node, identity, seq, identities, scope, rule, profile_id, actor)');
+    const current = new Set(full.profileOf.values());
+    const gone = new Map<string, string[]>();
+    for (const p of previous) if (!current.has(p)) gone.set(p, []);
+    // Profiles that no longer exist go in the same transaction as the graph that ended them.
+    await rematerialiseProfiles(conn, config, { entity, touched: new Set(), gone, observed: 0 }, actor);
+    return [...current];
+  });
+  const t1 = performance.now();
+  // Profiles in chunks, each its own transaction (a rebuild of millions does not hold one huge one).
+  for (let i = 0; i < profileIds.length; i += chunk) {
+    const ids = profileIds.slice(i, i + chunk);
+    await inPgTransaction(db, (conn) => rematerialiseProfiles(conn, config, { entity, touched: new Set(ids), gone: new Map(), observed: 0 }, actor));
+  }
+  const t2 = performance.now();
+  return { entity, records: full.evidence.records.size, links: full.evidence.links.length, profiles: profileIds.length, ms: { resolve: resolveMs, graph: t1 - t0 - resolveMs, profiles: t2 - t1 } };
+}

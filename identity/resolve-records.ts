@@ -1,0 +1,259 @@
+/**
+ * Incremental identity resolution of the records a batch changed, inside the caller's transaction
+ * (the one that stored the records): each record's identities are extracted from its stored row,
+ * the evidence components it touches are locked and loaded whole, re-resolved by the same code as
+ * a full recompute (domain/identity/resolve.ts), and only the differences are written — record
+ * nodes and their profile ids, links and their decisions, and the decision log.
+ */
+import { RECORD_NAMESPACE, type Entity, type IdentityConfig } from '../domain/identity/config';
+import { BlockList, extractIdentities, linkingNamespaces, type ExtractedIdentity, type RecordFacts } from '../domain/identity/extract';
+import { profileIdOf } from '../domain/identity/profile-id';
+import { identityKey, resolveComponentsOf, type Evidence, type IdentityKey, type Link, type LinkingRules } from '../domain/identity/resolve';
+import {
+  appendDecisions,
+  deleteLinks,
+  deleteRecords,
+  doNotLinkPairs,
+  linksOfRecords,
+  loadComponents,
+  lockNodes,
+  nextSeqs,
+  recordsByNode,
+  upsertLinks,
+  upsertRecords,
+  type DecisionRow,
+  type LinkRow,
+  type RecordRow,
+} from '../db/repositories/identity-graph';
+import type { PgConn } from '../db/pg-transaction';
+
+export const ENTITY_TABLE: Record<Entity, string> = { person: 'xdm_person', account: 'xdm_account' };
+
+/** What a resolution changed: the profiles to rematerialise and the ones that no longer exist. */
+export interface GraphChange {
+  entity: Entity;
+  /** Profiles (after the change) whose records or attributes changed. */
+  touched: Set<string>;
+  /** Profiles that no longer exist → the profiles their records went to. */
+  gone: Map<string, string[]>;
+  /** Records whose identities changed (observations and removals logged). */
+  observed: number;
+}
+
+const blockLists = new WeakMap<IdentityConfig, BlockList>();
+export function blockListOf(config: IdentityConfig): BlockList {
+  let b = blockLists.get(config);
+  if (!b) blockLists.set(config, (b = new BlockList(config.blocked)));
+  return b;
+}
+
+export function linkingRules(config: IdentityConfig, doNotLink: Array<readonly [string, string]>): LinkingRules {
+  return { namespaces: linkingNamespaces(config), maxClusterSize: config.settings.maxClusterSize, doNotLink };
+}
+
+/** Reads the stored rows of these records (deleted ones come back with isDeleted). */
+export async function recordFacts(conn: PgConn, entity: Entity, keys: string[]): Promise<Map<string, RecordFacts & { isDeleted: boolean }>> {
+  const accountKey = entity === 'person' ? 'account_key' : 'NULL::text AS account_key';
+  const rows = (
+    await conn.query(
+      `SELECT record_key, source_type, source_instance_id, is_deleted, record, ${accountKey} FROM ${ENTITY_TABLE[entity]} WHERE record_key = ANY($1::text[])`,
+      [keys],
+    )
+  ).rows;
+  return new Map(
+    rows.map((r: Record<string, unknown>) => [
+      r.record_key as string,
+      {
+        recordKey: r.record_key as string,
+        sourceType: r.source_type as string | null,
+        sourceInstanceId: r.source_instance_id as string | null,
+        accountKey: r.account_key as string | null,
+        record: r.record as Record<string, unknown>,
+        isDeleted: r.is_deleted as boolean,
+      },
+    ]),
+  );
+}
+
+interface Desired {
+  scope: string | undefined;
+  identities: ExtractedIdentity[];
+}
+
+const linkId = (node: string, identity: string) => `${node}\u0000${identity}`;
+const accepted = (outcome: string | undefined) => outcome === 'linked' || outcome === 'redundant';
+
+/**
+ * Resolves the records whose stored rows changed (`recordKeys`), and re-resolves the components
+ * around `alsoAround` (identities whose rules changed: a do-not-link pair added or removed).
+ */
+export async function resolveRecords(
+  conn: PgConn,
+  config: IdentityConfig,
+  entity: Entity,
+  recordKeys: readonly string[],
+  actor: string,
+  alsoAround: readonly IdentityKey[] = [],
+): Promise<GraphChange> {
+  const keys = [...new Set(recordKeys)];
+  const change: GraphChange = { entity, touched: new Set(), gone: new Map(), observed: 0 };
+  if (!keys.length && !alsoAround.length) return change;
+  const nodeOf = (k: string) => identityKey(RECORD_NAMESPACE[entity], k);
+  const nodes = keys.map(nodeOf);
+  await lockNodes(conn, nodes);
+
+  // What each record says now, against what the graph holds for it.
+  const facts = await recordFacts(conn, entity, keys);
+  const blocks = blockListOf(config);
+  const desired = new Map<IdentityKey, Desired | null>();
+  for (const k of keys) {
+    const f = facts.get(k);
+    if (!f || f.isDeleted) desired.set(nodeOf(k), null);
+    else {
+      const x = extractIdentities(entity, f, config, blocks);
+      desired.set(x.record, { scope: x.scope, identities: x.identities });
+    }
+  }
+  const ownLinks = await linksOfRecords(conn, nodes);
+  const ownRecords = await recordsByNode(conn, nodes);
+  const heldRecord = new Map(ownRecords.map((r) => [r.node, r]));
+  const heldLinks = new Map<string, LinkRow[]>();
+  for (const l of ownLinks) heldLinks.set(l.node, [...(heldLinks.get(l.node) ?? []), l]);
+  const changed: IdentityKey[] = [];
+  for (const node of nodes) {
+    const want = desired.get(node)!;
+    const held = heldRecord.get(node);
+    if (!want) {
+      if (held) changed.push(node);
+      continue;
+    }
+    const have = new Set((heldLinks.get(node) ?? []).map((l) => l.identity));
+    const same = held && (held.scope ?? undefined) === want.scope && have.size === want.identities.length && want.identities.every((i) => have.has(i.key));
+    if (same) change.touched.add(held.profile_id);
+    else changed.push(node);
+  }
+  if (!changed.length && !alsoAround.length) return change;
+
+  // Lock the whole evidence components the change touches, growing until nothing new appears.
+  const seeds = new Set<IdentityKey>([...changed, ...alsoAround]);
+  for (const n of changed) {
+    for (const i of desired.get(n)?.identities ?? []) seeds.add(i.key);
+    for (const l of heldLinks.get(n) ?? []) seeds.add(l.identity);
+  }
+  const locked = new Set(nodes);
+  let component = await loadComponents(conn, seeds);
+  for (;;) {
+    const more = [...component.nodes].filter((n) => !locked.has(n));
+    if (!more.length) break;
+    await lockNodes(conn, more);
+    for (const n of more) locked.add(n);
+    component = await loadComponents(conn, seeds);
+  }
+  const compNodes = [...component.nodes];
+  const records = await recordsByNode(conn, compNodes);
+  const dnl = await doNotLinkPairs(conn, compNodes);
+
+  // The evidence before and after the change.
+  const recordRows = new Map(records.map((r) => [r.node, r]));
+  const beforeLinks = new Map(component.links.map((l) => [linkId(l.node, l.identity), l]));
+  const afterLinks = new Map(beforeLinks);
+  const firstSeen = new Map(records.map((r) => [r.node, r.first_seen]));
+  const scopes = new Map<IdentityKey, string>();
+  for (const r of records) if (r.scope !== null) scopes.set(r.node, r.scope);
+  const seqs = await nextSeqs(conn, changed.length);
+  const now = new Date();
+  const removed: IdentityKey[] = [];
+  changed.forEach((node, i) => {
+    const want = desired.get(node)!;
+    const seq = seqs[i]!;
+    const keep = new Set(want?.identities.map((x) => x.key) ?? []);
+    for (const l of heldLinks.get(node) ?? []) if (!keep.has(l.identity)) afterLinks.delete(linkId(node, l.identity));
+    if (!want) {
+      firstSeen.delete(node);
+      scopes.delete(node);
+      removed.push(node);
+      return;
+    }
+    if (!firstSeen.has(node)) firstSeen.set(node, seq);
+    if (want.scope === undefined) scopes.delete(node);
+    else scopes.set(node, want.scope);
+    for (const x of want.identities) {
+      const id = linkId(node, x.key);
+      if (!afterLinks.has(id)) afterLinks.set(id, { node, identity: x.key, seq, field: x.field, outcome: 'linked', rule: null, observed_at: now });
+    }
+  });
+  const evidence: Evidence = {
+    records: firstSeen,
+    links: [...afterLinks.values()].map((l): Link => ({ record: l.node, identity: l.identity, seq: l.seq })),
+    scopes,
+  };
+  const linked = new Set<IdentityKey>();
+  for (const l of afterLinks.values()) linked.add(l.node).add(l.identity);
+  const resolution = resolveComponentsOf(evidence, compNodes.filter((n) => firstSeen.has(n) || linked.has(n)), linkingRules(config, dnl));
+  const decisionOf = new Map(resolution.decisions.map((d) => [linkId(d.link.record, d.link.identity), d]));
+
+  // Records: new, moved to another profile, or gone.
+  const recordWrites: RecordRow[] = [];
+  const profileAfter = new Map<IdentityKey, string>();
+  for (const [node, seen] of firstSeen) {
+    const profileId = profileIdOf(resolution.clusterOf.get(node) ?? node);
+    profileAfter.set(node, profileId);
+    const held = recordRows.get(node);
+    const scope = scopes.get(node) ?? null;
+    if (!held || held.profile_id !== profileId || (held.scope ?? null) !== scope) {
+      recordWrites.push({ node, record_key: node.slice(node.indexOf(':') + 1), scope, first_seen: seen, profile_id: profileId });
+    }
+  }
+  const profilesAfter = new Set(profileAfter.values());
+  for (const p of profilesAfter) change.touched.add(p);
+  for (const r of records) {
+    if (profilesAfter.has(r.profile_id)) continue;
+    const to = change.gone.get(r.profile_id) ?? [];
+    const now = profileAfter.get(r.node);
+    if (now && !to.includes(now)) to.push(now);
+    change.gone.set(r.profile_id, to);
+  }
+
+  // Links: gone, new, or with a changed decision; the log gets observations and flipped decisions.
+  const linkWrites: LinkRow[] = [];
+  const log: DecisionRow[] = [];
+  const base = { entity, actor, reason: null, seq: null, identities: null, scope: null, previousProfileIds: null } as const;
+  for (const [id, l] of afterLinks) {
+    const d = decisionOf.get(id);
+    const outcome = d?.outcome ?? 'linked';
+    const rule = d?.rule ?? null;
+    const before = beforeLinks.get(id);
+    if (before && before.outcome === outcome && before.rule === rule) continue;
+    linkWrites.push({ ...l, outcome, rule });
+    const flipped = before ? accepted(before.outcome) !== accepted(outcome) || before.rule !== rule : outcome === 'rejected';
+    if (flipped) {
+      log.push({ ...base, kind: outcome === 'rejected' ? 'reject' : 'link', node: l.node, identity: l.identity, seq: l.seq, rule, profileId: profileAfter.get(l.node) ?? null });
+    }
+  }
+  const goneLinks = [...beforeLinks.values()].filter((l) => !afterLinks.has(linkId(l.node, l.identity)));
+  changed.forEach((node, i) => {
+    const want = desired.get(node)!;
+    const previous = recordRows.get(node)?.profile_id;
+    const after = profileAfter.get(node) ?? null;
+    log.unshift({
+      ...base,
+      kind: want ? 'observe' : 'remove',
+      node,
+      seq: want ? seqs[i]! : null,
+      identities: want ? want.identities.map((x) => x.key) : null,
+      scope: want?.scope ?? null,
+      profileId: after,
+      previousProfileIds: previous && previous !== after ? [previous] : null,
+      identity: null,
+      rule: null,
+    });
+  });
+  change.observed = changed.length;
+
+  await deleteLinks(conn, goneLinks);
+  await deleteRecords(conn, removed);
+  await upsertRecords(conn, entity, recordWrites);
+  await upsertLinks(conn, linkWrites);
+  await appendDecisions(conn, log);
+  return change;
+}
