@@ -11,6 +11,7 @@ import { errorHandler } from './errors';
 import { fileIngestionRoutes } from './routes/file-ingestions';
 import { ingestRoutes } from './routes/ingest';
 import { quarantineRoutes } from './routes/quarantine';
+import { identityRoutes } from './routes/identity';
 import { recordRoutes } from './routes/records';
 import { sourceRoutes } from './routes/sources';
 import { temporalCodecRoutes } from './routes/temporal-codec';
@@ -71,6 +72,7 @@ export async function buildApp(deps: ApiDeps) {
   await app.register(fileIngestionRoutes(deps));
   await app.register(recordRoutes(deps));
   await app.register(sourceRoutes(deps));
+  await app.register(identityRoutes(deps));
   if (deps.codec) await app.register(temporalCodecRoutes(deps.codec.codec, deps.codec.corsOrigins));
   return app;
 }

@@ -32,3 +32,8 @@ export function lazyTemporal(opts: { address: string; namespace: string; taskQue
     },
   };
 }
+
+/** The Web UI page of a workflow, when the UI's address is configured. */
+export function workflowUrl(temporal: Pick<TemporalAccess, 'uiUrl' | 'namespace'>, workflowId: string): string | undefined {
+  return temporal.uiUrl ? `${temporal.uiUrl}/namespaces/${temporal.namespace}/workflows/${encodeURIComponent(workflowId)}` : undefined;
+}

@@ -14,6 +14,7 @@ import { configureSource, startBackfill } from '../../ingestion/source-admin';
 import { describeSyncSchedule, setSyncSchedulePaused, triggerSync } from '../../platform/sync-schedules';
 import { backfillProgressQuery, backfillWorkflowId, type InstanceRef } from '../../workflows/shared/sync-types';
 import { HttpError } from '../errors';
+import { workflowUrl as uiLink } from '../temporal-access';
 import type { ApiDeps } from '../app';
 
 const instanceParams = z.object({ sourceType: z.enum(SOURCE_TYPE_NAMES), instanceId: z.string().min(1) });
@@ -24,8 +25,7 @@ const backfillBody = z.strictObject({
 });
 
 export function sourceRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
-  const workflowUrl = (workflowId: string) =>
-    deps.temporal.uiUrl ? `${deps.temporal.uiUrl}/namespaces/${deps.temporal.namespace}/workflows/${encodeURIComponent(workflowId)}` : undefined;
+  const workflowUrl = (workflowId: string) => uiLink(deps.temporal, workflowId);
   const admin = async () => ({ db: deps.db, client: await deps.temporal.client(), taskQueue: deps.temporal.taskQueue });
   const requireInstance = async (p: InstanceRef): Promise<SourceInstanceRow> => {
     const row = await getSourceInstance(deps.db, p.sourceType, p.instanceId);
