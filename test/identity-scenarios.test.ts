@@ -6,9 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { loadIdentityConfig } from '../db/repositories/identity-config';
-import { inPgTransaction } from '../db/pg-transaction';
-import { fullResolution } from '../identity/rebuild';
+import { assertGraphMatchesRecompute } from './support/identity-check';
 import { closeTestDb, testDb, uniqueInstance } from './support/env';
 import { testApi } from './support/api';
 
@@ -55,26 +53,6 @@ async function profileOf(type: string, instance: string, id: string, entity = 'p
   return row.profile_id;
 }
 
-async function assertIncrementalEqualsFull() {
-  const db = testDb();
-  const config = await loadIdentityConfig(db);
-  for (const entity of ['person', 'account'] as const) {
-    const full = await inPgTransaction(db, (conn) => fullResolution(conn, config, entity));
-    const held = new Map<string, string>((await db('identity_record').where({ entity }).select('node', 'profile_id')).map((r) => [r.node, r.profile_id]));
-    assert.equal(held.size, full.profileOf.size, `${entity}: same records`);
-    for (const [node, p] of full.profileOf) assert.equal(held.get(node), p, `${entity} ${node}: incremental profile = full recompute`);
-    const links = await db('identity_link').where('node', 'like', `${entity === 'person' ? 'b2b_person' : 'b2b_account'}:%`).select('node', 'identity', 'outcome', 'rule');
-    const decided = new Map(full.resolution.decisions.map((d) => [`${d.link.record} ${d.link.identity}`, d]));
-    assert.equal(links.length, decided.size, `${entity}: same links`);
-    for (const l of links) {
-      const d = decided.get(`${l.node} ${l.identity}`);
-      assert.ok(d, `link ${l.node} → ${l.identity} is in the full recompute`);
-      assert.equal(l.outcome, d.outcome, `${l.node} → ${l.identity}`);
-      assert.equal(l.rule, d.rule ?? null);
-    }
-  }
-}
-
 describe('identity scenarios (ground truth in each test)', () => {
   test('Marketo lead and Salesforce contact joined by the cross-system key, even with different emails', async () => {
     const org = uniqueInstance('00D');
@@ -87,7 +65,7 @@ describe('identity scenarios (ground truth in each test)', () => {
     assert.deepEqual(p.person_types, ['Contact', 'Lead']);
     // Most recent value wins, with provenance: the Marketo record is newer.
     assert.equal(p.attributes.workEmail.address, 'ada.old@acme-x1.com');
-    await assertIncrementalEqualsFull();
+    await assertGraphMatchesRecompute();
   });
 
   test('a shared mailbox never joins two people; the refusal is explained', async () => {
@@ -126,7 +104,7 @@ describe('identity scenarios (ground truth in each test)', () => {
     assert.deepEqual(events[0].details, { fromAccountProfileId: oldAccount, toAccountProfileId: newAccount });
     const links = await testDb()('profile_account_link').where({ person_profile_id: mover }).orderBy('is_active');
     assert.deepEqual(links.map((l) => [l.account_record_key, l.is_active]), [[`OLD@${org}.Salesforce`, false], [`NEW@${org}.Salesforce`, true]]);
-    await assertIncrementalEqualsFull();
+    await assertGraphMatchesRecompute();
   });
 
   test('two contacts of one org at the same account sharing an address stay two people (scope rule)', async () => {
@@ -161,7 +139,7 @@ describe('identity scenarios (ground truth in each test)', () => {
     assert.equal(await profileOf('Dynamics', dyn, 'D1', 'account'), a1, 'DUNS');
     assert.equal(await profileOf('Marketo', mkto, 'C1', 'account'), a1, 'cross-key');
     assert.notEqual(await profileOf('Salesforce', org, 'A2', 'account'), a1, 'one record per org in a cluster');
-    await assertIncrementalEqualsFull();
+    await assertGraphMatchesRecompute();
   });
 
   test('a hierarchy cycle is detected and reported, never followed; depth is kept through merges', async () => {
@@ -216,6 +194,6 @@ describe('identity scenarios (ground truth in each test)', () => {
     assert.ok(!(await testDb()('identity_record').where({ node: `b2b_person:003D@${org}.Salesforce` }).first()));
     const prof = await testDb()('person_profile').where({ profile_id: remaining }).first();
     assert.deepEqual(prof.record_keys, [`4001@${mkto}.Marketo`]);
-    await assertIncrementalEqualsFull();
+    await assertGraphMatchesRecompute();
   });
 });
