@@ -51,3 +51,8 @@ export function copyValue(v: string | number | boolean | null | undefined): stri
 export function listParam(values: readonly string[]): string {
   return values.map((v) => (v.includes('\u001f') ? v.replace(/\u001f/g, ' ') : v)).join('\u001f');
 }
+
+/** A text[] value in COPY's text format: an array literal with each element quoted, then COPY-escaped. */
+export function copyArray(values: readonly string[]): string {
+  return copyValue(`{${values.map((v) => `"${v.replace(/["\\]/g, (c) => `\\${c}`)}"`).join(',')}}`);
+}

@@ -11,12 +11,12 @@ import { canonicalWebDomain, isFreeMailDomain } from '../domain/identity/normali
 import { resolveHierarchy } from '../domain/profiles/hierarchy';
 import { currentEmployer, detectJobChange, keepHistory, type AccountLink } from '../domain/profiles/job-change';
 import { bestAccountMatch, matchKeys, normaliseCompanyName, type AccountCandidate } from '../domain/profiles/lead-account-match';
-import { materialise, type Fragment, type Provenance } from '../domain/profiles/merge-policy';
+import { materialise, type Fragment, type MaterialisedProfile, type Provenance } from '../domain/profiles/merge-policy';
 import { listParam, type PgConn } from '../db/pg-transaction';
 import type { GraphChange } from './resolve-records';
 
 /** Left out of profile attributes: per-record keys and audit fields (the profile lists its records). */
-const EXCLUDED: Record<Entity, ReadonlySet<string>> = {
+export const EXCLUDED: Record<Entity, ReadonlySet<string>> = {
   person: new Set(['_id', 'extSourceSystemAudit', 'b2b.personKey', 'identityMap', 'personComponents']),
   account: new Set(['_id', 'extSourceSystemAudit', 'accountKey', 'identityMap']),
 };
@@ -78,7 +78,7 @@ function toFragment(r: FragmentRow): Fragment {
  * expands it per attribute). Grouping keeps a profile row small: one entry per record.
  */
 export type StoredProvenance = Record<string, { updatedAt: string; attributes: string[] }>;
-function provenanceByRecord(p: Record<string, Provenance>): StoredProvenance {
+export function provenanceByRecord(p: Record<string, Provenance>): StoredProvenance {
   const out: StoredProvenance = {};
   for (const [attr, { recordKey, updatedAt }] of Object.entries(p)) (out[recordKey] ??= { updatedAt, attributes: [] }).attributes.push(attr);
   return out;
@@ -111,23 +111,64 @@ async function removeGone(conn: PgConn, entity: Entity, gone: Map<string, string
   return deleted.length;
 }
 
+export interface PersonRow {
+  profileId: string;
+  anchor: string;
+  m: MaterialisedProfile;
+  recordKeys: string[];
+  types: string[];
+  count: number;
+}
+
+/** One person profile from its fragments: merged attributes, record keys, lead / contact / customer. */
+export function personRow(config: IdentityConfig, profileId: string, anchor: string, frags: Fragment[], count: number): PersonRow {
+  const m = materialise(frags, config.settings.mergePolicy.person, EXCLUDED.person);
+  const types = new Set<string>();
+  for (const f of frags) {
+    const t = str(path(f.record, 'b2b', 'personType'));
+    if (t) types.add(t);
+    const map = f.record.identityMap as Record<string, unknown> | undefined;
+    if (map && (map.Loyalty || map.LoyaltyId)) types.add('Customer');
+  }
+  return { profileId, anchor, m, recordKeys: frags.map((f) => f.recordKey).sort(), types: [...types].sort(), count };
+}
+
+export interface AccountRow {
+  profileId: string;
+  anchor: string;
+  m: MaterialisedProfile;
+  recordKeys: string[];
+  count: number;
+  domains: string[];
+  names: string[];
+  /** The parent account record named by the merged attributes. */
+  parentKey: string | null;
+}
+
+/** One account profile from its fragments, with its lead-to-account matching keys. */
+export function accountRow(config: IdentityConfig, profileId: string, anchor: string, frags: Fragment[], count: number): AccountRow {
+  const m = materialise(frags, config.settings.mergePolicy.account, EXCLUDED.account);
+  const domains = new Set<string>();
+  const names = new Set<string>();
+  for (const f of frags) {
+    for (const raw of [path(f.record, 'accountOrganization', 'domain'), path(f.record, 'accountOrganization', 'website')]) {
+      const d = typeof raw === 'string' ? canonicalWebDomain(raw) : null;
+      if (d && !isFreeMailDomain(d)) domains.add(d);
+    }
+    const n = str(path(f.record, 'accountName'));
+    const nn = n ? normaliseCompanyName(n) : null;
+    if (nn) names.add(nn);
+  }
+  return { profileId, anchor, m, recordKeys: frags.map((f) => f.recordKey).sort(), count, domains: [...domains].sort(), names: [...names].sort(), parentKey: str(path(m.attributes, 'accountParentKey', 'sourceKey')) };
+}
+
 async function rematerialisePeople(conn: PgConn, config: IdentityConfig, ids: string[], gone: Map<string, string[]>, cause: string): Promise<ProfileUpdate['person']> {
   const deleted = await removeGone(conn, 'person', gone, cause);
   if (!ids.length) return { upserted: 0, deleted, jobChanges: 0 };
   const fragments = await fragmentsOf(conn, 'person', ids);
   const counts = await identityCounts(conn, ids);
   const profiles = [...fragments.entries()];
-  const rows = profiles.map(([profileId, frags]) => {
-    const m = materialise(frags.map(toFragment), config.settings.mergePolicy.person, EXCLUDED.person);
-    const types = new Set<string>();
-    for (const f of frags) {
-      const t = str(path(f.record, 'b2b', 'personType'));
-      if (t) types.add(t);
-      const map = f.record.identityMap as Record<string, unknown> | undefined;
-      if (map && (map.Loyalty || map.LoyaltyId)) types.add('Customer');
-    }
-    return { profileId, anchor: anchorOf(frags), m, recordKeys: frags.map((f) => f.record_key).sort(), types: [...types].sort(), count: counts.get(profileId) ?? frags.length };
-  });
+  const rows = profiles.map(([profileId, frags]) => personRow(config, profileId, anchorOf(frags), frags.map(toFragment), counts.get(profileId) ?? frags.length));
   await conn.query(
     `INSERT INTO person_profile (profile_id, anchor, attributes, provenance, record_keys, person_types, identity_count)
      SELECT p, a, at, pv, string_to_array(rk, chr(31)), string_to_array(ty, chr(31)), n
@@ -150,7 +191,7 @@ async function rematerialisePeople(conn: PgConn, config: IdentityConfig, ids: st
   return { upserted: rows.length, deleted, jobChanges };
 }
 
-async function appendChanges(conn: PgConn, entity: Entity, ids: string[], cause: string): Promise<void> {
+export async function appendChanges(conn: PgConn, entity: Entity, ids: string[], cause: string): Promise<void> {
   if (!ids.length) return;
   await conn.query(`INSERT INTO profile_change (entity, profile_id, change, cause) SELECT $1, p, 'upserted', $3 FROM unnest($2::uuid[]) p`, [entity, ids, cause]);
 }
@@ -175,7 +216,7 @@ const day = (v: unknown): string | null => (typeof v === 'string' && /^\d{4}-\d{
  * opportunity contact roles), else an inferred match; a change of current employer is a job change:
  * the old links are kept as inactive history and a job_change event is recorded.
  */
-async function relinkPeople(conn: PgConn, config: IdentityConfig, people: Array<{ profileId: string; recordKeys: string[]; attributes: Record<string, unknown> }>): Promise<number> {
+export async function relinkPeople(conn: PgConn, config: IdentityConfig, people: Array<{ profileId: string; recordKeys: string[]; attributes: Record<string, unknown> }>): Promise<number> {
   if (!people.length) return 0;
   const ids = people.map((p) => p.profileId);
   const ownerOf = new Map<string, string>();
@@ -344,21 +385,7 @@ async function rematerialiseAccounts(conn: PgConn, config: IdentityConfig, ids: 
   if (!all.length) return { upserted: 0, deleted, cycles: [] };
   const fragments = await fragmentsOf(conn, 'account', all);
   const counts = await identityCounts(conn, all);
-  const rows = [...fragments.entries()].map(([profileId, frags]) => {
-    const m = materialise(frags.map(toFragment), config.settings.mergePolicy.account, EXCLUDED.account);
-    const domains = new Set<string>();
-    const names = new Set<string>();
-    for (const f of frags) {
-      for (const raw of [path(f.record, 'accountOrganization', 'domain'), path(f.record, 'accountOrganization', 'website')]) {
-        const d = typeof raw === 'string' ? canonicalWebDomain(raw) : null;
-        if (d && !isFreeMailDomain(d)) domains.add(d);
-      }
-      const n = str(path(f.record, 'accountName'));
-      const nn = n ? normaliseCompanyName(n) : null;
-      if (nn) names.add(nn);
-    }
-    return { profileId, anchor: anchorOf(frags), m, recordKeys: frags.map((f) => f.record_key).sort(), count: counts.get(profileId) ?? frags.length, domains: [...domains].sort(), names: [...names].sort(), parentKey: str(path(m.attributes, 'accountParentKey', 'sourceKey')) };
-  });
+  const rows = [...fragments.entries()].map(([profileId, frags]) => accountRow(config, profileId, anchorOf(frags), frags.map(toFragment), counts.get(profileId) ?? frags.length));
   const parentKeys = rows.flatMap((r) => (r.parentKey ? [`${RECORD_NAMESPACE.account}:${r.parentKey}`] : []));
   const parentProfile = new Map<string, string>(
     (await conn.query(`SELECT record_key, profile_id FROM identity_record WHERE node = ANY($1::text[])`, [parentKeys])).rows.map((r: { record_key: string; profile_id: string }) => [r.record_key, r.profile_id]),

@@ -10,10 +10,11 @@ import { ENTITIES, RECORD_NAMESPACE, type Entity, type IdentityConfig } from '..
 import { extractIdentities, type ExtractedIdentity } from '../domain/identity/extract';
 import { profileIdOf } from '../domain/identity/profile-id';
 import { resolveAll, type Evidence, type IdentityKey, type Link, type Resolution } from '../domain/identity/resolve';
-import { copyRows, copyValue, inPgTransaction, type PgConn } from '../db/pg-transaction';
+import { copyArray, copyRows, copyValue, inPgTransaction, type PgConn } from '../db/pg-transaction';
 import { loadIdentityConfig } from '../db/repositories/identity-config';
 import { blockListOf, ENTITY_TABLE, linkingRules } from './resolve-records';
-import { rematerialiseProfiles } from './profiles';
+import type { Fragment } from '../domain/profiles/merge-policy';
+import { writeProfilesInBulk } from './bulk-profiles';
 
 export interface FullResolution {
   entity: Entity;
@@ -23,6 +24,8 @@ export interface FullResolution {
   profileOf: Map<IdentityKey, string>;
   fields: Map<string, string>;
   scopes: Map<IdentityKey, string>;
+  /** Each record's stored row, when asked for (a rebuild materialises profiles from them). */
+  fragments?: Map<IdentityKey, Fragment>;
 }
 
 const FETCH = 20_000;
@@ -31,13 +34,14 @@ async function* storedRecords(conn: PgConn, entity: Entity) {
   const accountKey = entity === 'person' ? 'account_key' : 'NULL::text AS account_key';
   await conn.query(
     `DECLARE identity_rebuild NO SCROLL CURSOR FOR
-       SELECT record_key, source_type, source_instance_id, ${accountKey}, record FROM ${ENTITY_TABLE[entity]} WHERE NOT is_deleted ORDER BY created_at, record_key`,
+       SELECT record_key, source_type, source_instance_id, ${accountKey}, record, coalesce(source_updated_at, received_at) AS updated_at
+         FROM ${ENTITY_TABLE[entity]} WHERE NOT is_deleted ORDER BY created_at, record_key`,
   );
   try {
     for (;;) {
       const { rows } = await conn.query(`FETCH ${FETCH} FROM identity_rebuild`);
       if (!rows.length) break;
-      yield rows as Array<{ record_key: string; source_type: string | null; source_instance_id: string | null; account_key: string | null; record: Record<string, unknown> }>;
+      yield rows as Array<{ record_key: string; source_type: string | null; source_instance_id: string | null; account_key: string | null; record: Record<string, unknown>; updated_at: Date }>;
     }
   } finally {
     await conn.query('CLOSE identity_rebuild');
@@ -45,7 +49,7 @@ async function* storedRecords(conn: PgConn, entity: Entity) {
 }
 
 /** Resolves every stored record of an entity (inside the caller's transaction, for a consistent read). */
-export async function fullResolution(conn: PgConn, config: IdentityConfig, entity: Entity): Promise<FullResolution> {
+export async function fullResolution(conn: PgConn, config: IdentityConfig, entity: Entity, opts: { keepFragments?: boolean } = {}): Promise<FullResolution> {
   const ns = RECORD_NAMESPACE[entity];
   const heldRecords = await conn.query(`SELECT node, first_seen::float8 AS s FROM identity_record WHERE entity = $1`, [entity]);
   const heldLinks = await conn.query(`SELECT node, identity, seq::float8 AS s FROM identity_link WHERE node LIKE $1`, [`${ns}:%`]);
@@ -55,10 +59,12 @@ export async function fullResolution(conn: PgConn, config: IdentityConfig, entit
   const seqHeld = new Map<string, number>(heldLinks.rows.map((r: { node: string; identity: string; s: number }) => [`${r.node}\u0000${r.identity}`, r.s]));
   const observed: Array<{ node: IdentityKey; scope: string | undefined; identities: ExtractedIdentity[] }> = [];
   const blocks = blockListOf(config);
+  const fragments = opts.keepFragments ? new Map<IdentityKey, Fragment>() : undefined;
   for await (const rows of storedRecords(conn, entity)) {
     for (const r of rows) {
       const x = extractIdentities(entity, { recordKey: r.record_key, sourceType: r.source_type, sourceInstanceId: r.source_instance_id, accountKey: r.account_key, record: r.record }, config, blocks);
       observed.push({ node: x.record, scope: x.scope, identities: x.identities });
+      fragments?.set(x.record, { recordKey: r.record_key, sourceInstanceId: r.source_instance_id, updatedAt: r.updated_at.toISOString(), record: r.record });
     }
   }
   // Records seen for the first time get sequence numbers now, in storage order.
@@ -88,7 +94,7 @@ export async function fullResolution(conn: PgConn, config: IdentityConfig, entit
     if (!id) anchorIds.set(anchor, (id = profileIdOf(anchor)));
     profileOf.set(node, id);
   }
-  return { entity, evidence, resolution, profileOf, fields, scopes };
+  return { entity, evidence, resolution, profileOf, fields, scopes, ...(fragments ? { fragments } : {}) };
 }
 
 export interface RebuildResult {
@@ -100,23 +106,24 @@ export interface RebuildResult {
 }
 
 /** Replaces the graph and the profiles of both entities with a full recompute. */
-export async function rebuildIdentityGraph(db: Knex, opts: { actor?: string; profileChunk?: number } = {}): Promise<RebuildResult[]> {
+export async function rebuildIdentityGraph(db: Knex, opts: { actor?: string } = {}): Promise<RebuildResult[]> {
   const config = await loadIdentityConfig(db);
   const out: RebuildResult[] = [];
-  for (const entity of ENTITIES) out.push(await rebuildEntity(db, config, entity, opts.actor ?? 'rebuild', opts.profileChunk ?? 5_000));
+  for (const entity of ENTITIES) out.push(await rebuildEntity(db, config, entity, opts.actor ?? 'rebuild'));
+  // Fresh statistics: the incremental path's plans depend on them after a bulk rewrite.
+  await db.raw('ANALYZE identity_record, identity_link, identity_decision, person_profile, account_profile, profile_account_link');
   return out;
 }
 
-async function rebuildEntity(db: Knex, config: IdentityConfig, entity: Entity, actor: string, chunk: number): Promise<RebuildResult> {
+async function rebuildEntity(db: Knex, config: IdentityConfig, entity: Entity, actor: string): Promise<RebuildResult> {
   const t0 = performance.now();
   let resolveMs = 0;
   let full!: FullResolution;
-  const profileIds = await inPgTransaction(db, async (conn) => {
+  const written = await inPgTransaction(db, async (conn) => {
     await conn.query(`LOCK TABLE identity_record, identity_link IN EXCLUSIVE MODE`);
-    full = await fullResolution(conn, config, entity);
-    resolveMs = performance.now() - t0;
+    full = await fullResolution(conn, config, entity, { keepFragments: true });
+    const tResolved = performance.now();
     const ns = `${RECORD_NAMESPACE[entity]}:%`;
-    const previous = new Set<string>((await conn.query(`SELECT DISTINCT profile_id FROM identity_record WHERE entity = $1`, [entity])).rows.map((r: { profile_id: string }) => r.profile_id));
     await conn.query(`DELETE FROM identity_link WHERE node LIKE $1`, [ns]);
     await conn.query(`DELETE FROM identity_record WHERE entity = $1`, [entity]);
     const outcome = new Map(full.resolution.decisions.map((d) => [`${d.link.record}\u0000${d.link.identity}`, d]));
@@ -143,8 +150,8 @@ async function rebuildEntity(db: Knex, config: IdentityConfig, entity: Entity, a
     await flush('identity_link (node, identity, seq, field, outcome, rule, observed_at)');
     // The log: one observation per record as the rebuild saw it, and each rejected link with its rule.
     for (const [node, seen] of full.evidence.records) {
-      const ids = (byRecord.get(node) ?? []).map((l) => `"${l.identity.replace(/["\\]/g, (c) => `\\${c}`)}"`).join(',');
-      lines.push(`${entity}\tobserve\t${copyValue(node)}\t\\N\t${seen}\t${copyValue(`{${ids}}`)}\t${copyValue(full.scopes.get(node) ?? null)}\t\\N\t${full.profileOf.get(node)}\t${copyValue(actor)}\n`);
+      const ids = (byRecord.get(node) ?? []).map((l) => l.identity);
+      lines.push(`${entity}\tobserve\t${copyValue(node)}\t\\N\t${seen}\t${copyArray(ids)}\t${copyValue(full.scopes.get(node) ?? null)}\t\\N\t${full.profileOf.get(node)}\t${copyValue(actor)}\n`);
       if (lines.length >= 50_000) await flush('identity_decision (entity, kind, node, identity, seq, identities, scope, rule, profile_id, actor)');
     }
     for (const d of full.resolution.decisions) {
@@ -152,19 +159,10 @@ async function rebuildEntity(db: Knex, config: IdentityConfig, entity: Entity, a
       lines.push(`${entity}\treject\t${copyValue(d.link.record)}\t${copyValue(d.link.identity)}\t${d.link.seq}\t\\N\t\\N\t${copyValue(d.rule ?? null)}\t${full.profileOf.get(d.link.record)}\t${copyValue(actor)}\n`);
     }
     await flush('identity_decision (entity, kind, node, identity, seq, identities, scope, rule, profile_id, actor)');
-    const current = new Set(full.profileOf.values());
-    const gone = new Map<string, string[]>();
-    for (const p of previous) if (!current.has(p)) gone.set(p, []);
-    // Profiles that no longer exist go in the same transaction as the graph that ended them.
-    await rematerialiseProfiles(conn, config, { entity, touched: new Set(), gone, observed: 0 }, actor);
-    return [...current];
+    resolveMs = tResolved - t0;
+    const t1 = performance.now();
+    const profiles = await writeProfilesInBulk(conn, config, full, actor);
+    return { profiles, graphMs: t1 - t0 - resolveMs, profilesMs: performance.now() - t1 };
   });
-  const t1 = performance.now();
-  // Profiles in chunks, each its own transaction (a rebuild of millions does not hold one huge one).
-  for (let i = 0; i < profileIds.length; i += chunk) {
-    const ids = profileIds.slice(i, i + chunk);
-    await inPgTransaction(db, (conn) => rematerialiseProfiles(conn, config, { entity, touched: new Set(ids), gone: new Map(), observed: 0 }, actor));
-  }
-  const t2 = performance.now();
-  return { entity, records: full.evidence.records.size, links: full.evidence.links.length, profiles: profileIds.length, ms: { resolve: resolveMs, graph: t1 - t0 - resolveMs, profiles: t2 - t1 } };
+  return { entity, records: full.evidence.records.size, links: full.evidence.links.length, profiles: written.profiles, ms: { resolve: resolveMs, graph: written.graphMs, profiles: written.profilesMs } };
 }

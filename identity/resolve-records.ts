@@ -140,14 +140,18 @@ export async function resolveRecords(
     for (const i of desired.get(n)?.identities ?? []) seeds.add(i.key);
     for (const l of heldLinks.get(n) ?? []) seeds.add(l.identity);
   }
-  const locked = new Set(nodes);
+  // Links touching a node we hold cannot change under us (their writer must hold it too); links
+  // read between two unlocked nodes are read again once those are locked.
+  const held = new Set(nodes);
+  await lockNodes(conn, [...seeds].filter((n) => !held.has(n)));
+  const locked = new Set([...nodes, ...seeds]);
   let component = await loadComponents(conn, seeds);
   for (;;) {
     const more = [...component.nodes].filter((n) => !locked.has(n));
     if (!more.length) break;
     await lockNodes(conn, more);
     for (const n of more) locked.add(n);
-    component = await loadComponents(conn, seeds);
+    component = await loadComponents(conn, seeds, { ...component, nodes: new Set(component.nodes), reread: more });
   }
   const compNodes = [...component.nodes];
   const records = await recordsByNode(conn, compNodes);

@@ -59,14 +59,29 @@ export async function linksOfRecords(conn: PgConn, nodes: string[]): Promise<Lin
   return (await conn.query(`SELECT ${LINK_COLUMNS} FROM identity_link WHERE node = ANY($1::text[])`, [nodes])).rows;
 }
 
-/** Every link of the evidence components containing `seeds` (connected through any link). */
-export async function loadComponents(conn: PgConn, seeds: Iterable<string>): Promise<{ nodes: Set<string>; links: LinkRow[] }> {
-  const nodes = new Set(seeds);
+/** The namespaces whose values are record nodes (a link's `node` side is always one). */
+const RECORD_NODE = /^b2b_(person|account):/;
+
+/**
+ * Every link of the evidence components containing `seeds` (connected through any link), read
+ * breadth-first. `from` continues an earlier read: its links are kept, except those touching
+ * `reread` (nodes whose links may have changed since, now that they are locked), which are read
+ * again and expanded from.
+ */
+export async function loadComponents(
+  conn: PgConn,
+  seeds: Iterable<string>,
+  from?: { nodes: Set<string>; links: LinkRow[]; reread: string[] },
+): Promise<{ nodes: Set<string>; links: LinkRow[] }> {
+  const nodes = new Set(from ? from.nodes : seeds);
   const links = new Map<string, LinkRow>();
-  let frontier = [...nodes];
+  const again = new Set(from?.reread ?? []);
+  for (const l of from?.links ?? []) if (!again.has(l.node) && !again.has(l.identity)) links.set(`${l.node}\u0000${l.identity}`, l);
+  let frontier = from ? [...again] : [...nodes];
   while (frontier.length) {
+    const asRecord = frontier.filter((n) => RECORD_NODE.test(n));
     const rows: LinkRow[] = (
-      await conn.query(`SELECT ${LINK_COLUMNS} FROM identity_link WHERE node = ANY($1::text[]) OR identity = ANY($1::text[])`, [frontier])
+      await conn.query(`SELECT ${LINK_COLUMNS} FROM identity_link WHERE node = ANY($1::text[]) OR identity = ANY($2::text[])`, [asRecord, frontier])
     ).rows;
     const next: string[] = [];
     for (const r of rows) {
