@@ -52,12 +52,16 @@ async function fragmentsOf(conn: PgConn, entity: Entity, profileIds: string[]): 
   return out;
 }
 
+/** Identities in each profile's cluster: its records and every identity they link (once each). */
 async function identityCounts(conn: PgConn, profileIds: string[]): Promise<Map<string, number>> {
   const rows = (
     await conn.query(
-      `SELECT r.profile_id, count(*)::int + count(DISTINCT l.identity)::int AS n
-         FROM identity_record r LEFT JOIN identity_link l ON l.node = r.node AND l.outcome <> 'rejected'
-        WHERE r.profile_id = ANY($1::uuid[]) GROUP BY r.profile_id`,
+      `SELECT profile_id, count(DISTINCT n)::int AS n FROM (
+         SELECT r.profile_id, r.node AS n FROM identity_record r WHERE r.profile_id = ANY($1::uuid[])
+         UNION ALL
+         SELECT r.profile_id, l.identity FROM identity_record r JOIN identity_link l ON l.node = r.node AND l.outcome <> 'rejected'
+          WHERE r.profile_id = ANY($1::uuid[])) s
+       GROUP BY profile_id`,
       [profileIds],
     )
   ).rows;

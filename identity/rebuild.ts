@@ -34,14 +34,15 @@ async function* storedRecords(conn: PgConn, entity: Entity) {
   const accountKey = entity === 'person' ? 'account_key' : 'NULL::text AS account_key';
   await conn.query(
     `DECLARE identity_rebuild NO SCROLL CURSOR FOR
-       SELECT record_key, source_type, source_instance_id, ${accountKey}, record, coalesce(source_updated_at, received_at) AS updated_at
-         FROM ${ENTITY_TABLE[entity]} WHERE NOT is_deleted ORDER BY created_at, record_key`,
+       SELECT record_key, source_type, source_instance_id, ${accountKey}, record, coalesce(source_updated_at, received_at) AS updated_at,
+              extract(epoch FROM created_at)::float8 AS created
+         FROM ${ENTITY_TABLE[entity]} WHERE NOT is_deleted`,
   );
   try {
     for (;;) {
       const { rows } = await conn.query(`FETCH ${FETCH} FROM identity_rebuild`);
       if (!rows.length) break;
-      yield rows as Array<{ record_key: string; source_type: string | null; source_instance_id: string | null; account_key: string | null; record: Record<string, unknown>; updated_at: Date }>;
+      yield rows as Array<{ record_key: string; source_type: string | null; source_instance_id: string | null; account_key: string | null; record: Record<string, unknown>; updated_at: Date; created: number }>;
     }
   } finally {
     await conn.query('CLOSE identity_rebuild');
@@ -57,25 +58,26 @@ export async function fullResolution(conn: PgConn, config: IdentityConfig, entit
 
   const firstSeenHeld = new Map<string, number>(heldRecords.rows.map((r: { node: string; s: number }) => [r.node, r.s]));
   const seqHeld = new Map<string, number>(heldLinks.rows.map((r: { node: string; identity: string; s: number }) => [`${r.node}\u0000${r.identity}`, r.s]));
-  const observed: Array<{ node: IdentityKey; scope: string | undefined; identities: ExtractedIdentity[] }> = [];
+  const observed: Array<{ node: IdentityKey; scope: string | undefined; identities: ExtractedIdentity[]; created: number }> = [];
   const blocks = blockListOf(config);
   const fragments = opts.keepFragments ? new Map<IdentityKey, Fragment>() : undefined;
   for await (const rows of storedRecords(conn, entity)) {
     for (const r of rows) {
       const x = extractIdentities(entity, { recordKey: r.record_key, sourceType: r.source_type, sourceInstanceId: r.source_instance_id, accountKey: r.account_key, record: r.record }, config, blocks);
-      observed.push({ node: x.record, scope: x.scope, identities: x.identities });
+      observed.push({ node: x.record, scope: x.scope, identities: x.identities, created: r.created });
       fragments?.set(x.record, { recordKey: r.record_key, sourceInstanceId: r.source_instance_id, updatedAt: r.updated_at.toISOString(), record: r.record });
     }
   }
-  // Records seen for the first time get sequence numbers now, in storage order.
-  const fresh = observed.filter((o) => !firstSeenHeld.has(o.node)).length;
-  let next = fresh ? Number((await conn.query(`SELECT setval('identity_seq', nextval('identity_seq') + $1::bigint - 1)::float8 AS last`, [fresh])).rows[0].last) - fresh + 1 : 0;
+  // Records seen for the first time get sequence numbers now, in storage order (then key).
+  const fresh = observed.filter((o) => !firstSeenHeld.has(o.node)).sort((a, b) => a.created - b.created || (a.node < b.node ? -1 : a.node > b.node ? 1 : 0));
+  let next = fresh.length ? Number((await conn.query(`SELECT setval('identity_seq', nextval('identity_seq') + $1::bigint - 1)::float8 AS last`, [fresh.length])).rows[0].last) - fresh.length + 1 : 0;
+  for (const o of fresh) firstSeenHeld.set(o.node, next++);
   const records = new Map<IdentityKey, number>();
   const scopes = new Map<IdentityKey, string>();
   const fields = new Map<string, string>();
   const links: Link[] = [];
   for (const o of observed) {
-    const seen = firstSeenHeld.get(o.node) ?? next++;
+    const seen = firstSeenHeld.get(o.node)!;
     records.set(o.node, seen);
     if (o.scope !== undefined) scopes.set(o.node, o.scope);
     for (const i of o.identities) {
@@ -126,6 +128,8 @@ async function rebuildEntity(db: Knex, config: IdentityConfig, entity: Entity, a
     const ns = `${RECORD_NAMESPACE[entity]}:%`;
     await conn.query(`DELETE FROM identity_link WHERE node LIKE $1`, [ns]);
     await conn.query(`DELETE FROM identity_record WHERE entity = $1`, [entity]);
+    // Secondary indexes are rebuilt once after the COPY rather than maintained row by row.
+    const secondary = await dropSecondaryIndexes(conn, ['identity_record', 'identity_link', 'identity_decision']);
     const outcome = new Map(full.resolution.decisions.map((d) => [`${d.link.record}\u0000${d.link.identity}`, d]));
     const now = new Date().toISOString();
     let lines: string[] = [];
@@ -159,10 +163,23 @@ async function rebuildEntity(db: Knex, config: IdentityConfig, entity: Entity, a
       lines.push(`${entity}\treject\t${copyValue(d.link.record)}\t${copyValue(d.link.identity)}\t${d.link.seq}\t\\N\t\\N\t${copyValue(d.rule ?? null)}\t${full.profileOf.get(d.link.record)}\t${copyValue(actor)}\n`);
     }
     await flush('identity_decision (entity, kind, node, identity, seq, identities, scope, rule, profile_id, actor)');
+    for (const def of secondary) await conn.query(def);
     resolveMs = tResolved - t0;
     const t1 = performance.now();
     const profiles = await writeProfilesInBulk(conn, config, full, actor);
     return { profiles, graphMs: t1 - t0 - resolveMs, profilesMs: performance.now() - t1 };
   });
   return { entity, records: full.evidence.records.size, links: full.evidence.links.length, profiles: written.profiles, ms: { resolve: resolveMs, graph: written.graphMs, profiles: written.profilesMs } };
+}
+
+/** Drops the non-unique indexes of these tables (in the caller's transaction); returns their definitions. */
+async function dropSecondaryIndexes(conn: PgConn, tables: string[]): Promise<string[]> {
+  const { rows } = await conn.query(
+    `SELECT c.relname AS name, pg_get_indexdef(i.indexrelid) AS def FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+      WHERE i.indrelid = ANY($1::regclass[]) AND NOT i.indisunique ORDER BY c.relname`,
+    [tables],
+  );
+  for (const r of rows as Array<{ name: string }>) await conn.query(`DROP INDEX "${r.name.replace(/"/g, '""')}"`);
+  await conn.query(`SET LOCAL maintenance_work_mem = '512MB'`);
+  return rows.map((r: { def: string }) => r.def);
 }

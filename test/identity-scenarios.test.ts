@@ -6,11 +6,19 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { rebuildIdentityGraph } from '../identity/rebuild';
 import { assertGraphMatchesRecompute } from './support/identity-check';
 import { closeTestDb, testDb, uniqueInstance } from './support/env';
 import { testApi } from './support/api';
 
 let api: Awaited<ReturnType<typeof testApi>>;
+/** Every source instance this file creates: the rebuild test compares only their profiles. */
+const instances: string[] = [];
+const inst = (prefix: string) => {
+  const i = uniqueInstance(prefix);
+  instances.push(i);
+  return i;
+};
 before(async () => { api = await testApi(); });
 after(async () => { await api.close(); await closeTestDb(); });
 
@@ -55,8 +63,8 @@ async function profileOf(type: string, instance: string, id: string, entity = 'p
 
 describe('identity scenarios (ground truth in each test)', () => {
   test('Marketo lead and Salesforce contact joined by the cross-system key, even with different emails', async () => {
-    const org = uniqueInstance('00D');
-    const mkto = uniqueInstance('mkto');
+    const org = inst('00D');
+    const mkto = inst('mkto');
     await post('person', [contact(org, '003A', 'ada@acme-x1.com', null)]);
     await post('person', [lead(mkto, '1001', 'ada.old@acme-x1.com', { extSourceSystemAudit: { lastUpdatedDate: '2026-01-02T00:00:00Z', externalKey: key('Salesforce', org, '003A') } })]);
     assert.equal(await profileOf('Marketo', mkto, '1001'), await profileOf('Salesforce', org, '003A'));
@@ -69,15 +77,15 @@ describe('identity scenarios (ground truth in each test)', () => {
   });
 
   test('a shared mailbox never joins two people; the refusal is explained', async () => {
-    const org = uniqueInstance('00D');
+    const org = inst('00D');
     await post('person', [contact(org, '003S1', 'info@shared-x2.com', 'A1'), contact(org, '003S2', 'info@shared-x2.com', 'A2')]);
     assert.notEqual(await profileOf('Salesforce', org, '003S1'), await profileOf('Salesforce', org, '003S2'));
     assert.equal(await testDb()('identity_link').where({ identity: 'email:info@shared-x2.com' }).count().first().then((r) => Number(r!.count)), 0);
   });
 
   test('a free-mail address links the same person across systems but never matches an account', async () => {
-    const org = uniqueInstance('00D');
-    const mkto = uniqueInstance('mkto');
+    const org = inst('00D');
+    const mkto = inst('mkto');
     await post('account', [account('Salesforce', org, 'AG', { accountName: 'Gmail Fans', accountOrganization: { website: 'gmail.com' } })]);
     await post('person', [contact(org, '003G', 'grace.x3@gmail.com', null), lead(mkto, '2001', 'grace.x3@gmail.com')]);
     const p = await profileOf('Salesforce', org, '003G');
@@ -87,7 +95,7 @@ describe('identity scenarios (ground truth in each test)', () => {
   });
 
   test('a recycled email after a job change: the new hire is a new person, the mover keeps their history', async () => {
-    const org = uniqueInstance('00D');
+    const org = inst('00D');
     await post('account', [account('Salesforce', org, 'OLD', { accountName: 'Old Co' }), account('Salesforce', org, 'NEW', { accountName: 'New Co' })]);
     await post('person', [contact(org, '003M', 'jo@oldco-x4.com', 'OLD')]);
     const mover = await profileOf('Salesforce', org, '003M');
@@ -108,7 +116,7 @@ describe('identity scenarios (ground truth in each test)', () => {
   });
 
   test('two contacts of one org at the same account sharing an address stay two people (scope rule)', async () => {
-    const org = uniqueInstance('00D');
+    const org = inst('00D');
     await post('person', [contact(org, '003R1', 'sam@recycle-x5.com', 'ACC'), contact(org, '003R2', 'sam@recycle-x5.com', 'ACC')]);
     assert.notEqual(await profileOf('Salesforce', org, '003R1'), await profileOf('Salesforce', org, '003R2'));
     const refused = await testDb()('identity_link').where({ identity: 'email:sam@recycle-x5.com', outcome: 'rejected' }).first();
@@ -116,7 +124,7 @@ describe('identity scenarios (ground truth in each test)', () => {
   });
 
   test('the same human as a contact at two accounts is one person with two account links', async () => {
-    const org = uniqueInstance('00D');
+    const org = inst('00D');
     await post('account', [account('Salesforce', org, 'PARENT', { accountName: 'Holding' }), account('Salesforce', org, 'SUB', { accountName: 'Subsidiary' })]);
     await post('person', [contact(org, '003T1', 'lin@holding-x6.com', 'PARENT'), contact(org, '003T2', 'lin@holding-x6.com', 'SUB')]);
     const p = await profileOf('Salesforce', org, '003T1');
@@ -126,9 +134,9 @@ describe('identity scenarios (ground truth in each test)', () => {
   });
 
   test('accounts across CRMs merge by cross-key and DUNS; two accounts of one org never merge by domain', async () => {
-    const org = uniqueInstance('00D');
-    const dyn = uniqueInstance('dyn');
-    const mkto = uniqueInstance('mkto');
+    const org = inst('00D');
+    const dyn = inst('dyn');
+    const mkto = inst('mkto');
     await post('account', [
       account('Salesforce', org, 'A1', { accountName: 'Initech', accountOrganization: { domain: 'initech-x7.com', DUNSNumber: '123456789' } }),
       account('Salesforce', org, 'A2', { accountName: 'Initech Labs', accountOrganization: { domain: 'initech-x7.com' } }),
@@ -143,7 +151,7 @@ describe('identity scenarios (ground truth in each test)', () => {
   });
 
   test('a hierarchy cycle is detected and reported, never followed; depth is kept through merges', async () => {
-    const org = uniqueInstance('00D');
+    const org = inst('00D');
     const parentKey = (id: string) => ({ accountParentKey: key('Salesforce', org, id) });
     await post('account', [account('Salesforce', org, 'H1'), account('Salesforce', org, 'H2', parentKey('H1')), account('Salesforce', org, 'H3', parentKey('H2'))]);
     const h1 = await profileOf('Salesforce', org, 'H1', 'account');
@@ -157,11 +165,11 @@ describe('identity scenarios (ground truth in each test)', () => {
   });
 
   test('a cluster never passes the cap of 50 identities', async () => {
-    const inst = uniqueInstance('web');
+    const web = inst('web');
     // 60 records in 60 scopes (one account each) sharing one address.
-    const records = Array.from({ length: 60 }, (_, i) => lead(inst, `C${i}`, 'crowd@cap-x8.com', {}, { accountKey: key('Marketo', inst, `ACC${i}`) }));
+    const records = Array.from({ length: 60 }, (_, i) => lead(web, `C${i}`, 'crowd@cap-x8.com', {}, { accountKey: key('Marketo', web, `ACC${i}`) }));
     await post('person', records);
-    const profiles: string[] = (await testDb()('identity_record').where('record_key', 'like', `%@${inst}.Marketo`).distinct('profile_id')).map((r) => r.profile_id);
+    const profiles: string[] = (await testDb()('identity_record').where('record_key', 'like', `%@${web}.Marketo`).distinct('profile_id')).map((r) => r.profile_id);
     assert.ok(profiles.length > 1, 'the crowd was split');
     const max = await testDb()('person_profile').whereIn('profile_id', profiles).max('identity_count as m').first();
     assert.ok(Number(max!.m) <= 50, `largest profile holds ${max!.m} identities`);
@@ -169,8 +177,8 @@ describe('identity scenarios (ground truth in each test)', () => {
   });
 
   test('lead-to-account matching: an unlinked lead is matched by work-email domain, and unmatched when the evidence goes', async () => {
-    const org = uniqueInstance('00D');
-    const mkto = uniqueInstance('mkto');
+    const org = inst('00D');
+    const mkto = inst('mkto');
     await post('account', [account('Salesforce', org, 'UMB', { accountName: 'Umbrella Corporation', accountOrganization: { website: 'https://www.umbrella-x9.com' } })]);
     await post('person', [lead(mkto, '3001', 'alice@umbrella-x9.com', {}, { companyName: 'Umbrella Corp' })]);
     const p = await profileOf('Marketo', mkto, '3001');
@@ -183,8 +191,8 @@ describe('identity scenarios (ground truth in each test)', () => {
   });
 
   test('a deleted record leaves its profile; the other half keeps the id', async () => {
-    const org = uniqueInstance('00D');
-    const mkto = uniqueInstance('mkto');
+    const org = inst('00D');
+    const mkto = inst('mkto');
     await post('person', [contact(org, '003D', 'del@del-x10.com', null)]);
     await post('person', [lead(mkto, '4001', 'del@del-x10.com')]);
     const p = await profileOf('Salesforce', org, '003D');
@@ -194,6 +202,23 @@ describe('identity scenarios (ground truth in each test)', () => {
     assert.ok(!(await testDb()('identity_record').where({ node: `b2b_person:003D@${org}.Salesforce` }).first()));
     const prof = await testDb()('person_profile').where({ profile_id: remaining }).first();
     assert.deepEqual(prof.record_keys, [`4001@${mkto}.Marketo`]);
+    await assertGraphMatchesRecompute();
+  });
+
+  test('a full rebuild gives the same graph, profiles and account links as the incremental path', async () => {
+    const db = testDb();
+    const snapshot = async () => ({
+      people: await db('person_profile').orderBy('profile_id').select('profile_id', 'attributes', 'provenance', 'record_keys', 'person_types', 'identity_count'),
+      accounts: await db('account_profile').orderBy('profile_id').select('profile_id', 'attributes', 'record_keys', 'identity_count', 'parent_profile_id', 'ultimate_parent_id', 'hierarchy_depth', 'in_cycle', 'match_domains', 'match_names'),
+      links: await db('profile_account_link').orderBy(['person_profile_id', 'account_record_key', 'via', 'source_key']).select('person_profile_id', 'account_record_key', 'via', 'source_key', 'role', 'is_primary', 'is_active', 'score'),
+      graph: await db('identity_record').orderBy('node').select('node', 'profile_id'),
+    });
+    // Only this file's instances (test files may share the database).
+    const mine = (rows: Array<Record<string, unknown>>) => rows.filter((r) => instances.some((i) => JSON.stringify(r).includes(i)));
+    const before = await snapshot();
+    await rebuildIdentityGraph(db, { actor: 'test' });
+    const after = await snapshot();
+    for (const k of ['people', 'accounts', 'links', 'graph'] as const) assert.deepEqual(mine(after[k]), mine(before[k]), k);
     await assertGraphMatchesRecompute();
   });
 });

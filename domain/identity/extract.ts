@@ -94,8 +94,11 @@ function normaliseByKind(kind: ValueKind, raw: string): Normalised {
 }
 
 /** Every string at a dot path; arrays on the way are walked; `identityMap.X` reads each `id`. */
+const pathParts = new Map<string, string[]>();
+
 export function valuesAt(record: Record<string, unknown>, path: string): string[] {
-  const parts = path.split('.');
+  let parts = pathParts.get(path);
+  if (!parts) pathParts.set(path, (parts = path.split('.')));
   if (parts[0] === 'identityMap' && parts.length === 2) {
     const map = record.identityMap as Record<string, unknown> | undefined;
     const list = map?.[parts[1]!];

@@ -83,7 +83,26 @@ const linkId = (l: Link) => `${l.record}\u0000${l.identity}`;
 
 /** Resolves all the evidence from scratch. */
 export function resolveAll(evidence: Evidence, rules: LinkingRules): Resolution {
-  return resolveComponentsOf(evidence, [...allNodes(evidence)], rules);
+  // Components never interact (rules look only inside one), and the link order restricted to a
+  // component is that component's order: resolving everything as one pass gives the same result
+  // as resolving each component, without finding the components first.
+  const nodes = [...allNodes(evidence)];
+  const firstSeen = new Map<IdentityKey, number>();
+  const records = new Set<IdentityKey>();
+  const scopes = new Map<IdentityKey, string>();
+  for (const [k, seq] of evidence.records) {
+    firstSeen.set(k, seq);
+    records.add(k);
+    const scope = evidence.scopes?.get(k);
+    if (scope !== undefined) scopes.set(k, scope);
+  }
+  for (const l of evidence.links) {
+    for (const k of [l.record, l.identity]) {
+      const f = firstSeen.get(k);
+      if (f === undefined || l.seq < f) firstSeen.set(k, l.seq);
+    }
+  }
+  return sortResolution(resolveComponent({ nodes, links: [...evidence.links], firstSeen, records, scopes }, rules));
 }
 
 /**
@@ -195,8 +214,10 @@ function earlier(a: Group, b: Group): boolean {
 function resolveComponent(c: Component, rules: LinkingRules): Resolution {
   const priority = (k: IdentityKey) => rules.namespaces[namespaceOf(k)]?.priority ?? 0;
   const isUnique = (k: IdentityKey) => rules.namespaces[namespaceOf(k)]?.unique ?? false;
+  const prio = new Map<Link, number>();
+  for (const l of c.links) prio.set(l, priority(l.identity));
   const order = [...c.links].sort(
-    (a, b) => a.seq - b.seq || priority(b.identity) - priority(a.identity) || cmp(a.identity, b.identity) || cmp(a.record, b.record),
+    (a, b) => a.seq - b.seq || prio.get(b)! - prio.get(a)! || cmp(a.identity, b.identity) || cmp(a.record, b.record),
   );
 
   const parent = new Map<IdentityKey, IdentityKey>();
