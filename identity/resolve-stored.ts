@@ -4,7 +4,7 @@
  * relation and opportunity records only change people's account links.
  */
 import type { Knex } from 'knex';
-import type { IdentityConfig } from '../domain/identity/config';
+import { RECORD_NAMESPACE, type IdentityConfig } from '../domain/identity/config';
 import type { XdmClassName } from '../domain/xdm/class-spec';
 import { loadIdentityConfig } from '../db/repositories/identity-config';
 import type { PgConn } from '../db/pg-transaction';
@@ -74,6 +74,14 @@ export async function resolveStoredWithRetry(conn: PgConn, config: IdentityConfi
       if ((e as { code?: string }).code !== '40P01' || attempt >= 5) throw e;
     }
   }
+}
+
+/** The profile of each of these person or account records (after resolution). */
+export async function profileIdsOf(conn: PgConn, className: XdmClassName, recordKeys: string[]): Promise<Map<string, string>> {
+  if (!recordKeys.length || (className !== 'person' && className !== 'account')) return new Map();
+  const ns = RECORD_NAMESPACE[className];
+  const { rows } = await conn.query(`SELECT record_key, profile_id FROM identity_record WHERE node = ANY($1::text[])`, [recordKeys.map((k) => `${ns}:${k}`)]);
+  return new Map(rows.map((r: { record_key: string; profile_id: string }) => [r.record_key, r.profile_id]));
 }
 
 /** Resolution order within one write: accounts first (people link to them), relations last. */

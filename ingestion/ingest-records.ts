@@ -10,10 +10,10 @@ import { validateRecord } from '../domain/ingestion/validate-record';
 import type { XdmClassSpec } from '../domain/xdm/class-spec';
 import { storeIngestBatch, type IngestChannel, type WriteOutcome } from '../db/repositories/ingest-batches';
 import { inPgTransaction } from '../db/pg-transaction';
-import { identityConfigFor, resolveStoredWithRetry } from '../identity/resolve-stored';
+import { identityConfigFor, profileIdsOf, resolveStoredWithRetry } from '../identity/resolve-stored';
 
 export type RecordResult =
-  | { index: number; status: 'accepted'; recordKey: string; outcome: WriteOutcome }
+  | { index: number; status: 'accepted'; recordKey: string; outcome: WriteOutcome; profileId?: string }
   | { index: number; status: 'rejected'; quarantineId: string; recordKey: string | null; errors: FieldError[] };
 
 export interface IngestResult {
@@ -36,14 +36,20 @@ export async function ingestRecords(db: Knex, spec: XdmClassSpec, records: unkno
     const out = await storeIngestBatch(tx, spec, { batchId, channel, receivedAt, accepted, rejected, classifyNotApplied: true });
     // Resolved in real time: the profile is up to date when the API answers.
     await resolveStoredWithRetry(tx, identity, spec.name, out.appliedKeys, channel);
-    return out;
+    const profiles = await profileIdsOf(tx, spec.name, accepted.map((a) => a.key.key));
+    return { ...out, profiles };
   });
 
   const results: RecordResult[] = outcomes.map((o) =>
     o.kind === 'accepted'
-      ? { index: o.value.position, status: 'accepted', recordKey: o.value.key.key, outcome: stored.outcomes.get(o.value.position)! }
+      ? { index: o.value.position, status: 'accepted', recordKey: o.value.key.key, outcome: stored.outcomes.get(o.value.position)!, ...profileOf(stored.profiles, o.value.key.key) }
       : { index: o.value.position, status: 'rejected', quarantineId: stored.quarantineIds.get(o.value.position)!, recordKey: o.value.recordKey, errors: o.value.errors },
   );
   const { inserted, updated, unchanged, stale, superseded } = stored.counts;
   return { batchId, accepted: accepted.length, rejected: rejected.length, counts: { inserted, updated, unchanged, stale, superseded }, results };
+}
+
+function profileOf(profiles: Map<string, string>, key: string): { profileId?: string } {
+  const p = profiles.get(key);
+  return p ? { profileId: p } : {};
 }

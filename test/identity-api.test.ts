@@ -50,8 +50,10 @@ async function seedPair() {
   });
   let res = await inject('POST', '/v1/ingest/person', [person('Salesforce', org, '003K', '2026-01-01T00:00:00Z')]);
   assert.equal(res.statusCode, 200, res.body);
+  const first = res.json().results[0].profileId;
   res = await inject('POST', '/v1/ingest/person', [person('Marketo', mkto, '77', '2026-01-05T00:00:00Z', { mobilePhone: { number: phone } })]);
   assert.equal(res.statusCode, 200, res.body);
+  assert.equal(res.json().results[0].profileId, first, 'the answer names the profile, already merged');
   return { sf: `b2b_person:003K@${org}.Salesforce`, mk: `b2b_person:77@${mkto}.Marketo`, email: `email:${email}`, phone };
 }
 

@@ -17,6 +17,8 @@ import { createBackfill } from '../../db/repositories/sync-runs';
 import { startDynamicsSimulator } from '../../simulators/dynamics';
 import { buildWorld } from '../../simulators/world/world';
 import { createLogger } from '../../platform/logger';
+import { ingestRecords } from '../../ingestion/ingest-records';
+import { XDM_CLASSES } from '../../domain/xdm/registry';
 import { connectClient } from '../../platform/temporal';
 import { ensureTemporalCli } from '../../scripts/ensure-temporal';
 import { startTemporalDevServer } from '../../scripts/temporal-dev-server';
@@ -58,6 +60,7 @@ async function main() {
       save(s.name, handle.workflowId, handle.firstExecutionRunId);
     }
     await recordSyncFixtures();
+    await recordIdentityFixtures();
   });
   await connection.close();
   await client.connection.close();
@@ -101,6 +104,28 @@ async function main() {
       save('backfill-completed', bf.workflowId);
     } finally {
       await sim.stop();
+    }
+  }
+
+  /** identityChange: a split that completes, and one whose last step fails for good and is compensated. */
+  async function recordIdentityFixtures(): Promise<void> {
+    const person = (type: string, instance: string, id: string) => ({
+      b2b: { personKey: { sourceType: type, sourceInstanceID: instance, sourceID: id } },
+      workEmail: { address: 'kim@fixtures.example' },
+      extSourceSystemAudit: { lastUpdatedDate: '2026-01-01T00:00:00Z' },
+    });
+    await ingestRecords(store.db, XDM_CLASSES.person, [person('Salesforce', 'fx-org', '003A'), person('Marketo', 'fx-mk', '1')]);
+    for (const [name, injectFailure] of [['identityChange-completed', null], ['identityChange-compensated', 'destinations']] as const) {
+      const id = randomUUID();
+      await store.db('identity_change').insert({ id, entity: 'person', kind: 'do-not-link', a: 'b2b_person:1@fx-mk.Marketo', b: 'email:kim@fixtures.example', actor: 'fixtures', reason: name, inject_failure: injectFailure });
+      const h = await client.workflow.start('identityChange', { taskQueue, workflowId: `identity-change/${id}`, args: [{ changeId: id }] });
+      await h.result().catch(() => undefined);
+      save(name, h.workflowId);
+      if (!injectFailure) {
+        const back = randomUUID();
+        await store.db('identity_change').insert({ id: back, entity: 'person', kind: 'allow-link', a: 'b2b_person:1@fx-mk.Marketo', b: 'email:kim@fixtures.example', actor: 'fixtures', reason: 'merge back' });
+        await (await client.workflow.start('identityChange', { taskQueue, workflowId: `identity-change/${back}`, args: [{ changeId: back }] })).result();
+      }
     }
   }
 }
