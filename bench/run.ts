@@ -1,6 +1,7 @@
 /** `npm run bench -- NAME [options]`: runs one benchmark; each prints its figures and its baseline. */
 const BENCHES: Record<string, () => Promise<{ run(args: string[]): Promise<void> }>> = {
   'file-ingestion': () => import('./file-ingestion.js'),
+  identity: () => import('./identity.js'),
   'marketo-bulk': () => import('./marketo-bulk.js'),
   'salesforce-rest': () => import('./salesforce-rest.js'),
   'streaming-api': () => import('./streaming-api.js'),

@@ -30,13 +30,14 @@ export interface FullResolution {
 
 const FETCH = 20_000;
 
-async function* storedRecords(conn: PgConn, entity: Entity) {
+async function* storedRecords(conn: PgConn, entity: Entity, instances?: string[]) {
   const accountKey = entity === 'person' ? 'account_key' : 'NULL::text AS account_key';
   await conn.query(
     `DECLARE identity_rebuild NO SCROLL CURSOR FOR
        SELECT record_key, source_type, source_instance_id, ${accountKey}, record, coalesce(source_updated_at, received_at) AS updated_at,
               extract(epoch FROM created_at)::float8 AS created
-         FROM ${ENTITY_TABLE[entity]} WHERE NOT is_deleted`,
+         FROM ${ENTITY_TABLE[entity]} WHERE NOT is_deleted${instances ? ' AND source_instance_id = ANY($1::text[])' : ''}`,
+    instances ? [instances] : [],
   );
   try {
     for (;;) {
@@ -49,8 +50,12 @@ async function* storedRecords(conn: PgConn, entity: Entity) {
   }
 }
 
-/** Resolves every stored record of an entity (inside the caller's transaction, for a consistent read). */
-export async function fullResolution(conn: PgConn, config: IdentityConfig, entity: Entity, opts: { keepFragments?: boolean } = {}): Promise<FullResolution> {
+/**
+ * Resolves every stored record of an entity (inside the caller's transaction, for a consistent
+ * read). `instances` restricts it to the records of some source instances — a full recompute of
+ * their components only when nothing outside them links to them (tests that own their instances).
+ */
+export async function fullResolution(conn: PgConn, config: IdentityConfig, entity: Entity, opts: { keepFragments?: boolean; instances?: string[] } = {}): Promise<FullResolution> {
   const ns = RECORD_NAMESPACE[entity];
   const heldRecords = await conn.query(`SELECT node, first_seen::float8 AS s FROM identity_record WHERE entity = $1`, [entity]);
   const heldLinks = await conn.query(`SELECT node, identity, seq::float8 AS s FROM identity_link WHERE node LIKE $1`, [`${ns}:%`]);
@@ -61,7 +66,7 @@ export async function fullResolution(conn: PgConn, config: IdentityConfig, entit
   const observed: Array<{ node: IdentityKey; scope: string | undefined; identities: ExtractedIdentity[]; created: number }> = [];
   const blocks = blockListOf(config);
   const fragments = opts.keepFragments ? new Map<IdentityKey, Fragment>() : undefined;
-  for await (const rows of storedRecords(conn, entity)) {
+  for await (const rows of storedRecords(conn, entity, opts.instances)) {
     for (const r of rows) {
       const x = extractIdentities(entity, { recordKey: r.record_key, sourceType: r.source_type, sourceInstanceId: r.source_instance_id, accountKey: r.account_key, record: r.record }, config, blocks);
       observed.push({ node: x.record, scope: x.scope, identities: x.identities, created: r.created });

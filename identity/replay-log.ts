@@ -11,7 +11,9 @@ import { resolveAll, type IdentityKey, type Link } from '../domain/identity/reso
 import type { PgConn } from '../db/pg-transaction';
 import { linkingRules } from './resolve-records';
 
-export async function replayDecisionLog(conn: PgConn, config: IdentityConfig, entity: Entity): Promise<Map<IdentityKey, string>> {
+/** `only`: keep just the log entries naming a node that contains one of these strings (a test's own source instances). */
+export async function replayDecisionLog(conn: PgConn, config: IdentityConfig, entity: Entity, only?: string[]): Promise<Map<IdentityKey, string>> {
+  const mine = (d: { node: string; identity: string | null }) => !only || only.some((o) => d.node.includes(o) || (d.identity ?? '').includes(o));
   const records = new Map<IdentityKey, number>();
   const scopes = new Map<IdentityKey, string>();
   const links = new Map<IdentityKey, Map<IdentityKey, number>>();
@@ -21,6 +23,7 @@ export async function replayDecisionLog(conn: PgConn, config: IdentityConfig, en
     const { rows } = await conn.query(`FETCH 20000 FROM decision_log`);
     if (!rows.length) break;
     for (const d of rows as Array<{ kind: string; node: string; identity: string | null; seq: number | null; identities: string[] | null; scope: string | null }>) {
+      if (!mine(d)) continue;
       if (d.kind === 'observe') {
         if (!records.has(d.node)) records.set(d.node, d.seq!);
         if (d.scope === null) scopes.delete(d.node);

@@ -73,7 +73,7 @@ describe('identity scenarios (ground truth in each test)', () => {
     assert.deepEqual(p.person_types, ['Contact', 'Lead']);
     // Most recent value wins, with provenance: the Marketo record is newer.
     assert.equal(p.attributes.workEmail.address, 'ada.old@acme-x1.com');
-    await assertGraphMatchesRecompute();
+    await assertGraphMatchesRecompute(instances);
   });
 
   test('a shared mailbox never joins two people; the refusal is explained', async () => {
@@ -112,7 +112,7 @@ describe('identity scenarios (ground truth in each test)', () => {
     assert.deepEqual(events[0].details, { fromAccountProfileId: oldAccount, toAccountProfileId: newAccount });
     const links = await testDb()('profile_account_link').where({ person_profile_id: mover }).orderBy('is_active');
     assert.deepEqual(links.map((l) => [l.account_record_key, l.is_active]), [[`OLD@${org}.Salesforce`, false], [`NEW@${org}.Salesforce`, true]]);
-    await assertGraphMatchesRecompute();
+    await assertGraphMatchesRecompute(instances);
   });
 
   test('two contacts of one org at the same account sharing an address stay two people (scope rule)', async () => {
@@ -147,7 +147,7 @@ describe('identity scenarios (ground truth in each test)', () => {
     assert.equal(await profileOf('Dynamics', dyn, 'D1', 'account'), a1, 'DUNS');
     assert.equal(await profileOf('Marketo', mkto, 'C1', 'account'), a1, 'cross-key');
     assert.notEqual(await profileOf('Salesforce', org, 'A2', 'account'), a1, 'one record per org in a cluster');
-    await assertGraphMatchesRecompute();
+    await assertGraphMatchesRecompute(instances);
   });
 
   test('a hierarchy cycle is detected and reported, never followed; depth is kept through merges', async () => {
@@ -202,7 +202,7 @@ describe('identity scenarios (ground truth in each test)', () => {
     assert.ok(!(await testDb()('identity_record').where({ node: `b2b_person:003D@${org}.Salesforce` }).first()));
     const prof = await testDb()('person_profile').where({ profile_id: remaining }).first();
     assert.deepEqual(prof.record_keys, [`4001@${mkto}.Marketo`]);
-    await assertGraphMatchesRecompute();
+    await assertGraphMatchesRecompute(instances);
   });
 
   test('a full rebuild gives the same graph, profiles and account links as the incremental path', async () => {
@@ -219,6 +219,6 @@ describe('identity scenarios (ground truth in each test)', () => {
     await rebuildIdentityGraph(db, { actor: 'test' });
     const after = await snapshot();
     for (const k of ['people', 'accounts', 'links', 'graph'] as const) assert.deepEqual(mine(after[k]), mine(before[k]), k);
-    await assertGraphMatchesRecompute();
+    await assertGraphMatchesRecompute(instances);
   });
 });

@@ -11,22 +11,29 @@ import { fullResolution } from '../../identity/rebuild';
 import { replayDecisionLog } from '../../identity/replay-log';
 import { testDb } from './env';
 
-export async function assertGraphMatchesRecompute(): Promise<void> {
+/**
+ * `instances`: check only the records of these source instances (a test that owns them, whose
+ * records link to nothing outside them) — the whole database otherwise.
+ */
+export async function assertGraphMatchesRecompute(instances?: string[]): Promise<void> {
+  const mine = (key: string) => !instances || instances.some((i) => key.includes(`@${i}.`));
   const db = testDb();
   const config = await loadIdentityConfig(db);
   await inPgTransaction(db, async (conn) => {
     await conn.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ');
     for (const entity of ENTITIES) {
-      const full = await fullResolution(conn, config, entity);
-      const replayed = await replayDecisionLog(conn, config, entity);
-      const held = new Map<string, string>((await conn.query(`SELECT node, profile_id FROM identity_record WHERE entity = $1`, [entity])).rows.map((r) => [r.node, r.profile_id]));
+      const full = await fullResolution(conn, config, entity, instances ? { instances } : {});
+      const replayed = await replayDecisionLog(conn, config, entity, instances?.map((i) => `@${i}.`));
+      const held = new Map<string, string>(
+        (await conn.query(`SELECT node, profile_id FROM identity_record WHERE entity = $1`, [entity])).rows.filter((r) => mine(r.node)).map((r) => [r.node, r.profile_id]),
+      );
       assert.equal(held.size, full.profileOf.size, `${entity}: the graph holds every stored record`);
       for (const [node, p] of full.profileOf) {
         assert.equal(held.get(node), p, `${entity} ${node}: incremental profile = full recompute`);
         assert.equal(replayed.get(node), p, `${entity} ${node}: decision-log replay = full recompute`);
       }
       assert.equal(replayed.size, full.profileOf.size, `${entity}: the log replays to the same records`);
-      const links = (await conn.query(`SELECT node, identity, outcome, rule FROM identity_link WHERE node LIKE $1`, [`${RECORD_NAMESPACE[entity]}:%`])).rows;
+      const links = (await conn.query(`SELECT node, identity, outcome, rule FROM identity_link WHERE node LIKE $1`, [`${RECORD_NAMESPACE[entity]}:%`])).rows.filter((l) => mine(l.node));
       const decided = new Map(full.resolution.decisions.map((d) => [`${d.link.record} ${d.link.identity}`, d]));
       assert.equal(links.length, decided.size, `${entity}: same links`);
       for (const l of links) {
@@ -37,7 +44,9 @@ export async function assertGraphMatchesRecompute(): Promise<void> {
       }
       const profiles = new Set(held.values());
       const table = entity === 'person' ? 'person_profile' : 'account_profile';
-      const stored = new Set((await conn.query(`SELECT profile_id FROM ${table}`)).rows.map((r) => r.profile_id));
+      const stored = new Set(
+        (await conn.query(`SELECT profile_id, record_keys FROM ${table}`)).rows.filter((r) => r.record_keys.some((k: string) => mine(`:${k}`))).map((r) => r.profile_id),
+      );
       assert.deepEqual([...stored].filter((p) => !profiles.has(p)), [], `${entity}: no profile without records`);
       assert.deepEqual([...profiles].filter((p) => !stored.has(p)), [], `${entity}: every cluster has its profile`);
     }
