@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
 import { ENTITIES, RECORD_NAMESPACE, type Entity, type IdentityConfig } from '../domain/identity/config';
 import { InvalidRequest, NotFound, SagaStepFailed } from '../domain/errors';
-import { appendDecisions } from '../db/repositories/identity-graph';
+import { appendDecisions, lockGraph } from '../db/repositories/identity-graph';
 import { loadIdentityConfig } from '../db/repositories/identity-config';
 import { inPgTransaction, type PgConn } from '../db/pg-transaction';
 import { resolveRecords, type GraphChange } from './resolve-records';
@@ -79,15 +79,18 @@ function failIfInjected(row: IdentityChangeRow, step: SagaStep): void {
 }
 
 /** Adds or removes the pair and re-resolves the components around it. */
-async function changePair(conn: PgConn, config: IdentityConfig, row: IdentityChangeRow, kind: IdentityChangeKind, actor: string, reason: string): Promise<GraphChange> {
+async function changePair(conn: PgConn, config: IdentityConfig, row: IdentityChangeRow, kind: IdentityChangeKind, actor: string, reason: string): Promise<GraphChange & { pairChanged: boolean }> {
+  await lockGraph(conn, 'shared');
   const [a, b] = [row.a, row.b].sort() as [string, string];
+  let pairChanged: boolean;
   if (kind === 'do-not-link') {
-    await conn.query(
+    const r = await conn.query(
       `INSERT INTO identity_do_not_link (a, b, entity, actor, reason) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (a, b) DO NOTHING`,
       [a, b, row.entity, actor, reason],
     );
+    pairChanged = (r.rowCount ?? 0) > 0;
   } else {
-    await conn.query(`DELETE FROM identity_do_not_link WHERE a = $1 AND b = $2`, [a, b]);
+    pairChanged = ((await conn.query(`DELETE FROM identity_do_not_link WHERE a = $1 AND b = $2`, [a, b])).rowCount ?? 0) > 0;
   }
   const change = await resolveRecords(conn, config, row.entity, [], actor, [a, b]);
   const profileOf = async (k: string) =>
@@ -96,23 +99,26 @@ async function changePair(conn: PgConn, config: IdentityConfig, row: IdentityCha
     entity: row.entity, kind, node: a, identity: b, seq: null, identities: null, scope: null, rule: null,
     profileId: await profileOf(a), previousProfileIds: null, actor, reason: reason || null,
   }]);
-  return change;
+  return { ...change, pairChanged };
 }
 
 export interface GraphStepResult {
   touched: string[];
   gone: Record<string, string[]>;
+  /** False when the pair was already as asked (a repeated request): compensation then leaves it alone. */
+  pairChanged?: boolean;
 }
 
 /** Step 1: the graph change. */
 export async function applyGraphChange(db: Knex, id: string): Promise<GraphStepResult> {
   const config = await loadIdentityConfig(db);
   return inPgTransaction(db, async (conn) => {
+    await conn.query(`SET LOCAL lock_timeout = '60s'`);
     const row = await lockChange(conn, id);
     if (row.steps.graph) return row.steps.graph as GraphStepResult;
     failIfInjected(row, 'graph');
     const change = await changePair(conn, config, row, row.kind, row.actor, row.reason);
-    const result: GraphStepResult = { touched: [...change.touched].sort(), gone: Object.fromEntries(change.gone) };
+    const result: GraphStepResult = { touched: [...change.touched].sort(), gone: Object.fromEntries(change.gone), pairChanged: change.pairChanged };
     await recordStep(conn, id, 'graph', result, { status: 'running', touched: result.touched, gone: result.gone });
     return result;
   });
@@ -122,6 +128,7 @@ export async function applyGraphChange(db: Knex, id: string): Promise<GraphStepR
 export async function rematerialiseChange(db: Knex, id: string): Promise<{ profiles: number; removed: number }> {
   const config = await loadIdentityConfig(db);
   return inPgTransaction(db, async (conn) => {
+    await conn.query(`SET LOCAL lock_timeout = '60s'`);
     const row = await lockChange(conn, id);
     if (row.steps.profiles) return row.steps.profiles as { profiles: number; removed: number };
     failIfInjected(row, 'profiles');
@@ -142,10 +149,12 @@ export async function rematerialiseChange(db: Knex, id: string): Promise<{ profi
  */
 export async function handOff(db: Knex, id: string, step: 'segments' | 'destinations'): Promise<{ queued: number }> {
   return inPgTransaction(db, async (conn) => {
+    await conn.query(`SET LOCAL lock_timeout = '60s'`);
     const row = await lockChange(conn, id);
     if (row.steps[step]) return row.steps[step] as { queued: number };
     failIfInjected(row, step);
-    const queued = Number((await conn.query(`SELECT count(*) AS n FROM profile_change WHERE cause = $1`, [`identity-change:${id}`])).rows[0].n);
+    const done = row.steps.profiles as { profiles: number; removed: number } | undefined;
+    const queued = (done?.profiles ?? 0) + (done?.removed ?? 0);
     await recordStep(conn, id, step, { queued });
     return { queued };
   });
@@ -159,10 +168,11 @@ export async function completeChange(db: Knex, id: string): Promise<void> {
 export async function compensateChange(db: Knex, id: string, error: string): Promise<GraphStepResult> {
   const config = await loadIdentityConfig(db);
   return inPgTransaction(db, async (conn) => {
+    await conn.query(`SET LOCAL lock_timeout = '60s'`);
     const row = await lockChange(conn, id);
     if (row.steps.compensation) return row.steps.compensation as GraphStepResult;
     let result: GraphStepResult = { touched: [], gone: {} };
-    if (row.steps.graph) {
+    if (row.steps.graph && (row.steps.graph as GraphStepResult).pairChanged !== false) {
       const reverse: IdentityChangeKind = row.kind === 'do-not-link' ? 'allow-link' : 'do-not-link';
       const change = await changePair(conn, config, row, reverse, `compensation:${row.actor}`, `compensating identity change ${id}: ${error}`);
       await rematerialiseProfiles(conn, config, change, `identity-change:${id}:compensation`);

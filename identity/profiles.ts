@@ -14,6 +14,7 @@ import { bestAccountMatch, matchKeys, normaliseCompanyName, type AccountCandidat
 import { materialise, type Fragment, type MaterialisedProfile, type Provenance } from '../domain/profiles/merge-policy';
 import { listParam, type PgConn } from '../db/pg-transaction';
 import type { GraphChange } from './resolve-records';
+import { lockNodes } from '../db/repositories/identity-graph';
 
 /** Left out of profile attributes: per-record keys and audit fields (the profile lists its records). */
 export const EXCLUDED: Record<Entity, ReadonlySet<string>> = {
@@ -94,6 +95,9 @@ const path = (o: unknown, ...keys: string[]): unknown => keys.reduce<unknown>((v
 /** Rebuilds the profiles a graph change touched and removes the ones it ended. */
 export async function rematerialiseProfiles(conn: PgConn, config: IdentityConfig, change: GraphChange, cause: string): Promise<ProfileUpdate> {
   const update: ProfileUpdate = { person: { upserted: 0, deleted: 0, jobChanges: 0 }, account: { upserted: 0, deleted: 0, cycles: [] } };
+  // Two writers of one profile (say, its Salesforce and its Marketo record, updated at once) take
+  // turns, so the second reads the first's committed fragments (always after the graph's locks).
+  await lockNodes(conn, [...change.touched, ...change.gone.keys(), ...[...change.gone.values()].flat()], 'profiles');
   if (change.entity === 'person') update.person = await rematerialisePeople(conn, config, [...change.touched], change.gone, cause);
   else update.account = await rematerialiseAccounts(conn, config, [...change.touched], change.gone, cause);
   return update;
@@ -239,7 +243,11 @@ export async function relinkPeople(conn: PgConn, config: IdentityConfig, people:
         WHERE op.person_key = ANY($1::text[]) AND NOT op.is_deleted AND NOT o.is_deleted AND o.account_key IS NOT NULL`,
       [allKeys],
     );
-  const previousRows = await conn.query(`SELECT * FROM profile_account_link WHERE person_profile_id = ANY($1::uuid[])`, [ids]);
+  const previousRows = await conn.query(
+    `SELECT person_profile_id, account_record_key, via, source_key, role, is_primary, is_active, start_date::text AS start_date, end_date::text AS end_date, score, evidence
+       FROM profile_account_link WHERE person_profile_id = ANY($1::uuid[])`,
+    [ids],
+  );
 
   const links = new Map<string, StoredLink[]>(ids.map((id) => [id, []]));
   const add = (personKey: string, l: StoredLink) => links.get(ownerOf.get(personKey)!)?.push(l);
@@ -315,7 +323,12 @@ export async function relinkPeople(conn: PgConn, config: IdentityConfig, people:
   for (const id of ids) {
     const now = links.get(id)!;
     const before = previous.get(id)!;
-    const change = detectJobChange(currentEmployer(before.map(asAccountLink)), currentEmployer(now.map(asAccountLink)));
+    // A job change is the same person records naming another employer; records joining or leaving
+    // the profile (a merge, a split) change its links without anyone changing jobs.
+    const directOf = (ls: StoredLink[]) => new Set(ls.filter((l) => l.via === 'direct').map((l) => l.sourceKey));
+    const [was, is] = [directOf(before), directOf(now)];
+    const sameRecords = was.size === is.size && [...was].every((k) => is.has(k));
+    const change = sameRecords ? detectJobChange(currentEmployer(before.map(asAccountLink)), currentEmployer(now.map(asAccountLink))) : null;
     let kept: StoredLink[] = now;
     if (change) {
       events.push({ profileId: id, details: change });
@@ -378,10 +391,12 @@ async function rematerialiseAccounts(conn: PgConn, config: IdentityConfig, ids: 
   const involved = [...new Set([...ids, ...gone.keys(), ...[...gone.values()].flat()])];
   const children = (
     await conn.query(
-      `SELECT DISTINCT p.profile_id FROM account_profile p
-        WHERE p.parent_profile_id = ANY($1::uuid[]) OR p.profile_id IN (
-          SELECT r.profile_id FROM xdm_account a JOIN identity_record r ON r.node = $2 || a.record_key
-           WHERE a.parent_key IN (SELECT record_key FROM identity_record WHERE profile_id = ANY($1::uuid[])) AND NOT a.is_deleted)`,
+      `SELECT profile_id FROM account_profile WHERE parent_profile_id = ANY($1::uuid[])
+       UNION
+       SELECT r.profile_id FROM identity_record parent
+         JOIN xdm_account a ON a.parent_key = parent.record_key AND NOT a.is_deleted
+         JOIN identity_record r ON r.node = $2 || a.record_key
+        WHERE parent.profile_id = ANY($1::uuid[])`,
       [involved, `${RECORD_NAMESPACE.account}:`],
     )
   ).rows.map((r: { profile_id: string }) => r.profile_id);
@@ -419,6 +434,13 @@ async function rematerialiseAccounts(conn: PgConn, config: IdentityConfig, ids: 
   );
   const cycles = await recomputeHierarchy(conn, rows.map((r) => r.profileId));
   await appendChanges(conn, 'account', rows.map((r) => r.profileId), cause);
+  // People matched to these accounts by inference are matched again: the evidence may have changed.
+  const accountKeys = [...new Set([...rows.flatMap((r) => r.recordKeys), ...(await conn.query(`SELECT record_key FROM identity_record WHERE profile_id = ANY($1::uuid[])`, [involved])).rows.map((r: { record_key: string }) => r.record_key)])];
+  const inferred = (await conn.query(`SELECT DISTINCT person_profile_id FROM profile_account_link WHERE via = 'inferred' AND account_record_key = ANY($1::text[])`, [accountKeys])).rows.map((r: { person_profile_id: string }) => r.person_profile_id);
+  if (inferred.length) {
+    await lockNodes(conn, inferred, 'profiles');
+    await rematerialisePeople(conn, config, inferred, new Map(), cause);
+  }
   return { upserted: rows.length, deleted, cycles };
 }
 

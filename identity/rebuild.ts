@@ -12,6 +12,7 @@ import { profileIdOf } from '../domain/identity/profile-id';
 import { resolveAll, type Evidence, type IdentityKey, type Link, type Resolution } from '../domain/identity/resolve';
 import { copyArray, copyRows, copyValue, inPgTransaction, type PgConn } from '../db/pg-transaction';
 import { loadIdentityConfig } from '../db/repositories/identity-config';
+import { lockGraph } from '../db/repositories/identity-graph';
 import { blockListOf, ENTITY_TABLE, linkingRules } from './resolve-records';
 import type { Fragment } from '../domain/profiles/merge-policy';
 import { writeProfilesInBulk } from './bulk-profiles';
@@ -127,7 +128,8 @@ async function rebuildEntity(db: Knex, config: IdentityConfig, entity: Entity, a
   let resolveMs = 0;
   let full!: FullResolution;
   const written = await inPgTransaction(db, async (conn) => {
-    await conn.query(`LOCK TABLE identity_record, identity_link IN EXCLUSIVE MODE`);
+    // Resolutions in flight finish first, and none starts until the rebuild commits.
+    await lockGraph(conn, 'exclusive');
     full = await fullResolution(conn, config, entity, { keepFragments: true });
     const tResolved = performance.now();
     const ns = `${RECORD_NAMESPACE[entity]}:%`;

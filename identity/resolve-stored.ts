@@ -8,6 +8,7 @@ import { RECORD_NAMESPACE, type IdentityConfig } from '../domain/identity/config
 import type { XdmClassName } from '../domain/xdm/class-spec';
 import { loadIdentityConfig } from '../db/repositories/identity-config';
 import type { PgConn } from '../db/pg-transaction';
+import { lockGraph } from '../db/repositories/identity-graph';
 import { resolveRecords, type GraphChange } from './resolve-records';
 import { rematerialiseProfiles, type ProfileUpdate } from './profiles';
 
@@ -33,6 +34,7 @@ export function identityConfigFor(db: Knex): Promise<IdentityConfig> {
 
 export async function resolveStored(conn: PgConn, config: IdentityConfig, className: XdmClassName, recordKeys: readonly string[], actor: string): Promise<ResolveSummary> {
   if (!recordKeys.length || !affectsProfiles(className)) return NOTHING_RESOLVED;
+  await lockGraph(conn, 'shared');
   let change: GraphChange;
   if (className === 'person' || className === 'account') {
     change = await resolveRecords(conn, config, className, recordKeys, actor);
@@ -43,7 +45,8 @@ export async function resolveStored(conn: PgConn, config: IdentityConfig, classN
         ? `SELECT DISTINCT r.profile_id FROM xdm_opportunity_person op JOIN identity_record r ON r.node = 'b2b_person:' || op.person_key WHERE op.opportunity_key = ANY($1::text[])`
         : `SELECT DISTINCT r.profile_id FROM ${className === 'account-person' ? 'xdm_account_person' : 'xdm_opportunity_person'} x
              JOIN identity_record r ON r.node = 'b2b_person:' || x.person_key WHERE x.record_key = ANY($1::text[])`;
-    const ids = (await conn.query(sql, [recordKeys])).rows.map((r: { profile_id: string }) => r.profile_id);
+    // …and the people whose links these records made before (a deleted or reassigned role).
+    const ids = (await conn.query(`${sql} UNION SELECT person_profile_id FROM profile_account_link WHERE source_key = ANY($1::text[])`, [recordKeys])).rows.map((r: { profile_id: string }) => r.profile_id);
     change = { entity: 'person', touched: new Set(ids), gone: new Map(), observed: 0 };
   }
   const update: ProfileUpdate = await rematerialiseProfiles(conn, config, change, actor);

@@ -150,7 +150,23 @@ describe('identity API and sagas', () => {
     assert.equal(await testDb()('identity_do_not_link').where({ a: [a, b].sort()[0], b: [a, b].sort()[1] }).first(), undefined);
   });
 
+  test('compensating a repeated do-not-link leaves the first one in place', async () => {
+    const { mk, email } = await seedPair();
+    const first = await inject('POST', '/v1/identity/do-not-link', { a: mk, b: email, reason: 'first' });
+    await waitFor(first.json().workflowId);
+    const id = randomUUID();
+    await testDb()('identity_change').insert({ id, entity: 'person', kind: 'do-not-link', a: mk, b: email, actor: 'drill', reason: 'repeat', inject_failure: 'segments' });
+    const env = await temporalEnv();
+    await assert.rejects((await env.client.workflow.start('identityChange', { taskQueue, workflowId: `identity-change/${id}`, args: [{ changeId: id }] })).result());
+    assert.equal((await testDb()('identity_change').where({ id }).first()).status, 'compensated');
+    const [a, b] = [mk, email].sort();
+    assert.ok(await testDb()('identity_do_not_link').where({ a, b }).first(), 'the first change still holds');
+  });
+
   test('bad requests get 4xx answers a person can act on', async () => {
+    const notARecord = await inject('POST', '/v1/identity/unlink', { record: 'email:a@b-api.com', identity: 'email:c@d-api.com' });
+    assert.equal(notARecord.statusCode, 400);
+    assert.match(notARecord.json().message, /record node/);
     const unknown = await inject('POST', '/v1/identity/do-not-link', { a: 'email:nobody@nowhere-api.com', b: 'email:other@nowhere-api.com' });
     assert.equal(unknown.statusCode, 404);
     assert.match(unknown.json().message, /not in the person graph/);

@@ -131,6 +131,7 @@ describe('identity scenarios (ground truth in each test)', () => {
     assert.equal(await profileOf('Salesforce', org, '003T2'), p);
     const links = await testDb()('profile_account_link').where({ person_profile_id: p, via: 'direct' }).orderBy('account_record_key');
     assert.deepEqual(links.map((l) => l.account_record_key), [`PARENT@${org}.Salesforce`, `SUB@${org}.Salesforce`]);
+    assert.deepEqual(await testDb()('profile_event').where({ profile_id: p }), [], 'a merge is not a job change');
   });
 
   test('accounts across CRMs merge by cross-key and DUNS; two accounts of one org never merge by domain', async () => {

@@ -14,7 +14,8 @@ import { failureReason } from './shared/failure-reason';
 import { SA } from './shared/search-attributes';
 
 type IdentityActivities = ReturnType<typeof createIdentityActivities>;
-const steps = proxyActivities<IdentityActivities>(DB_BATCH);
+/** Saga steps are single transactions that may wait on the graph's locks (bounded by lock_timeout): no heartbeats. */
+const steps = proxyActivities<IdentityActivities>({ ...DB_BATCH, heartbeatTimeout: undefined, startToCloseTimeout: '10m' });
 const bookkeeping = proxyActivities<IdentityActivities>(BOOKKEEPING);
 
 export interface IdentityChangeInput {
@@ -37,13 +38,13 @@ export async function identityChange(input: IdentityChangeInput): Promise<Identi
     { key: SA.entityId, value: changeId },
   ]);
 
-  const graph = await steps.applyGraphChange({ changeId });
+  let result: IdentityChangeResult;
   try {
+    const graph = await steps.applyGraphChange({ changeId });
     await steps.rematerialiseProfiles({ changeId });
     const segments = await steps.reevaluateSegments({ changeId });
     const destinations = await steps.correctDestinations({ changeId });
-    await bookkeeping.completeIdentityChange({ changeId });
-    return {
+    result = {
       changeId,
       profilesTouched: graph.touched.length,
       profilesEnded: Object.keys(graph.gone).length,
@@ -51,10 +52,13 @@ export async function identityChange(input: IdentityChangeInput): Promise<Identi
       destinationsQueued: destinations.queued,
     };
   } catch (err) {
+    // Compensation reverses the graph change if it happened (and records the failure either way).
     const reason = failureReason(err);
     await CancellationScope.nonCancellable(() => steps.compensateIdentityChange({ changeId, error: reason }));
     throw ApplicationFailure.nonRetryable(`identity change ${changeId} was compensated: ${reason}`, 'IdentityChangeCompensated');
   }
+  await bookkeeping.completeIdentityChange({ changeId });
+  return result;
 }
 
 export async function identityRebuild(): Promise<Array<{ entity: string; records: number; profiles: number }>> {

@@ -104,7 +104,9 @@ export function identityRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
         const identity = canonicalIdentity(config, req.params.entity, req.query.identity);
         const id = await profileIdOfIdentity(db, req.params.entity, identity);
         if (!id) throw new HttpError(404, 'NotFound', `no ${req.params.entity} profile holds ${identity}`);
-        return req.params.entity === 'person' ? personProfile(db, id) : accountProfile(db, id);
+        const p = req.params.entity === 'person' ? await personProfile(db, id) : await accountProfile(db, id);
+        if (!p) throw new HttpError(409, 'ProfileChanging', `${identity} belongs to profile ${id}, which an identity change is rebuilding; retry in a moment`);
+        return p;
       },
     );
 
@@ -181,7 +183,12 @@ export function identityRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
           body: unlinkBody,
         },
       },
-      async (req, reply) => reply.code(202).send(await startChange({ entity: req.body.entity, a: req.body.record, b: req.body.identity, actor: req.body.actor, reason: req.body.reason, kind: 'do-not-link' })),
+      async (req, reply) => {
+        if (!req.body.record.startsWith(`${RECORD_NAMESPACE[req.body.entity]}:`)) {
+          throw new HttpError(400, 'InvalidRequest', `record must be a ${req.body.entity} record node, ${RECORD_NAMESPACE[req.body.entity]}:<sourceKey>; to keep two other identities apart use POST /v1/identity/do-not-link`);
+        }
+        return reply.code(202).send(await startChange({ entity: req.body.entity, a: req.body.record, b: req.body.identity, actor: req.body.actor, reason: req.body.reason, kind: 'do-not-link' }));
+      },
     );
 
     app.post(

@@ -96,6 +96,7 @@ export async function up(knex: Knex): Promise<void> {
       reason      text
     );
     CREATE INDEX identity_decision_node_ix ON identity_decision (node);
+    CREATE INDEX identity_decision_identity_ix ON identity_decision (identity) WHERE identity IS NOT NULL;
     CREATE INDEX identity_decision_profile_ix ON identity_decision (profile_id);
     COMMENT ON TABLE identity_decision IS 'Append-only log: observations (a record''s identities now), removals, links accepted or rejected (with the rule) when that changed, do-not-link and allow-link';
 
@@ -171,6 +172,7 @@ export async function up(knex: Knex): Promise<void> {
       PRIMARY KEY (person_profile_id, account_record_key, via, source_key)
     );
     CREATE INDEX profile_account_link_account_ix ON profile_account_link (account_record_key);
+    CREATE INDEX profile_account_link_source_ix ON profile_account_link (source_key);
     COMMENT ON TABLE profile_account_link IS 'People to accounts, many-to-many: direct (the person record''s account), relation, opportunity contact role, or inferred by lead-to-account matching; the account profile is found through identity_record';
     COMMENT ON COLUMN profile_account_link.source_key IS 'The record that says so (person, relation or opportunity-person record; the matched account record for inferred; history: a kept former link)';
 

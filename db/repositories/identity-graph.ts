@@ -37,18 +37,28 @@ export interface DecisionRow {
   reason: string | null;
 }
 
+/** Lock-key space: nodes hash into this many keys, so a 5,000-record batch never holds more than this many locks. */
+const LOCK_BUCKETS = 1024;
+/** The whole graph: resolutions hold it shared, a rebuild exclusively. */
+const GRAPH_LOCK = 7_420_001;
+
 /**
- * Transaction-scoped advisory locks on graph nodes, taken in one sorted statement: two
- * resolutions touching one component serialise (DESIGN §4). A deadlock between two lock rounds is
- * detected by Postgres (40P01) and the caller retries its transaction.
+ * Transaction-scoped advisory locks on graph nodes (hashed into LOCK_BUCKETS keys), taken in one
+ * sorted statement: two resolutions touching one component serialise (DESIGN §4). A deadlock
+ * between two lock rounds is detected by Postgres (40P01) and the caller retries.
  */
-export async function lockNodes(conn: PgConn, nodes: Iterable<string>): Promise<void> {
+export async function lockNodes(conn: PgConn, nodes: Iterable<string>, space: 'graph' | 'profiles' = 'graph'): Promise<void> {
   const list = [...new Set(nodes)];
   if (!list.length) return;
   await conn.query(
-    `SELECT pg_advisory_xact_lock(k) FROM (SELECT DISTINCT hashtextextended(n, 7) AS k FROM unnest($1::text[]) n) s ORDER BY k`,
-    [list],
+    `SELECT pg_advisory_xact_lock($2::int, k) FROM (SELECT DISTINCT (hashtext(n) & ${LOCK_BUCKETS - 1}) AS k FROM unnest($1::text[]) n) s ORDER BY k`,
+    [list, space === 'graph' ? 1 : 2],
   );
+}
+
+/** Every incremental resolution holds the graph shared; a rebuild waits for them and holds it alone. */
+export async function lockGraph(conn: PgConn, mode: 'shared' | 'exclusive'): Promise<void> {
+  await conn.query(mode === 'shared' ? `SELECT pg_advisory_xact_lock_shared(${GRAPH_LOCK})` : `SELECT pg_advisory_xact_lock(${GRAPH_LOCK})`);
 }
 
 const LINK_COLUMNS = 'node, identity, seq::float8 AS seq, field, outcome, rule, observed_at';
