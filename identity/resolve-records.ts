@@ -48,7 +48,7 @@ export function blockListOf(config: IdentityConfig): BlockList {
 }
 
 export function linkingRules(config: IdentityConfig, doNotLink: Array<readonly [string, string]>): LinkingRules {
-  return { namespaces: linkingNamespaces(config), maxClusterSize: config.settings.maxClusterSize, doNotLink };
+  return { namespaces: linkingNamespaces(config), maxClusterSize: config.settings.maxClusterSize, doNotLink, scopeExempt: new Set(Object.values(RECORD_NAMESPACE)) };
 }
 
 /** Reads the stored rows of these records (deleted ones come back with isDeleted). */

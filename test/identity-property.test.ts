@@ -77,14 +77,8 @@ test('incremental resolution == full recompute == decision-log replay, after ran
         }
       }
       await assertGraphMatchesRecompute([org, mkto]);
-      // No cluster breaks a rule: at most one record per scope, the cap, the do-not-link pairs.
-      const clusters = await db('identity_record').whereIn('record_key', db('xdm_person').select('record_key').whereIn('source_instance_id', [org, mkto])).select('profile_id', 'scope', 'node');
-      const byProfile = new Map<string, Array<{ scope: string; node: string }>>();
-      for (const c of clusters) byProfile.set(c.profile_id, [...(byProfile.get(c.profile_id) ?? []), c]);
-      for (const members of byProfile.values()) {
-        const scopes = members.map((m) => m.scope);
-        assert.equal(new Set(scopes).size, scopes.length, 'one record per scope');
-      }
+      // No cluster breaks an operator's do-not-link. (One record per scope is checked by the domain
+      // property test: here cross-references may rightly join two Marketo leads naming one contact.)
       for (const p of pairs) {
         const [a, b] = p.split('\u0000');
         const pa = (await db('identity_record').where({ node: a }).first())?.profile_id;

@@ -10,7 +10,10 @@ import type { Worker } from '@temporalio/worker';
 import { XDM_CLASSES } from '../domain/xdm/registry';
 import type { XdmClassName } from '../domain/xdm/class-spec';
 import { describeSyncSchedule, triggerSync } from '../platform/sync-schedules';
-import { startDefaultStack, type DefaultStack, type SimulatedSource } from '../simulators/default-stack';
+import { DEFAULT_MUNCHKINS, startDefaultStack, type DefaultStack, type SimulatedSource } from '../simulators/default-stack';
+import { sfId } from '../simulators/salesforce/data';
+import { dynamicsGuid, marketoId } from '../simulators/world/ids';
+import { buildWorld } from '../simulators/world/world';
 import { createTesseraWorker } from '../workers/tessera-worker';
 import type { backfill } from '../workflows/backfill';
 import { backfillProgressQuery, type SyncProgress } from '../workflows/shared/sync-types';
@@ -18,13 +21,14 @@ import { testApi } from './support/api';
 import { closeTemporal, closeTestDb, log, temporalEnv, testDb, uniqueTaskQueue, workflowBundle } from './support/env';
 
 const taskQueue = uniqueTaskQueue('source-sync');
+const WORLD = { people: 600, accounts: 60, campaigns: 6, lists: 4 };
 let stack: DefaultStack;
 let api: Awaited<ReturnType<typeof testApi>>;
 let worker: Worker;
 let running: Promise<void>;
 
 before(async () => {
-  stack = await startDefaultStack({ world: { people: 600, accounts: 60, campaigns: 6, lists: 4 }, schedule: '0 3 1 1 *', bulkStepSeconds: 0 });
+  stack = await startDefaultStack({ world: WORLD, schedule: '0 3 1 1 *', bulkStepSeconds: 0 });
   for (const s of stack.sources) Object.assign(process.env, s.secrets);
   api = await testApi({ taskQueue });
   const env = await temporalEnv();
@@ -103,6 +107,32 @@ describe('source syncs', () => {
       .andWhere('s.source_instance_id', sf.config.instanceId)
       .count<{ n: string }[]>({ n: '*' });
     assert.ok(Number(linked!.n) > 0, 'Marketo leads point at stored Salesforce people');
+
+    // Identity resolution, resolved with each page, against the world's ground truth: no profile
+    // holds two humans; a human is split only when nothing but a shared mailbox connects them.
+    const world = buildWorld(WORLD);
+    const human = new Map<string, number>();
+    const instanceOf = (type: string) => stack.sources.filter((s) => s.config.sourceType === type).map((s) => s.config.instanceId);
+    for (const p of world.people) {
+      for (const object of ['Contact', 'Lead'] as const) human.set(`${sfId(object, p.idx)}@${sf.config.instanceId}.Salesforce`, p.idx);
+      instanceOf('marketo').forEach((m) => human.set(`${marketoId(p.idx, DEFAULT_MUNCHKINS.indexOf(m as (typeof DEFAULT_MUNCHKINS)[number]))}@${m}.Marketo`, p.idx));
+      for (const d of instanceOf('dynamics')) for (const t of ['contact', 'lead']) human.set(`${dynamicsGuid(t, p.idx)}@${d}.Dynamics`, p.idx);
+    }
+    const profiles = await testDb()('person_profile').select('record_keys');
+    const profilesOf = new Map<number, number>();
+    for (const p of profiles) {
+      const humans = new Set(p.record_keys.map((k: string) => human.get(k)).filter((h: number | undefined) => h !== undefined));
+      assert.ok(humans.size <= 1, `over-merge: ${p.record_keys.join(', ')}`);
+      for (const h of humans) profilesOf.set(h as number, (profilesOf.get(h as number) ?? 0) + 1);
+    }
+    const split = [...profilesOf].filter(([, n]) => n > 1).map(([h]) => world.people[h]!);
+    assert.deepEqual(split.filter((p) => !p.quirks.includes('shared-mailbox')).map((p) => p.idx), [], 'only shared-mailbox people stay apart');
+    const mine = stack.sources.map((s) => s.config.instanceId);
+    const [row] = await testDb()('identity_record')
+      .where({ entity: 'account' })
+      .andWhere((q) => { for (const i of mine) q.orWhere('record_key', 'like', `%@${i}.%`); })
+      .countDistinct<{ n: string }[]>({ n: 'profile_id' });
+    assert.equal(Number(row!.n), world.accounts.length, 'one account profile per company across the CRMs and Marketo');
   });
 
   test('the next sync reads only what changed, deletes included', async () => {

@@ -150,3 +150,13 @@ test('two records of one scope sharing an email stay apart (a recycled mailbox);
   assert.equal(r.clusterOf.get('rec:at-subsidiary'), r.clusterOf.get('rec:leaver'));
   assert.ok(r.decisions.some((d) => d.rule === 'record-scope' && d.link.record === 'rec:new-hire'));
 });
+
+test('an explicit cross-reference joins two records of one scope (a converted lead and its contact); email still does not', () => {
+  const g = new IdentityGraph({ ...RULES, scopeExempt: new Set(['rec']) });
+  g.apply({ kind: 'observe', record: 'rec:contact', seq: 1, identities: ['email:jo@acme.com'], scope: 'org|acme' });
+  g.apply({ kind: 'observe', record: 'rec:lead', seq: 2, identities: ['rec:contact', 'email:jo@acme.com'], scope: 'org|acme' });
+  g.apply({ kind: 'observe', record: 'rec:new-hire', seq: 3, identities: ['email:jo@acme.com'], scope: 'org|acme' });
+  const r = g.resolution();
+  assert.equal(r.clusterOf.get('rec:lead'), r.clusterOf.get('rec:contact'));
+  assert.notEqual(r.clusterOf.get('rec:new-hire'), r.clusterOf.get('rec:contact'));
+});

@@ -42,6 +42,12 @@ export interface LinkingRules {
   maxClusterSize: number;
   /** Pairs that must never end up in one cluster (an operator's "these are different"). */
   doNotLink: ReadonlyArray<readonly [IdentityKey, IdentityKey]>;
+  /**
+   * Namespaces whose links are explicit cross-references between records (a converted lead's
+   * contact, a Marketo lead's CRM contact): they join records even of one scope — the source
+   * itself says they are the same. Links through other namespaces (email, phone) never do.
+   */
+  scopeExempt?: ReadonlySet<string>;
 }
 
 /** "`record` has `identity`", first observed at `seq`. */
@@ -261,7 +267,7 @@ function resolveComponent(c: Component, rules: LinkingRules): Resolution {
     }
     const a = groups.get(ra)!;
     const b = groups.get(rb)!;
-    const rule = violation(a, b, rb, ra);
+    const rule = violation(a, b, rb, ra, rules.scopeExempt?.has(namespaceOf(link.identity)) ?? false);
     if (rule) {
       decisions.push({ link, outcome: 'rejected', rule });
       continue;
@@ -281,17 +287,19 @@ function resolveComponent(c: Component, rules: LinkingRules): Resolution {
     decisions.push({ link, outcome: 'linked' });
   }
 
-  function violation(a: Group, b: Group, rootB: IdentityKey, rootA: IdentityKey): RejectionRule | undefined {
+  function violation(a: Group, b: Group, rootB: IdentityKey, rootA: IdentityKey, crossReference: boolean): RejectionRule | undefined {
     const [small, otherRoot] = a.size <= b.size ? [a, rootB] : [b, rootA];
     for (const m of small.members) for (const p of dnl.get(m) ?? []) if (parent.has(p) && find(p) === otherRoot) return 'do-not-link';
     for (const [ns, v] of a.unique) {
       const w = b.unique.get(ns);
       if (w !== undefined && w !== v) return `unique:${ns}`;
     }
-    const [fewer, more] = a.scopes.size <= b.scopes.size ? [a.scopes, b.scopes] : [b.scopes, a.scopes];
-    for (const [scope, r] of fewer) {
-      const other = more.get(scope);
-      if (other !== undefined && other !== r) return 'record-scope';
+    if (!crossReference) {
+      const [fewer, more] = a.scopes.size <= b.scopes.size ? [a.scopes, b.scopes] : [b.scopes, a.scopes];
+      for (const [scope, r] of fewer) {
+        const other = more.get(scope);
+        if (other !== undefined && other !== r) return 'record-scope';
+      }
     }
     if (a.size + b.size > rules.maxClusterSize) return 'cluster-cap';
     return undefined;
