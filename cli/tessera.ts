@@ -154,6 +154,44 @@ interface BackfillView {
   progress?: { windowsTotal: number; windowsDone: number; records: number; quarantined: number; percent: number };
 }
 
+const profiles = program.command('profile').description('unified person and account profiles');
+profiles
+  .command('get')
+  .description('the profile holding an identity (namespace:value, e.g. email:ada@acme.example)')
+  .argument('<identity>')
+  .option('--account', 'an account profile (default: person)')
+  .action(async (identity: string, o: { account?: boolean }) => print(await api().request('GET', `/v1/profiles/${o.account ? 'account' : 'person'}/by-identity?identity=${encodeURIComponent(identity)}`)));
+profiles
+  .command('history')
+  .description("a profile's decision log")
+  .argument('<profileId>')
+  .option('--account', 'an account profile (default: person)')
+  .action(async (id: string, o: { account?: boolean }) => print(await api().request('GET', `/v1/profiles/${o.account ? 'account' : 'person'}/${id}/history`)));
+
+const identity = program.command('identity').description('identity resolution: explain, unlink, merge back');
+identity
+  .command('explain')
+  .description('why two identities are one profile, or what keeps them apart')
+  .argument('<a>')
+  .argument('<b>')
+  .option('--account', 'account identities (default: person)')
+  .action(async (a: string, b: string, o: { account?: boolean }) =>
+    print(await api().request('GET', `/v1/identity/explain?entity=${o.account ? 'account' : 'person'}&a=${encodeURIComponent(a)}&b=${encodeURIComponent(b)}`)));
+for (const [name, path, what] of [
+  ['unlink', '/v1/identity/do-not-link', 'split: the two identities are never one profile again (runs the identityChange saga)'],
+  ['allow-link', '/v1/identity/allow-link', 'merge back: remove a do-not-link (runs the identityChange saga)'],
+] as const) {
+  identity
+    .command(name)
+    .description(what)
+    .argument('<a>')
+    .argument('<b>')
+    .option('--account', 'account identities (default: person)')
+    .option('--reason <text>', 'kept in the decision log', '')
+    .action(async (a: string, b: string, o: { account?: boolean; reason: string }) =>
+      print(await api().request('POST', path, { entity: o.account ? 'account' : 'person', a, b, reason: o.reason, actor: 'cli' })));
+}
+
 program
   .command('backfill')
   .description('re-read a time range of an instance, in the windows the source allows, with a progress bar')
