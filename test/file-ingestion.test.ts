@@ -9,12 +9,11 @@ import { Worker } from '@temporalio/worker';
 import type { Worker as WorkerType } from '@temporalio/worker';
 import { createFileIngestion, getFileIngestion } from '../db/repositories/file-ingestions';
 import { fileIngestionWorkflowId } from '../workflows/shared/file-ingestion-types';
-import { createTesseraWorker } from '../workers/tessera-worker';
 import type { ingestFile } from '../workflows/ingestion';
 import { fileIngestionProgressQuery } from '../workflows/shared/file-ingestion-types';
 import { tesseraDataConverter } from '../platform/temporal';
 import { testApi } from './support/api';
-import { closeTemporal, closeTestDb, countRows, log, requireEnv, temporalEnv, testDb, uniqueInstance, uniqueTaskQueue, workflowBundle } from './support/env';
+import { closeTemporal, closeTestDb, countRows, requireEnv, temporalEnv, testDb, uniqueInstance, uniqueTaskQueue, workflowBundle, testWorker } from './support/env';
 import { personCsv, writeTestFile } from './support/files';
 
 const taskQueue = uniqueTaskQueue('file-ingestion');
@@ -23,8 +22,7 @@ let worker: WorkerType;
 let running: Promise<void>;
 
 async function startWorker(queue = taskQueue): Promise<WorkerType> {
-  const env = await temporalEnv();
-  return createTesseraWorker({ connection: env.nativeConnection, namespace: env.namespace ?? 'tessera', taskQueue: queue, db: testDb(), log, workflowBundle: await workflowBundle() });
+  return testWorker(queue);
 }
 
 before(async () => {

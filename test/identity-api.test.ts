@@ -9,8 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { Worker, type Worker as WorkerType } from '@temporalio/worker';
 import { tesseraDataConverter } from '../platform/temporal';
-import { createTesseraWorker } from '../workers/tessera-worker';
-import { closeTemporal, closeTestDb, log, temporalEnv, testDb, uniqueInstance, uniqueTaskQueue, workflowBundle } from './support/env';
+import { closeTemporal, closeTestDb, temporalEnv, testDb, uniqueInstance, uniqueTaskQueue, workflowBundle, testWorker } from './support/env';
 import { testApi } from './support/api';
 
 const taskQueue = uniqueTaskQueue('identity-api');
@@ -20,8 +19,7 @@ let running: Promise<void>;
 
 before(async () => {
   api = await testApi({ taskQueue });
-  const env = await temporalEnv();
-  worker = await createTesseraWorker({ connection: env.nativeConnection, namespace: env.namespace ?? 'tessera', taskQueue, db: testDb(), log, workflowBundle: await workflowBundle() });
+  worker = await testWorker(taskQueue);
   running = worker.run();
 });
 

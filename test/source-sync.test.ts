@@ -14,11 +14,10 @@ import { DEFAULT_MUNCHKINS, startDefaultStack, type DefaultStack, type Simulated
 import { sfId } from '../simulators/salesforce/data';
 import { dynamicsGuid, marketoId } from '../simulators/world/ids';
 import { buildWorld } from '../simulators/world/world';
-import { createTesseraWorker } from '../workers/tessera-worker';
 import type { backfill } from '../workflows/backfill';
 import { backfillProgressQuery, type SyncProgress } from '../workflows/shared/sync-types';
 import { testApi } from './support/api';
-import { closeTemporal, closeTestDb, log, temporalEnv, testDb, uniqueTaskQueue, workflowBundle } from './support/env';
+import { closeTemporal, closeTestDb, temporalEnv, testDb, uniqueTaskQueue, testWorker } from './support/env';
 
 const taskQueue = uniqueTaskQueue('source-sync');
 const WORLD = { people: 600, accounts: 60, campaigns: 6, lists: 4 };
@@ -31,8 +30,7 @@ before(async () => {
   stack = await startDefaultStack({ world: WORLD, schedule: '0 3 1 1 *', bulkStepSeconds: 0 });
   for (const s of stack.sources) Object.assign(process.env, s.secrets);
   api = await testApi({ taskQueue });
-  const env = await temporalEnv();
-  worker = await createTesseraWorker({ connection: env.nativeConnection, namespace: env.namespace ?? 'tessera', taskQueue, db: testDb(), log, workflowBundle: await workflowBundle() });
+  worker = await testWorker(taskQueue);
   running = worker.run();
 });
 

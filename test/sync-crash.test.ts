@@ -15,9 +15,8 @@ import { upsertSourceInstance } from '../db/repositories/source-instances';
 import { seededRandom } from '../simulators/shared/random';
 import { startSalesforceSimulator, type SalesforceSimulator } from '../simulators/salesforce';
 import { buildWorld } from '../simulators/world/world';
-import { createTesseraWorker } from '../workers/tessera-worker';
 import type { sync } from '../workflows/sync';
-import { closeTemporal, closeTestDb, log, requireEnv, temporalEnv, testDb, uniqueTaskQueue, workflowBundle } from './support/env';
+import { closeTemporal, closeTestDb, requireEnv, temporalEnv, testDb, uniqueTaskQueue, workflowBundle, testWorker } from './support/env';
 
 const ORG = '00D5e000000CrAsHQA';
 const KILLS = 10;
@@ -77,7 +76,7 @@ test(`kill -9 of the worker ${KILLS} times during a sync: the same tables as an 
 
   // 1. The reference: an uninterrupted run.
   const refQueue = uniqueTaskQueue('sync-ref');
-  const worker = await createTesseraWorker({ connection: env.nativeConnection, namespace: env.namespace ?? 'tessera', taskQueue: refQueue, db: testDb(), log, workflowBundle: await workflowBundle() });
+  const worker = await testWorker(refQueue);
   const pagesBefore = pageRequests();
   await worker.runUntil(env.client.workflow.execute<typeof sync>('sync', { taskQueue: refQueue, workflowId: `crash-ref-${ORG}`, args: [{ sourceType: 'salesforce', instanceId: ORG, trigger: 'api' }] }));
   const referencePages = pageRequests() - pagesBefore;

@@ -10,6 +10,7 @@ import type { Knex } from 'knex';
 import { createDb } from '../../db/connection';
 import { createLogger } from '../../platform/logger';
 import { tesseraDataConverter } from '../../platform/temporal';
+import { createTesseraWorker } from '../../workers/tessera-worker';
 
 export const log = createLogger('test', process.env.LOG_LEVEL ?? 'warn');
 
@@ -67,4 +68,10 @@ export async function countRows(table: string, where?: (q: Knex.QueryBuilder) =>
   if (where) where(q);
   const [row] = await q;
   return Number(row?.count ?? 0);
+}
+
+/** A Tessera worker on the run's dev server and database, polling `taskQueue` (not yet running). */
+export async function testWorker(taskQueue: string): Promise<import('@temporalio/worker').Worker> {
+  const env = await temporalEnv();
+  return createTesseraWorker({ connection: env.nativeConnection, namespace: env.namespace ?? 'tessera', taskQueue, db: testDb(), log, workflowBundle: await workflowBundle() });
 }
