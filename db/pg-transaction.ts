@@ -56,3 +56,22 @@ export function listParam(values: readonly string[]): string {
 export function copyArray(values: readonly string[]): string {
   return copyValue(`{${values.map((v) => `"${v.replace(/["\\]/g, (c) => `\\${c}`)}"`).join(',')}}`);
 }
+
+/** COPY lines for one target, written in chunks of `every` rows as they are added. */
+export class CopyBuffer {
+  private lines: string[] = [];
+
+  constructor(private readonly conn: PgConn, private readonly target: string, private readonly every = 50_000) {}
+
+  async add(line: string): Promise<void> {
+    this.lines.push(line);
+    if (this.lines.length >= this.every) await this.flush();
+  }
+
+  async flush(): Promise<void> {
+    if (!this.lines.length) return;
+    const text = this.lines.join('');
+    this.lines = [];
+    await copyRows(this.conn, this.target, text);
+  }
+}

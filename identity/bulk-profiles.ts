@@ -5,11 +5,11 @@
  * round trip per profile. Lead-to-account matching runs for the people no source links.
  */
 import type { IdentityConfig } from '../domain/identity/config';
-import { RECORD_NAMESPACE } from '../domain/identity/config';
+import { ENTITY_TABLES, RECORD_NAMESPACE } from '../domain/identity/config';
 import type { IdentityKey } from '../domain/identity/resolve';
 import { resolveHierarchy } from '../domain/profiles/hierarchy';
 import type { Fragment } from '../domain/profiles/merge-policy';
-import { copyArray, copyRows, copyValue, type PgConn } from '../db/pg-transaction';
+import { copyArray, CopyBuffer, copyValue, type PgConn } from '../db/pg-transaction';
 import { accountRow, personRow, provenanceByRecord, relinkPeople } from './profiles';
 import type { FullResolution } from './rebuild';
 
@@ -31,23 +31,17 @@ export async function writeProfilesInBulk(conn: PgConn, config: IdentityConfig, 
   for (const [node, profileId] of full.profileOf) if (!members.has(profileId)) members.set(profileId, { anchor: node, records: [node], size: 1 });
   const fragmentsOf = (records: IdentityKey[]): Fragment[] => records.map((r) => full.fragments!.get(r)!);
 
-  const table = entity === 'person' ? 'person_profile' : 'account_profile';
+  const table = ENTITY_TABLES[entity].profiles;
   await conn.query(`CREATE TEMP TABLE rebuild_previous_profiles ON COMMIT DROP AS SELECT profile_id FROM ${table}`);
   await conn.query(`DELETE FROM ${table}`);
-  let lines: string[] = [];
-  const flush = async (target: string) => {
-    if (lines.length) await copyRows(conn, target, lines.join(''));
-    lines = [];
-  };
 
   if (entity === 'person') {
-    const target = 'person_profile (profile_id, anchor, attributes, provenance, record_keys, person_types, identity_count)';
+    const out = new CopyBuffer(conn, 'person_profile (profile_id, anchor, attributes, provenance, record_keys, person_types, identity_count)', FLUSH);
     for (const [profileId, m] of members) {
       const r = personRow(config, profileId, m.anchor, fragmentsOf(m.records), m.size);
-      lines.push(`${profileId}\t${copyValue(r.anchor)}\t${copyValue(JSON.stringify(r.m.attributes))}\t${copyValue(JSON.stringify(provenanceByRecord(r.m.provenance)))}\t${copyArray(r.recordKeys)}\t${copyArray(r.types)}\t${r.count}\n`);
-      if (lines.length >= FLUSH) await flush(target);
+      await out.add(`${profileId}\t${copyValue(r.anchor)}\t${copyValue(JSON.stringify(r.m.attributes))}\t${copyValue(JSON.stringify(provenanceByRecord(r.m.provenance)))}\t${copyArray(r.recordKeys)}\t${copyArray(r.types)}\t${r.count}\n`);
     }
-    await flush(target);
+    await out.flush();
     await relinkAll(conn, config);
   } else {
     const rows = [...members].map(([profileId, m]) => accountRow(config, profileId, m.anchor, fragmentsOf(m.records), m.size));
@@ -57,16 +51,15 @@ export async function writeProfilesInBulk(conn: PgConn, config: IdentityConfig, 
       parentOf.set(r.profileId, p === r.profileId ? null : p);
     }
     const h = resolveHierarchy(parentOf);
-    const target = 'account_profile (profile_id, anchor, attributes, provenance, record_keys, identity_count, parent_profile_id, ultimate_parent_id, hierarchy_depth, in_cycle, match_domains, match_names)';
+    const out = new CopyBuffer(conn, 'account_profile (profile_id, anchor, attributes, provenance, record_keys, identity_count, parent_profile_id, ultimate_parent_id, hierarchy_depth, in_cycle, match_domains, match_names)', FLUSH);
     for (const r of rows) {
       const node = h.nodes.get(r.profileId)!;
-      lines.push(
+      await out.add(
         `${r.profileId}\t${copyValue(r.anchor)}\t${copyValue(JSON.stringify(r.m.attributes))}\t${copyValue(JSON.stringify(provenanceByRecord(r.m.provenance)))}\t${copyArray(r.recordKeys)}\t${r.count}\t` +
           `${copyValue(parentOf.get(r.profileId) ?? null)}\t${node.ultimateParentId}\t${node.depth}\t${node.inCycle ? 't' : 'f'}\t${copyArray(r.domains)}\t${copyArray(r.names)}\n`,
       );
-      if (lines.length >= FLUSH) await flush(target);
     }
-    await flush(target);
+    await out.flush();
   }
   await conn.query(`INSERT INTO profile_change (entity, profile_id, change, cause) SELECT $1, profile_id, 'upserted', $2 FROM ${table}`, [entity, cause]);
   await conn.query(

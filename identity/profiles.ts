@@ -6,7 +6,7 @@
  * accounts get their parent and ultimate parent (cycles flagged), and every change goes to the
  * profile_change outbox that segments and destinations read.
  */
-import { RECORD_NAMESPACE, type Entity, type IdentityConfig } from '../domain/identity/config';
+import { ENTITY_TABLES, RECORD_NAMESPACE, type Entity, type IdentityConfig } from '../domain/identity/config';
 import { canonicalWebDomain, isFreeMailDomain } from '../domain/identity/normalise';
 import { resolveHierarchy } from '../domain/profiles/hierarchy';
 import { currentEmployer, detectJobChange, keepHistory, type AccountLink } from '../domain/profiles/job-change';
@@ -38,7 +38,7 @@ interface FragmentRow {
 }
 
 async function fragmentsOf(conn: PgConn, entity: Entity, profileIds: string[]): Promise<Map<string, FragmentRow[]>> {
-  const table = entity === 'person' ? 'xdm_person' : 'xdm_account';
+  const table = ENTITY_TABLES[entity].records;
   const rows: FragmentRow[] = (
     await conn.query(
       `SELECT r.profile_id, r.node, r.first_seen::float8 AS first_seen, x.record_key, x.source_instance_id,
@@ -106,7 +106,7 @@ export async function rematerialiseProfiles(conn: PgConn, config: IdentityConfig
 async function removeGone(conn: PgConn, entity: Entity, gone: Map<string, string[]>, cause: string): Promise<number> {
   if (!gone.size) return 0;
   const ids = [...gone.keys()];
-  const table = entity === 'person' ? 'person_profile' : 'account_profile';
+  const table = ENTITY_TABLES[entity].profiles;
   const deleted = (await conn.query(`DELETE FROM ${table} WHERE profile_id = ANY($1::uuid[]) AND NOT EXISTS (SELECT 1 FROM identity_record r WHERE r.profile_id = ${table}.profile_id) RETURNING profile_id`, [ids])).rows.map((r: { profile_id: string }) => r.profile_id);
   if (entity === 'person' && deleted.length) await conn.query(`DELETE FROM profile_account_link WHERE person_profile_id = ANY($1::uuid[])`, [deleted]);
   if (deleted.length) {
@@ -217,7 +217,8 @@ interface StoredLink {
   evidence: string[] | null;
 }
 
-const day = (v: unknown): string | null => (typeof v === 'string' && /^\d{4}-\d{2}-\d{2}/.test(v) ? v.slice(0, 10) : v instanceof Date ? v.toISOString().slice(0, 10) : null);
+/** An ISO date's day (dates are read as text: never through a time zone). */
+const day = (v: unknown): string | null => (typeof v === 'string' && /^\d{4}-\d{2}-\d{2}/.test(v) ? v.slice(0, 10) : null);
 
 /**
  * People's account links, rebuilt for these profiles: what the sources say (direct, relations,

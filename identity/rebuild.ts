@@ -6,14 +6,14 @@
  * or for a first load).
  */
 import type { Knex } from 'knex';
-import { ENTITIES, RECORD_NAMESPACE, type Entity, type IdentityConfig } from '../domain/identity/config';
+import { ENTITIES, ENTITY_TABLES, RECORD_NAMESPACE, type Entity, type IdentityConfig } from '../domain/identity/config';
 import { extractIdentities, type ExtractedIdentity } from '../domain/identity/extract';
 import { profileIdOf } from '../domain/identity/profile-id';
 import { resolveAll, type Evidence, type IdentityKey, type Link, type Resolution } from '../domain/identity/resolve';
-import { copyArray, copyRows, copyValue, inPgTransaction, type PgConn } from '../db/pg-transaction';
+import { copyArray, CopyBuffer, copyValue, inPgTransaction, type PgConn } from '../db/pg-transaction';
 import { loadIdentityConfig } from '../db/repositories/identity-config';
 import { lockGraph } from '../db/repositories/identity-graph';
-import { blockListOf, ENTITY_TABLE, linkingRules } from './resolve-records';
+import { blockListOf, linkingRules } from './resolve-records';
 import type { Fragment } from '../domain/profiles/merge-policy';
 import { writeProfilesInBulk } from './bulk-profiles';
 
@@ -37,7 +37,7 @@ async function* storedRecords(conn: PgConn, entity: Entity, instances?: string[]
     `DECLARE identity_rebuild NO SCROLL CURSOR FOR
        SELECT record_key, source_type, source_instance_id, ${accountKey}, record, coalesce(source_updated_at, received_at) AS updated_at,
               extract(epoch FROM created_at)::float8 AS created
-         FROM ${ENTITY_TABLE[entity]} WHERE NOT is_deleted${instances ? ' AND source_instance_id = ANY($1::text[])' : ''}`,
+         FROM ${ENTITY_TABLES[entity].records} WHERE NOT is_deleted${instances ? ' AND source_instance_id = ANY($1::text[])' : ''}`,
     instances ? [instances] : [],
   );
   try {
@@ -139,37 +139,32 @@ async function rebuildEntity(db: Knex, config: IdentityConfig, entity: Entity, a
     const secondary = await dropSecondaryIndexes(conn, ['identity_record', 'identity_link', 'identity_decision']);
     const outcome = new Map(full.resolution.decisions.map((d) => [`${d.link.record}\u0000${d.link.identity}`, d]));
     const now = new Date().toISOString();
-    let lines: string[] = [];
-    const flush = async (target: string) => {
-      if (lines.length) await copyRows(conn, target, lines.join(''));
-      lines = [];
-    };
+    const records = new CopyBuffer(conn, 'identity_record (node, entity, record_key, scope, first_seen, profile_id)');
+    const links = new CopyBuffer(conn, 'identity_link (node, identity, seq, field, outcome, rule, observed_at)');
+    const log = new CopyBuffer(conn, 'identity_decision (entity, kind, node, identity, seq, identities, scope, rule, profile_id, actor)');
     for (const [node, seen] of full.evidence.records) {
-      lines.push(`${copyValue(node)}\t${entity}\t${copyValue(node.slice(node.indexOf(':') + 1))}\t${copyValue(full.scopes.get(node) ?? null)}\t${seen}\t${full.profileOf.get(node)}\n`);
-      if (lines.length >= 50_000) await flush('identity_record (node, entity, record_key, scope, first_seen, profile_id)');
+      await records.add(`${copyValue(node)}\t${entity}\t${copyValue(node.slice(node.indexOf(':') + 1))}\t${copyValue(full.scopes.get(node) ?? null)}\t${seen}\t${full.profileOf.get(node)}\n`);
     }
-    await flush('identity_record (node, entity, record_key, scope, first_seen, profile_id)');
+    await records.flush();
     const byRecord = new Map<IdentityKey, Link[]>();
     for (const l of full.evidence.links) {
       const d = outcome.get(`${l.record}\u0000${l.identity}`)!;
-      lines.push(`${copyValue(l.record)}\t${copyValue(l.identity)}\t${l.seq}\t${copyValue(full.fields.get(`${l.record}\u0000${l.identity}`)!)}\t${d.outcome}\t${copyValue(d.rule ?? null)}\t${now}\n`);
-      if (lines.length >= 50_000) await flush('identity_link (node, identity, seq, field, outcome, rule, observed_at)');
+      await links.add(`${copyValue(l.record)}\t${copyValue(l.identity)}\t${l.seq}\t${copyValue(full.fields.get(`${l.record}\u0000${l.identity}`)!)}\t${d.outcome}\t${copyValue(d.rule ?? null)}\t${now}\n`);
       const list = byRecord.get(l.record);
       if (list) list.push(l);
       else byRecord.set(l.record, [l]);
     }
-    await flush('identity_link (node, identity, seq, field, outcome, rule, observed_at)');
+    await links.flush();
     // The log: one observation per record as the rebuild saw it, and each rejected link with its rule.
     for (const [node, seen] of full.evidence.records) {
       const ids = (byRecord.get(node) ?? []).map((l) => l.identity);
-      lines.push(`${entity}\tobserve\t${copyValue(node)}\t\\N\t${seen}\t${copyArray(ids)}\t${copyValue(full.scopes.get(node) ?? null)}\t\\N\t${full.profileOf.get(node)}\t${copyValue(actor)}\n`);
-      if (lines.length >= 50_000) await flush('identity_decision (entity, kind, node, identity, seq, identities, scope, rule, profile_id, actor)');
+      await log.add(`${entity}\tobserve\t${copyValue(node)}\t\\N\t${seen}\t${copyArray(ids)}\t${copyValue(full.scopes.get(node) ?? null)}\t\\N\t${full.profileOf.get(node)}\t${copyValue(actor)}\n`);
     }
     for (const d of full.resolution.decisions) {
       if (d.outcome !== 'rejected') continue;
-      lines.push(`${entity}\treject\t${copyValue(d.link.record)}\t${copyValue(d.link.identity)}\t${d.link.seq}\t\\N\t\\N\t${copyValue(d.rule ?? null)}\t${full.profileOf.get(d.link.record)}\t${copyValue(actor)}\n`);
+      await log.add(`${entity}\treject\t${copyValue(d.link.record)}\t${copyValue(d.link.identity)}\t${d.link.seq}\t\\N\t\\N\t${copyValue(d.rule ?? null)}\t${full.profileOf.get(d.link.record)}\t${copyValue(actor)}\n`);
     }
-    await flush('identity_decision (entity, kind, node, identity, seq, identities, scope, rule, profile_id, actor)');
+    await log.flush();
     for (const def of secondary) await conn.query(def);
     resolveMs = tResolved - t0;
     const t1 = performance.now();

@@ -5,7 +5,7 @@
  * a full recompute (domain/identity/resolve.ts), and only the differences are written — record
  * nodes and their profile ids, links and their decisions, and the decision log.
  */
-import { RECORD_NAMESPACE, type Entity, type IdentityConfig } from '../domain/identity/config';
+import { ENTITY_TABLES, RECORD_NAMESPACE, type Entity, type IdentityConfig } from '../domain/identity/config';
 import { BlockList, extractIdentities, linkingNamespaces, type ExtractedIdentity, type RecordFacts } from '../domain/identity/extract';
 import { profileIdOf } from '../domain/identity/profile-id';
 import { identityKey, resolveComponentsOf, type Evidence, type IdentityKey, type Link, type LinkingRules } from '../domain/identity/resolve';
@@ -27,7 +27,6 @@ import {
 } from '../db/repositories/identity-graph';
 import type { PgConn } from '../db/pg-transaction';
 
-export const ENTITY_TABLE: Record<Entity, string> = { person: 'xdm_person', account: 'xdm_account' };
 
 /** What a resolution changed: the profiles to rematerialise and the ones that no longer exist. */
 export interface GraphChange {
@@ -56,7 +55,7 @@ export async function recordFacts(conn: PgConn, entity: Entity, keys: string[]):
   const accountKey = entity === 'person' ? 'account_key' : 'NULL::text AS account_key';
   const rows = (
     await conn.query(
-      `SELECT record_key, source_type, source_instance_id, is_deleted, record, ${accountKey} FROM ${ENTITY_TABLE[entity]} WHERE record_key = ANY($1::text[])`,
+      `SELECT record_key, source_type, source_instance_id, is_deleted, record, ${accountKey} FROM ${ENTITY_TABLES[entity].records} WHERE record_key = ANY($1::text[])`,
       [keys],
     )
   ).rows;

@@ -3,10 +3,8 @@
  * changed and rematerialise the profiles it touched. People and accounts go through the graph;
  * relation and opportunity records only change people's account links.
  */
-import type { Knex } from 'knex';
 import { RECORD_NAMESPACE, type IdentityConfig } from '../domain/identity/config';
 import type { XdmClassName } from '../domain/xdm/class-spec';
-import { loadIdentityConfig } from '../db/repositories/identity-config';
 import type { PgConn } from '../db/pg-transaction';
 import { lockGraph } from '../db/repositories/identity-graph';
 import { resolveRecords, type GraphChange } from './resolve-records';
@@ -25,11 +23,6 @@ export const NOTHING_RESOLVED: ResolveSummary = { observed: 0, profiles: 0, remo
 /** Classes whose records change profiles. */
 export function affectsProfiles(className: XdmClassName): boolean {
   return ['person', 'account', 'account-person', 'opportunity-person', 'opportunity'].includes(className);
-}
-
-/** Loads the configuration outside the write transaction (cached per database). */
-export function identityConfigFor(db: Knex): Promise<IdentityConfig> {
-  return loadIdentityConfig(db);
 }
 
 export async function resolveStored(conn: PgConn, config: IdentityConfig, className: XdmClassName, recordKeys: readonly string[], actor: string): Promise<ResolveSummary> {

@@ -15,7 +15,8 @@ import { XDM_CLASSES } from '../domain/xdm/registry';
 import { advanceCheckpoint, getFileIngestion, markStarted, type FileIngestionRow } from '../db/repositories/file-ingestions';
 import { applyStagedBatch, stageIngestBatch } from '../db/repositories/ingest-batches';
 import { inPgTransaction } from '../db/pg-transaction';
-import { identityConfigFor, resolveStoredWithRetry } from '../identity/resolve-stored';
+import { resolveStoredWithRetry } from '../identity/resolve-stored';
+import { loadIdentityConfig } from '../db/repositories/identity-config';
 import { readRecordBatches, type FileFormat, type RecordBatch } from './file-records';
 
 export interface CsvHeader {
@@ -107,7 +108,7 @@ export async function ingestFileSlice(db: Knex, ingestionId: string, opts: Slice
   const fi = await getFileIngestion(db, ingestionId);
   if (!fi) throw new InvalidRequest(`no file ingestion ${ingestionId}`);
   const spec = XDM_CLASSES[fi.xdm_class];
-  const identity = await identityConfigFor(db);
+  const identity = await loadIdentityConfig(db);
   const progress: SliceProgress = { byteOffset: Number(fi.byte_offset), rows: 0, accepted: 0, quarantined: 0 };
   if (fi.status === 'completed' || fi.status === 'failed') return { ...progress, done: true };
   if (fi.status !== 'running') throw new InvalidRequest(`file ingestion ${ingestionId} is ${fi.status}; open it first`);

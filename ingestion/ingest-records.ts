@@ -10,7 +10,8 @@ import { validateRecord } from '../domain/ingestion/validate-record';
 import type { XdmClassSpec } from '../domain/xdm/class-spec';
 import { storeIngestBatch, type IngestChannel, type WriteOutcome } from '../db/repositories/ingest-batches';
 import { inPgTransaction } from '../db/pg-transaction';
-import { identityConfigFor, profileIdsOf, resolveStoredWithRetry } from '../identity/resolve-stored';
+import { profileIdsOf, resolveStoredWithRetry } from '../identity/resolve-stored';
+import { loadIdentityConfig } from '../db/repositories/identity-config';
 
 export type RecordResult =
   | { index: number; status: 'accepted'; recordKey: string; outcome: WriteOutcome; profileId?: string }
@@ -31,7 +32,7 @@ export async function ingestRecords(db: Knex, spec: XdmClassSpec, records: unkno
   const accepted = outcomes.flatMap((o) => (o.kind === 'accepted' ? [o.value] : []));
   const rejected = outcomes.flatMap((o) => (o.kind === 'rejected' ? [o.value] : []));
 
-  const identity = await identityConfigFor(db);
+  const identity = await loadIdentityConfig(db);
   const stored = await inPgTransaction(db, async (tx) => {
     const out = await storeIngestBatch(tx, spec, { batchId, channel, receivedAt, accepted, rejected, classifyNotApplied: true });
     // Resolved in real time: the profile is up to date when the API answers.

@@ -14,7 +14,8 @@ import type { XdmClassName } from '../domain/xdm/class-spec';
 import { XDM_CLASSES } from '../domain/xdm/registry';
 import { storeIngestBatch } from '../db/repositories/ingest-batches';
 import { inPgTransaction, type PgConn } from '../db/pg-transaction';
-import { identityConfigFor, resolveStoredWithRetry } from '../identity/resolve-stored';
+import { resolveStoredWithRetry } from '../identity/resolve-stored';
+import { loadIdentityConfig } from '../db/repositories/identity-config';
 import { lockOpenQuarantine, markReplayed, recordFailedReplay, type QuarantineRecordRow } from '../db/repositories/quarantine';
 
 export interface ReplayRequest {
@@ -37,7 +38,7 @@ export interface ReplayResult {
 
 export async function replayQuarantine(db: Knex, req: ReplayRequest): Promise<ReplayResult> {
   if (req.record && req.ids?.length !== 1) throw new InvalidRequest('a corrected record can only be replayed for exactly one quarantine id');
-  const identity = await identityConfigFor(db);
+  const identity = await loadIdentityConfig(db);
   return inPgTransaction(db, async (conn) => {
     const rows = await lockOpenQuarantine(conn, { ids: req.ids, xdmClass: req.xdmClass, fileIngestionId: req.fileIngestionId, limit: req.limit });
     const storedMappings = await fileMappings(conn, rows);

@@ -14,7 +14,8 @@ import { validateRecord } from '../domain/ingestion/validate-record';
 import type { XdmClassName } from '../domain/xdm/class-spec';
 import { XDM_CLASSES } from '../domain/xdm/registry';
 import { storeIngestBatch } from '../db/repositories/ingest-batches';
-import { identityConfigFor, RESOLUTION_ORDER, resolveStoredWithRetry } from '../identity/resolve-stored';
+import { RESOLUTION_ORDER, resolveStoredWithRetry } from '../identity/resolve-stored';
+import { loadIdentityConfig } from '../db/repositories/identity-config';
 import { advanceCursor, openCursor, type CursorKey, type CursorRow } from '../db/repositories/sync-cursors';
 import { inPgTransaction } from '../db/pg-transaction';
 
@@ -114,7 +115,7 @@ export function preparePage(page: PageResult, receivedAt: Date): PreparedPage {
 }
 
 async function storePage(db: Knex, key: CursorKey, syncStream: string, prepared: PreparedPage, page: PageResult, fromVersion: number): Promise<CursorRow> {
-  const identity = await identityConfigFor(db);
+  const identity = await loadIdentityConfig(db);
   return inPgTransaction(db, async (conn) => {
     // A page and its cursor are lost or kept together, so the page need not wait for the WAL flush:
     // if Postgres itself crashed before flushing, the cursor is older too and the page is read again.

@@ -161,6 +161,24 @@ describe('identity API and sagas', () => {
     assert.ok(await testDb()('identity_do_not_link').where({ a, b }).first(), 'the first change still holds');
   });
 
+  test('an account profile carries its hierarchy, nearest ancestor first, and its people', async () => {
+    const org = uniqueInstance('00D');
+    const account = (id: string, name: string, parent?: string) => ({
+      accountKey: key('Salesforce', org, id), accountName: name, extSourceSystemAudit: { lastUpdatedDate: '2026-01-01T00:00:00Z' },
+      ...(parent ? { accountParentKey: key('Salesforce', org, parent) } : {}),
+    });
+    assert.equal((await inject('POST', '/v1/ingest/account', [account('G', 'Global'), account('R', 'Region', 'G'), account('L', 'Local', 'R')])).statusCode, 200);
+    await inject('POST', '/v1/ingest/person', [{ b2b: { personKey: key('Salesforce', org, '003L'), accountKey: key('Salesforce', org, 'L') }, extSourceSystemAudit: { lastUpdatedDate: '2026-01-01T00:00:00Z' } }]);
+    const res = await inject('GET', `/v1/profiles/account/by-identity?identity=${encodeURIComponent(`b2b_account:L@${org}.Salesforce`)}`);
+    assert.equal(res.statusCode, 200, res.body);
+    const a = res.json();
+    assert.deepEqual(a.hierarchy.ancestors.map((x: { name: string }) => x.name), ['Region', 'Global']);
+    assert.equal(a.hierarchy.parent.name, 'Region');
+    assert.equal(a.hierarchy.ultimateParentId, a.hierarchy.ancestors[1].profileId);
+    assert.equal(a.hierarchy.depth, 2);
+    assert.equal(a.people.count, 1);
+  });
+
   test('bad requests get 4xx answers a person can act on', async () => {
     const notARecord = await inject('POST', '/v1/identity/unlink', { record: 'email:a@b-api.com', identity: 'email:c@d-api.com' });
     assert.equal(notARecord.statusCode, 400);

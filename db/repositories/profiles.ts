@@ -4,7 +4,7 @@
  * and "why are these one profile?" as the path of accepted links between two identities.
  */
 import type { Knex } from 'knex';
-import { RECORD_NAMESPACE, type Entity } from '../../domain/identity/config';
+import { ENTITY_TABLES, RECORD_NAMESPACE, type Entity } from '../../domain/identity/config';
 
 const SAMPLE = 25;
 
@@ -48,7 +48,7 @@ function expandProvenance(p: Record<string, { updatedAt: string; attributes: str
 }
 
 async function recordsOf(db: Knex, entity: Entity, keys: string[]) {
-  const table = entity === 'person' ? 'xdm_person' : 'xdm_account';
+  const table = ENTITY_TABLES[entity].records;
   const rows = await db(table).whereIn('record_key', keys).select('record_key', 'source_type', 'source_instance_id', 'source_updated_at', 'received_at', 'external_key');
   return rows.map((r) => ({ recordKey: r.record_key, sourceType: r.source_type, sourceInstanceId: r.source_instance_id, sourceUpdatedAt: r.source_updated_at, receivedAt: r.received_at, externalKey: r.external_key }));
 }
@@ -98,18 +98,20 @@ export async function accountProfile(db: Knex, profileId: string) {
   if (!p) return undefined;
   const nodes = await recordNodes(db, profileId);
   const keys: string[] = p.record_keys;
-  const name = (id: string | null) => (id ? db('account_profile').where({ profile_id: id }).first(db.raw(`profile_id, attributes->>'accountName' AS name`)) : undefined);
-  // Ancestors, nearest first, never looping (a cycle stops at the first repeat).
-  const ancestors: Array<{ profileId: string; name: string | null }> = [];
-  const seen = new Set([profileId]);
-  let parent: string | null = p.parent_profile_id;
-  while (parent && !seen.has(parent) && ancestors.length < 100) {
-    seen.add(parent);
-    const row = await db('account_profile').where({ profile_id: parent }).first('profile_id', 'parent_profile_id', db.raw(`attributes->>'accountName' AS name`));
-    if (!row) break;
-    ancestors.push({ profileId: row.profile_id, name: row.name });
-    parent = row.parent_profile_id;
-  }
+  // Ancestors, nearest first, in one query that never loops (a cycle stops at the first repeat).
+  const ancestors: Array<{ profileId: string; name: string | null }> = (
+    await db.raw(
+      `WITH RECURSIVE up(profile_id, parent_profile_id, name, depth, path) AS (
+         SELECT a.profile_id, a.parent_profile_id, a.attributes->>'accountName', 1, ARRAY[?::uuid, a.profile_id]
+           FROM account_profile a WHERE a.profile_id = ?::uuid
+         UNION ALL
+         SELECT a.profile_id, a.parent_profile_id, a.attributes->>'accountName', up.depth + 1, up.path || a.profile_id
+           FROM up JOIN account_profile a ON a.profile_id = up.parent_profile_id
+          WHERE NOT a.profile_id = ANY(up.path) AND up.depth < 100)
+       SELECT profile_id AS "profileId", name FROM up ORDER BY depth`,
+      [profileId, p.parent_profile_id],
+    )
+  ).rows;
   const children = await db('account_profile').where({ parent_profile_id: profileId }).orderBy('profile_id').limit(100).select('profile_id', db.raw(`attributes->>'accountName' AS name`));
   const people = db('profile_account_link').whereIn('account_record_key', keys);
   const [peopleCount] = await people.clone().countDistinct<{ n: string }[]>({ n: 'person_profile_id' });
@@ -142,7 +144,7 @@ export async function accountProfile(db: Knex, profileId: string) {
     records: await recordsOf(db, 'account', keys),
     identities: await identitiesOf(db, nodes),
     hierarchy: {
-      parent: p.parent_profile_id ? (await name(p.parent_profile_id)) ?? { profileId: p.parent_profile_id } : null,
+      parent: ancestors[0] ?? null,
       ultimateParentId: p.ultimate_parent_id,
       depth: p.hierarchy_depth,
       inCycle: p.in_cycle,

@@ -60,6 +60,12 @@ export interface IdentityConfig {
   settings: IdentitySettings;
 }
 
+/** Each entity's canonical records and its materialised profiles. */
+export const ENTITY_TABLES: Record<Entity, { records: string; profiles: string }> = {
+  person: { records: 'xdm_person', profiles: 'person_profile' },
+  account: { records: 'xdm_account', profiles: 'account_profile' },
+};
+
 /** The namespace that holds each entity's record nodes (source keys); it cannot be removed. */
 export const RECORD_NAMESPACE: Record<Entity, string> = { person: 'b2b_person', account: 'b2b_account' };
 

@@ -4,7 +4,7 @@
  * at the same time cannot make it flaky.
  */
 import assert from 'node:assert/strict';
-import { ENTITIES, RECORD_NAMESPACE } from '../../domain/identity/config';
+import { ENTITIES, ENTITY_TABLES, RECORD_NAMESPACE } from '../../domain/identity/config';
 import { loadIdentityConfig } from '../../db/repositories/identity-config';
 import { inPgTransaction } from '../../db/pg-transaction';
 import { fullResolution } from '../../identity/rebuild';
@@ -43,7 +43,7 @@ export async function assertGraphMatchesRecompute(instances?: string[]): Promise
         assert.equal(l.rule, d.rule ?? null);
       }
       const profiles = new Set(held.values());
-      const table = entity === 'person' ? 'person_profile' : 'account_profile';
+      const table = ENTITY_TABLES[entity].profiles;
       const stored = new Set(
         (await conn.query(`SELECT profile_id, record_keys FROM ${table}`)).rows.filter((r) => r.record_keys.some((k: string) => mine(`:${k}`))).map((r) => r.profile_id),
       );
