@@ -3,8 +3,9 @@ import type { Knex } from 'knex';
 import type { Logger } from '../platform/logger';
 import { createFileIngestionActivities } from './file-ingestion';
 import { createIdentityActivities } from './identity';
+import { createResolverActivities } from './resolver';
 import { createSyncActivities } from './sync';
 
 export function createActivities(deps: { db: Knex; log: Logger }) {
-  return { ...createFileIngestionActivities(deps), ...createSyncActivities(deps), ...createIdentityActivities(deps) };
+  return { ...createFileIngestionActivities(deps), ...createSyncActivities(deps), ...createIdentityActivities(deps), ...createResolverActivities(deps) };
 }

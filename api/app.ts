@@ -13,9 +13,11 @@ import { ingestRoutes } from './routes/ingest';
 import { quarantineRoutes } from './routes/quarantine';
 import { identityRoutes } from './routes/identity';
 import { recordRoutes } from './routes/records';
+import { resolverRoutes } from './routes/resolvers';
 import { sourceRoutes } from './routes/sources';
 import { temporalCodecRoutes } from './routes/temporal-codec';
 import type { TemporalAccess } from './temporal-access';
+import type { ResolutionWatcher } from '../engine/identity/read-your-writes';
 
 export interface ApiDeps {
   db: Knex;
@@ -26,6 +28,8 @@ export interface ApiDeps {
   /** Directories the API may ingest files from (uploads go to dataDir/uploads, always allowed). */
   importDirs: string[];
   maxUploadBytes: number;
+  /** Read your writes: ingest answers wait up to `waitMs` for the resolver (absent: answer at once). */
+  resolution?: { watcher: ResolutionWatcher; waitMs: number };
   /** Serve the Temporal UI's remote codec endpoint with this codec. */
   codec?: { codec: PayloadCodec; corsOrigins: string[] };
 }
@@ -73,6 +77,7 @@ export async function buildApp(deps: ApiDeps) {
   await app.register(recordRoutes(deps));
   await app.register(sourceRoutes(deps));
   await app.register(identityRoutes(deps));
+  await app.register(resolverRoutes(deps));
   if (deps.codec) await app.register(temporalCodecRoutes(deps.codec.codec, deps.codec.corsOrigins));
   return app;
 }

@@ -7,6 +7,8 @@ import { createLogger } from '../platform/logger';
 import { EncryptionCodec, loadCodecKeys } from '../platform/payload-codec';
 import { buildApp } from './app';
 import { lazyTemporal } from './temporal-access';
+import { ensureResolvers } from '../control/resolvers';
+import { ResolutionWatcher } from '../engine/identity/read-your-writes';
 
 async function main() {
   const config = loadConfig();
@@ -20,8 +22,10 @@ async function main() {
     taskQueue: config.taskQueue,
     uiUrl: config.temporalUiUrl,
   });
+  const watcher = new ResolutionWatcher(db);
   const app = await buildApp({
     db,
+    resolution: { watcher, waitMs: config.ingestResolveWaitMs },
     temporal,
     log,
     dataDir: config.dataDir,
@@ -32,6 +36,23 @@ async function main() {
   await app.listen({ host: config.apiHost, port: config.apiPort });
   log.info({ url: `http://${config.apiHost}:${config.apiPort}`, docs: `http://${config.apiHost}:${config.apiPort}/docs`, database: redactUrl(config.databaseUrl) }, 'api started');
   if (config.sourcesFile) void applySourcesWhenReady(config.sourcesFile);
+  let closing = false;
+  void startResolversWhenReady();
+
+  /** The identity resolvers run as long as Tessera does: started (or joined) once Temporal answers. */
+  async function startResolversWhenReady(): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const ids = await ensureResolvers(await temporal.client(), config.taskQueue);
+        log.info({ workflows: ids }, 'identity resolvers running');
+        return;
+      } catch (e) {
+        if (closing) return;
+        if (attempt === 1) log.warn({ err: (e as Error).message }, 'identity resolvers: waiting for Temporal');
+        await new Promise((r) => setTimeout(r, 2000));
+      }
+    }
+  }
 
   /** The sources file needs Temporal (schedules): retried until it is reachable; a bad file is reported once. */
   async function applySourcesWhenReady(file: string): Promise<void> {
@@ -49,12 +70,12 @@ async function main() {
     }
   }
 
-  let closing = false;
   const shutdown = async (signal: string) => {
     if (closing) return;
     closing = true;
     log.info({ signal }, 'api stopping');
     await app.close();
+    await watcher.close();
     await temporal.close();
     await db.destroy();
     process.exit(0);

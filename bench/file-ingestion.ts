@@ -1,16 +1,18 @@
 /**
  * File ingestion of N person records (default 1M) from a CSV into the canonical tables, through
  * the real path: the ingestFile workflow on a Temporal dev server, its activity parsing, mapping,
- * validating, landing and upserting in batches with checkpoints.
+ * validating, landing and upserting in batches with checkpoints and queueing each record; the
+ * identity resolver workflows drain the queue meanwhile. Two figures: ingest only (the workflow
+ * done) and resolved (the resolvers caught up), with the resolver lag sampled during the run.
  * Baseline, same run, same rows: a raw INSERT … ON CONFLICT into a plain table.
- * Target: ≥ 50,000 records/s and ≥ 25% of the baseline's rate.
+ * Target: resolved at ≥ 25% of the baseline's rate; lag p95 ≤ 2 s, max ≤ 10 s.
  */
 import { unlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startFileIngestion } from '../ingestion/start-file-ingestion';
 import type { ingestFile } from '../workflows/ingestion';
-import { fmt, benchStack, numberArg, rawInsertBaseline, writePersonCsv } from './support';
+import { fmt, benchStack, numberArg, rawInsertBaseline, resolverCaughtUp, sampleResolverLag, writePersonCsv } from './support';
 
 export async function run(args: string[]): Promise<void> {
   const rows = numberArg(args, 'rows', 1_000_000);
@@ -27,8 +29,13 @@ export async function run(args: string[]): Promise<void> {
     const started = await startFileIngestion(db, { client, taskQueue }, { path, xdmClass: 'person', format: 'csv', mapping: null, trigger: 'bench', tuning: { batchSize, sliceRecords: 250_000 } });
     const size = Number(started.size_bytes);
     process.stdout.write(`ingesting ${(size / 1e6).toFixed(0)} MB through the ingestFile workflow (batches of ${fmt(batchSize)})…\n`);
+    const lag = sampleResolverLag(db);
     const totals = await client.workflow.getHandle<typeof ingestFile>(started.workflow_id).result();
+    const ingestOnly = (performance.now() - t0) / 1000;
+    await resolverCaughtUp(db);
     const tessera = (performance.now() - t0) / 1000;
+    const lagged = await lag.stop();
+    const profiles = (await db('person_profile').count<{ count: string }[]>({ count: '*' }))[0]?.count ?? '0';
     const count = (await db('xdm_person').count<{ count: string }[]>({ count: '*' }))[0]?.count ?? '0';
 
     process.stdout.write('running the baseline (raw INSERT … ON CONFLICT of the same rows)…\n');
@@ -40,10 +47,12 @@ export async function run(args: string[]): Promise<void> {
       [
         '',
         `file-ingestion: ${fmt(rows)} person records, ${(size / 1e6).toFixed(0)} MB CSV`,
-        `  Tessera (workflow → parse → map → validate → landing + canonical upsert + checkpoint): ${tessera.toFixed(1)} s = ${fmt(rate)} records/s`,
-        `    accepted ${fmt(totals.accepted)}, quarantined ${fmt(totals.quarantined)}, canonical rows ${fmt(Number(count))}`,
+        `  Tessera ingest only (workflow → parse → map → validate → landing + upsert + queue + checkpoint): ${ingestOnly.toFixed(1)} s = ${fmt(rows / ingestOnly)} records/s`,
+        `  Tessera resolved (the identity resolvers caught up: graph, profiles, account links):           ${tessera.toFixed(1)} s = ${fmt(rate)} records/s`,
+        `    accepted ${fmt(totals.accepted)}, quarantined ${fmt(totals.quarantined)}, canonical rows ${fmt(Number(count))}, person profiles ${fmt(Number(profiles))}`,
+        `    resolver lag during the run (oldest queued record, ${lagged.samples} samples): p50 ${(lagged.p50 / 1000).toFixed(1)} s, p95 ${(lagged.p95 / 1000).toFixed(1)} s, max ${(lagged.max / 1000).toFixed(1)} s   (targets: p95 ≤ 2 s, max ≤ 10 s)`,
         `  baseline (raw INSERT … ON CONFLICT, same rows, same batches):                     ${baseline.toFixed(1)} s = ${fmt(baseRate)} records/s`,
-        `  Tessera / baseline: ${((rate / baseRate) * 100).toFixed(0)}%   (targets: ≥ 50,000 records/s and ≥ 25%)`,
+        `  Tessera / baseline: ingest only ${((rows / ingestOnly / baseRate) * 100).toFixed(0)}%, resolved ${((rate / baseRate) * 100).toFixed(0)}%   (target: resolved ≥ 25%)`,
         '',
       ].join('\n'),
     );

@@ -12,6 +12,8 @@ import { createLogger } from '../platform/logger';
 import { connectClient } from '../platform/temporal';
 import { startTemporalDevServer } from '../scripts/temporal-dev-server';
 import { createTesseraWorker } from '../workers/tessera-worker';
+import { RESOLVER_ENTITIES, resolverWorkflowId } from '../contracts/resolver';
+import { ensureResolvers } from '../control/resolvers';
 
 export async function freshDatabase(name: string): Promise<{ url: string; db: Knex; drop(): Promise<void> }> {
   const url = await postgresServer(`tessera_bench_${name}_${randomBytes(3).toString('hex')}`);
@@ -116,8 +118,41 @@ export function numberArg(args: string[], name: string, dflt: number): number {
 }
 
 /**
- * What the workflow benchmarks run on: a Temporal dev server, a fresh database and one Tessera
- * worker on its own task queue; `stop()` tears it all down.
+ * Samples the resolvers' lag (the age of the oldest queued record) every `everyMs` until stopped:
+ * what a record written now waits before the resolver passes it.
+ */
+export function sampleResolverLag(db: Knex, everyMs = 250): { stop(): Promise<{ p50: number; p95: number; max: number; samples: number }> } {
+  const samples: number[] = [];
+  let stopped = false;
+  const loop = (async () => {
+    while (!stopped) {
+      const { rows } = await db.raw(`SELECT coalesce(extract(epoch FROM clock_timestamp() - min(enqueued_at)) * 1000, 0)::float8 AS ms FROM identity_queue WHERE failed_at IS NULL`);
+      samples.push(rows[0].ms);
+      await new Promise((r) => setTimeout(r, everyMs));
+    }
+  })();
+  return {
+    async stop() {
+      stopped = true;
+      await loop;
+      const sorted = [...samples].sort((a, b) => a - b);
+      return { p50: percentile(sorted, 50), p95: percentile(sorted, 95), max: sorted[sorted.length - 1] ?? 0, samples: sorted.length };
+    },
+  };
+}
+
+/** Waits until the resolvers have passed every queued record. */
+export async function resolverCaughtUp(db: Knex): Promise<void> {
+  for (;;) {
+    const { rows } = await db.raw(`SELECT count(*)::int AS n FROM identity_queue WHERE failed_at IS NULL`);
+    if (!rows[0].n) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/**
+ * What the workflow benchmarks run on: a Temporal dev server, a fresh database, one Tessera
+ * worker on its own task queue and the identity resolver workflows on it; `stop()` tears it all down.
  */
 export async function benchStack(name: string): Promise<{ client: Client; taskQueue: string; db: Knex; stop(): Promise<void> }> {
   process.env.TESSERA_PAYLOAD_KEY ??= randomBytes(32).toString('base64');
@@ -128,11 +163,13 @@ export async function benchStack(name: string): Promise<{ client: Client; taskQu
   const taskQueue = `bench-${randomUUID().slice(0, 8)}`;
   const worker = await createTesseraWorker({ connection, namespace: 'tessera', taskQueue, db: store.db, log: createLogger('bench', 'warn') });
   const running = worker.run();
+  await ensureResolvers(client, taskQueue);
   return {
     client,
     taskQueue,
     db: store.db,
     async stop() {
+      for (const entity of RESOLVER_ENTITIES) await client.workflow.getHandle(resolverWorkflowId(entity)).terminate('benchmark over').catch(() => undefined);
       worker.shutdown();
       await running;
       await connection.close();

@@ -223,6 +223,49 @@ program
     if (view.status !== 'COMPLETED') process.exitCode = 1;
   });
 
+interface ResolverView {
+  entity: string;
+  workflow: string;
+  queue: { depth: number; oldestMs: number; setAside: number };
+  totals: { batches: number; records: number; profilesWritten: number; merges: number; splits: number };
+  lastBatch: { at: string; records: number; ms: number; lagMs: number } | null;
+}
+
+program
+  .command('status')
+  .description('the identity resolvers: queue depth and lag, last micro-batch, merges and splits (what /metrics exports)')
+  .option('--json', 'print the API answer as JSON')
+  .action(async (o: { json?: boolean }) => {
+    const { resolvers } = await api().request<{ resolvers: ResolverView[] }>('GET', '/v1/identity/resolvers');
+    if (o.json) return print({ resolvers });
+    const rows = resolvers.map((r) => ({
+      resolver: r.entity,
+      workflow: r.workflow,
+      queued: r.queue.depth,
+      'lag (s)': (r.queue.oldestMs / 1000).toFixed(1),
+      'set aside': r.queue.setAside,
+      resolved: r.totals.records,
+      batches: r.totals.batches,
+      'last batch': r.lastBatch ? `${r.lastBatch.records} in ${r.lastBatch.ms} ms (lag ${r.lastBatch.lagMs} ms)` : '-',
+      merges: r.totals.merges,
+      splits: r.totals.splits,
+    }));
+    console.table(rows);
+  });
+
+const resolver = program.command('resolver').description('the identity resolvers (one workflow per entity)');
+for (const action of ['pause', 'resume', 'requeue'] as const) {
+  resolver
+    .command(action)
+    .description(
+      action === 'pause' ? 'pause a resolver: records are still stored and queued, and wait'
+      : action === 'resume' ? 'resume a paused resolver'
+      : 'put the records a resolver set aside (failed to resolve) back in its queue',
+    )
+    .argument('<entity>', 'person or account')
+    .action(async (entity: string) => print(await api().request('POST', `/v1/identity/resolvers/${encodeURIComponent(entity)}/${action}`)));
+}
+
 program.parseAsync().catch((e: Error) => {
   process.stderr.write(`tessera: ${e.message}\n`);
   process.exit(1);

@@ -75,3 +75,13 @@ export class CopyBuffer {
     await copyRows(this.conn, this.target, text);
   }
 }
+
+/** Runs `fn` on one pooled connection, outside any transaction. */
+export async function withPgConn<T>(db: Knex, fn: (conn: PgConn) => Promise<T>): Promise<T> {
+  const conn = (await db.client.acquireConnection()) as PgConn;
+  try {
+    return await fn(conn);
+  } finally {
+    await db.client.releaseConnection(conn);
+  }
+}

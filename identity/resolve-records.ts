@@ -37,6 +37,8 @@ export interface GraphChange {
   gone: Map<string, string[]>;
   /** Records whose identities changed (observations and removals logged). */
   observed: number;
+  /** New profiles made of records that belonged to another profile before (a split). */
+  splits: number;
 }
 
 const blockLists = new WeakMap<IdentityConfig, BlockList>();
@@ -95,7 +97,7 @@ export async function resolveRecords(
   alsoAround: readonly IdentityKey[] = [],
 ): Promise<GraphChange> {
   const keys = [...new Set(recordKeys)];
-  const change: GraphChange = { entity, touched: new Set(), gone: new Map(), observed: 0 };
+  const change: GraphChange = { entity, touched: new Set(), gone: new Map(), observed: 0, splits: 0 };
   if (!keys.length && !alsoAround.length) return change;
   const nodeOf = (k: string) => identityKey(RECORD_NAMESPACE[entity], k);
   const nodes = keys.map(nodeOf);
@@ -209,6 +211,13 @@ export async function resolveRecords(
   }
   const profilesAfter = new Set(profileAfter.values());
   for (const p of profilesAfter) change.touched.add(p);
+  const profilesBefore = new Set(records.map((r) => r.profile_id));
+  const splitInto = new Set<string>();
+  for (const r of records) {
+    const now = profileAfter.get(r.node);
+    if (now && now !== r.profile_id && !profilesBefore.has(now)) splitInto.add(now);
+  }
+  change.splits = splitInto.size;
   for (const r of records) {
     if (profilesAfter.has(r.profile_id)) continue;
     const to = change.gone.get(r.profile_id) ?? [];

@@ -1,14 +1,16 @@
 /**
- * The ingestion path's hook: after a batch of records is stored (same transaction), resolve what
- * changed and rematerialise the profiles it touched. People and accounts go through the graph;
- * relation and opportunity records only change people's account links.
+ * What the resolver runs on a claimed micro-batch (engine/identity/resolver.ts): the records of
+ * each class, in resolution order, change the graph (people and accounts) or name the people
+ * whose account links change (relations, opportunities); then every profile the micro-batch
+ * touched is rematerialised once, in the same transaction.
  */
-import { RECORD_NAMESPACE, type IdentityConfig } from '../domain/identity/config';
+import { RECORD_NAMESPACE, type Entity, type IdentityConfig } from '../domain/identity/config';
 import type { XdmClassName } from '../domain/xdm/class-spec';
 import type { PgConn } from '../db/pg-transaction';
 import { lockGraph } from '../db/repositories/identity-graph';
+import { enqueueRecords } from '../db/repositories/identity-queue';
 import { resolveRecords, type GraphChange } from './resolve-records';
-import { rematerialiseProfiles, type ProfileUpdate } from './profiles';
+import { rematerialiseProfiles } from './profiles';
 
 export interface ResolveSummary {
   observed: number;
@@ -16,60 +18,87 @@ export interface ResolveSummary {
   removedProfiles: number;
   jobChanges: number;
   cycles: string[][];
+  /** Profiles ended by joining another (merges) and new profiles split off an existing one. */
+  merges: number;
+  splits: number;
 }
 
-export const NOTHING_RESOLVED: ResolveSummary = { observed: 0, profiles: 0, removedProfiles: 0, jobChanges: 0, cycles: [] };
+export const NOTHING_RESOLVED: ResolveSummary = { observed: 0, profiles: 0, removedProfiles: 0, jobChanges: 0, cycles: [], merges: 0, splits: 0 };
 
-/** Classes whose records change profiles. */
-export function affectsProfiles(className: XdmClassName): boolean {
-  return ['person', 'account', 'account-person', 'opportunity-person', 'opportunity'].includes(className);
+/** Resolution order within one write: accounts first (people link to them), relations last. */
+export const RESOLUTION_ORDER: readonly XdmClassName[] = ['account', 'person', 'opportunity', 'account-person', 'opportunity-person'];
+
+/**
+ * The resolver that handles a class's changes: accounts go through the account graph; people,
+ * their account relations and opportunities (which change people's account links) through the
+ * person resolver. Other classes change no profile.
+ */
+export function resolverOf(className: XdmClassName): Entity | null {
+  if (className === 'account') return 'account';
+  return ['person', 'account-person', 'opportunity-person', 'opportunity'].includes(className) ? 'person' : null;
 }
 
-export async function resolveStored(conn: PgConn, config: IdentityConfig, className: XdmClassName, recordKeys: readonly string[], actor: string): Promise<ResolveSummary> {
-  if (!recordKeys.length || !affectsProfiles(className)) return NOTHING_RESOLVED;
+/**
+ * The write path's hand-off, in the writer's transaction: the records a write changed go into
+ * their resolver's queue (nothing for classes that change no profile). Returns the queue ids.
+ */
+export async function queueForResolution(conn: PgConn, className: XdmClassName, recordKeys: readonly string[], actor: string): Promise<{ entity: Entity; ids: number[] } | null> {
+  const entity = resolverOf(className);
+  if (!entity || !recordKeys.length) return null;
+  return { entity, ids: await enqueueRecords(conn, entity, className, recordKeys, actor) };
+}
+
+/** Records of one class written by one actor: one slice of a micro-batch. */
+export interface QueuedGroup {
+  xdmClass: XdmClassName;
+  recordKeys: string[];
+  actor: string;
+}
+
+/**
+ * Resolves a micro-batch's records (groups in queue order) and rematerialises the profiles they
+ * touched, once. `cause` names the micro-batch in the profile_change outbox.
+ */
+export async function resolveQueuedGroups(conn: PgConn, config: IdentityConfig, entity: Entity, groups: readonly QueuedGroup[], cause: string): Promise<ResolveSummary> {
+  const ordered = [...groups].sort((a, b) => RESOLUTION_ORDER.indexOf(a.xdmClass) - RESOLUTION_ORDER.indexOf(b.xdmClass));
+  if (!ordered.some((g) => g.recordKeys.length)) return NOTHING_RESOLVED;
   await lockGraph(conn, 'shared');
-  let change: GraphChange;
-  if (className === 'person' || className === 'account') {
-    change = await resolveRecords(conn, config, className, recordKeys, actor);
-  } else {
-    // Relations and opportunities: the people they name get their account links rebuilt.
-    const sql =
-      className === 'opportunity'
-        ? `SELECT DISTINCT r.profile_id FROM xdm_opportunity_person op JOIN identity_record r ON r.node = 'b2b_person:' || op.person_key WHERE op.opportunity_key = ANY($1::text[])`
-        : `SELECT DISTINCT r.profile_id FROM ${className === 'account-person' ? 'xdm_account_person' : 'xdm_opportunity_person'} x
-             JOIN identity_record r ON r.node = 'b2b_person:' || x.person_key WHERE x.record_key = ANY($1::text[])`;
-    // …and the people whose links these records made before (a deleted or reassigned role).
-    const ids = (await conn.query(`${sql} UNION SELECT person_profile_id FROM profile_account_link WHERE source_key = ANY($1::text[])`, [recordKeys])).rows.map((r: { profile_id: string }) => r.profile_id);
-    change = { entity: 'person', touched: new Set(ids), gone: new Map(), observed: 0 };
+  const change: GraphChange = { entity, touched: new Set(), gone: new Map(), observed: 0, splits: 0 };
+  for (const g of ordered) {
+    if (!g.recordKeys.length) continue;
+    if (resolverOf(g.xdmClass) !== entity) throw new Error(`${g.xdmClass} records are not resolved by the ${entity} resolver`);
+    const part = g.xdmClass === entity ? await resolveRecords(conn, config, entity, g.recordKeys, g.actor) : await peopleNamedBy(conn, g.xdmClass, g.recordKeys);
+    for (const p of part.touched) change.touched.add(p);
+    for (const [p, to] of part.gone) change.gone.set(p, [...new Set([...(change.gone.get(p) ?? []), ...to])]);
+    change.observed += part.observed;
+    change.splits += part.splits;
   }
-  const update: ProfileUpdate = await rematerialiseProfiles(conn, config, change, actor);
-  const u = change.entity === 'person' ? update.person : update.account;
+  // A profile ended by one group and made again by a later one (a record back in the same batch) is not gone.
+  for (const p of change.touched) change.gone.delete(p);
+  const update = await rematerialiseProfiles(conn, config, change, cause);
+  const u = entity === 'person' ? update.person : update.account;
   return {
     observed: change.observed,
     profiles: u.upserted,
     removedProfiles: u.deleted,
     jobChanges: update.person.jobChanges,
     cycles: update.account.cycles,
+    merges: u.deleted,
+    splits: change.splits,
   };
 }
 
-/**
- * Runs resolveStored in a savepoint, retrying when Postgres picks this transaction as a deadlock
- * victim between two lock rounds (two resolutions growing into one component at once).
- */
-export async function resolveStoredWithRetry(conn: PgConn, config: IdentityConfig, className: XdmClassName, recordKeys: readonly string[], actor: string): Promise<ResolveSummary> {
-  if (!recordKeys.length || !affectsProfiles(className)) return NOTHING_RESOLVED;
-  for (let attempt = 1; ; attempt++) {
-    await conn.query('SAVEPOINT identity_resolution');
-    try {
-      const out = await resolveStored(conn, config, className, recordKeys, actor);
-      await conn.query('RELEASE SAVEPOINT identity_resolution');
-      return out;
-    } catch (e) {
-      await conn.query('ROLLBACK TO SAVEPOINT identity_resolution');
-      if ((e as { code?: string }).code !== '40P01' || attempt >= 5) throw e;
-    }
-  }
+/** Relations and opportunities: the people they name now, and those their links named before (a deleted or reassigned role). */
+async function peopleNamedBy(conn: PgConn, className: XdmClassName, recordKeys: readonly string[]): Promise<GraphChange> {
+  const sql =
+    className === 'opportunity'
+      ? `SELECT DISTINCT r.profile_id FROM xdm_opportunity_person op JOIN identity_record r ON r.node = 'b2b_person:' || op.person_key WHERE op.opportunity_key = ANY($1::text[])`
+      : `SELECT DISTINCT r.profile_id FROM ${className === 'account-person' ? 'xdm_account_person' : 'xdm_opportunity_person'} x
+           JOIN identity_record r ON r.node = 'b2b_person:' || x.person_key WHERE x.record_key = ANY($1::text[])`;
+  const ids = (await conn.query(`/* identity.people_named_by */ ${sql} UNION SELECT person_profile_id FROM profile_account_link WHERE source_key = ANY($1::text[])`, [recordKeys])).rows.map(
+    (r: { profile_id: string }) => r.profile_id,
+  );
+  return { entity: 'person', touched: new Set(ids), gone: new Map(), observed: 0, splits: 0 };
 }
 
 /** The profile of each of these person or account records (after resolution). */
@@ -79,6 +108,3 @@ export async function profileIdsOf(conn: PgConn, className: XdmClassName, record
   const { rows } = await conn.query(`SELECT record_key, profile_id FROM identity_record WHERE node = ANY($1::text[])`, [recordKeys.map((k) => `${ns}:${k}`)]);
   return new Map(rows.map((r: { record_key: string; profile_id: string }) => [r.record_key, r.profile_id]));
 }
-
-/** Resolution order within one write: accounts first (people link to them), relations last. */
-export const RESOLUTION_ORDER: readonly XdmClassName[] = ['account', 'person', 'opportunity', 'account-person', 'opportunity-person'];

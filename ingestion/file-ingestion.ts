@@ -15,8 +15,8 @@ import { XDM_CLASSES } from '../domain/xdm/registry';
 import { advanceCheckpoint, getFileIngestion, markStarted, type FileIngestionRow } from '../db/repositories/file-ingestions';
 import { applyStagedBatch, stageIngestBatch } from '../db/repositories/ingest-batches';
 import { inPgTransaction } from '../db/pg-transaction';
-import { resolveStoredWithRetry } from '../identity/resolve-stored';
-import { loadIdentityConfig } from '../db/repositories/identity-config';
+import { queueForResolution } from '../identity/resolve-stored';
+import { ingestMetrics } from '../platform/metrics';
 import { readRecordBatches, type FileFormat, type RecordBatch } from './file-records';
 
 export interface CsvHeader {
@@ -108,7 +108,6 @@ export async function ingestFileSlice(db: Knex, ingestionId: string, opts: Slice
   const fi = await getFileIngestion(db, ingestionId);
   if (!fi) throw new InvalidRequest(`no file ingestion ${ingestionId}`);
   const spec = XDM_CLASSES[fi.xdm_class];
-  const identity = await loadIdentityConfig(db);
   const progress: SliceProgress = { byteOffset: Number(fi.byte_offset), rows: 0, accepted: 0, quarantined: 0 };
   if (fi.status === 'completed' || fi.status === 'failed') return { ...progress, done: true };
   if (fi.status !== 'running') throw new InvalidRequest(`file ingestion ${ingestionId} is ${fi.status}; open it first`);
@@ -161,7 +160,7 @@ export async function ingestFileSlice(db: Knex, ingestionId: string, opts: Slice
       // two batches of one file never wait on each other's locks.
       if (previous) await previous;
       const stored = await applyStagedBatch(tx, staged);
-      await resolveStoredWithRetry(tx, identity, spec.name, stored.appliedKeys, `file:${ingestionId}`);
+      await queueForResolution(tx, spec.name, stored.appliedKeys, `file:${ingestionId}`);
       const moved = await advanceCheckpoint(tx, {
         id: ingestionId,
         fromOffset: from,
@@ -173,6 +172,7 @@ export async function ingestFileSlice(db: Knex, ingestionId: string, opts: Slice
       });
       if (!moved) throw new CheckpointMoved(`file ingestion ${ingestionId}`);
     });
+    ingestMetrics.count('file', accepted.length, rejected.length);
     progress.byteOffset = batch.endOffset;
     progress.rows += batch.records.length;
     progress.accepted += accepted.length;

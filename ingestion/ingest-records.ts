@@ -1,7 +1,10 @@
 /**
  * The streaming path: validate records of one class and store them before answering. Valid
- * records land and are upserted; invalid ones go to quarantine; all in one transaction, so a
- * failure (Postgres down) leaves nothing half-written.
+ * records land, are upserted and are queued for the identity resolver; invalid ones go to
+ * quarantine; all in one transaction, so a failure (Postgres down) leaves nothing half-written.
+ *
+ * Read your writes: with `resolution`, the answer waits (up to its bound) for the resolver to pass
+ * the queued records and names each record's profile; past the bound it gives the queue position.
  */
 import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
@@ -9,9 +12,10 @@ import type { FieldError } from '../domain/ingestion/outcome';
 import { validateRecord } from '../domain/ingestion/validate-record';
 import type { XdmClassSpec } from '../domain/xdm/class-spec';
 import { storeIngestBatch, type IngestChannel, type WriteOutcome } from '../db/repositories/ingest-batches';
-import { inPgTransaction } from '../db/pg-transaction';
-import { profileIdsOf, resolveStoredWithRetry } from '../identity/resolve-stored';
-import { loadIdentityConfig } from '../db/repositories/identity-config';
+import { inPgTransaction, withPgConn } from '../db/pg-transaction';
+import { profileIdsOf, queueForResolution } from '../identity/resolve-stored';
+import { ingestMetrics } from '../platform/metrics';
+import type { ResolutionWait, ResolutionWatcher } from '../engine/identity/read-your-writes';
 
 export type RecordResult =
   | { index: number; status: 'accepted'; recordKey: string; outcome: WriteOutcome; profileId?: string }
@@ -22,32 +26,46 @@ export interface IngestResult {
   accepted: number;
   rejected: number;
   counts: Record<WriteOutcome, number>;
+  /** Whether the profiles in `results` include this write (absent: no profile to wait for). */
+  resolution?: ResolutionWait;
   results: RecordResult[];
 }
 
-export async function ingestRecords(db: Knex, spec: XdmClassSpec, records: unknown[], channel: IngestChannel = 'api'): Promise<IngestResult> {
+export interface IngestOptions {
+  channel?: IngestChannel;
+  /** Wait up to `waitMs` for the resolver, then name each record's profile. */
+  resolution?: { watcher: ResolutionWatcher; waitMs: number };
+}
+
+export async function ingestRecords(db: Knex, spec: XdmClassSpec, records: unknown[], opts: IngestOptions = {}): Promise<IngestResult> {
+  const channel = opts.channel ?? 'api';
   const receivedAt = new Date();
   const batchId = randomUUID();
   const outcomes = records.map((raw, index) => validateRecord(spec, raw, JSON.stringify(raw) ?? 'null', { position: index, receivedAt }));
   const accepted = outcomes.flatMap((o) => (o.kind === 'accepted' ? [o.value] : []));
   const rejected = outcomes.flatMap((o) => (o.kind === 'rejected' ? [o.value] : []));
 
-  const identity = await loadIdentityConfig(db);
   const stored = await inPgTransaction(db, async (tx) => {
     const out = await storeIngestBatch(tx, spec, { batchId, channel, receivedAt, accepted, rejected, classifyNotApplied: true });
-    // Resolved in real time: the profile is up to date when the API answers.
-    await resolveStoredWithRetry(tx, identity, spec.name, out.appliedKeys, channel);
-    const profiles = await profileIdsOf(tx, spec.name, accepted.map((a) => a.key.key));
-    return { ...out, profiles };
+    const queued = await queueForResolution(tx, spec.name, out.appliedKeys, channel);
+    return { ...out, queued };
   });
+  ingestMetrics.count(channel, accepted.length, rejected.length);
+
+  let resolution: ResolutionWait | undefined;
+  let profiles = new Map<string, string>();
+  if (opts.resolution && accepted.length && (spec.name === 'person' || spec.name === 'account')) {
+    resolution = stored.queued ? await opts.resolution.watcher.waitFor(stored.queued.entity, stored.queued.ids, opts.resolution.waitMs) : { status: 'resolved', waitedMs: 0 };
+    profiles = await withPgConn(db, (conn) => profileIdsOf(conn, spec.name, accepted.map((a) => a.key.key)));
+  }
 
   const results: RecordResult[] = outcomes.map((o) =>
     o.kind === 'accepted'
-      ? { index: o.value.position, status: 'accepted', recordKey: o.value.key.key, outcome: stored.outcomes.get(o.value.position)!, ...profileOf(stored.profiles, o.value.key.key) }
+      ? { index: o.value.position, status: 'accepted', recordKey: o.value.key.key, outcome: stored.outcomes.get(o.value.position)!, ...profileOf(profiles, o.value.key.key) }
       : { index: o.value.position, status: 'rejected', quarantineId: stored.quarantineIds.get(o.value.position)!, recordKey: o.value.recordKey, errors: o.value.errors },
   );
   const { inserted, updated, unchanged, stale, superseded } = stored.counts;
-  return { batchId, accepted: accepted.length, rejected: rejected.length, counts: { inserted, updated, unchanged, stale, superseded }, results };
+  return { batchId, accepted: accepted.length, rejected: rejected.length, counts: { inserted, updated, unchanged, stale, superseded }, ...(resolution ? { resolution } : {}), results };
 }
 
 function profileOf(profiles: Map<string, string>, key: string): { profileId?: string } {

@@ -14,8 +14,8 @@ import type { XdmClassName } from '../domain/xdm/class-spec';
 import { XDM_CLASSES } from '../domain/xdm/registry';
 import { storeIngestBatch } from '../db/repositories/ingest-batches';
 import { inPgTransaction, type PgConn } from '../db/pg-transaction';
-import { resolveStoredWithRetry } from '../identity/resolve-stored';
-import { loadIdentityConfig } from '../db/repositories/identity-config';
+import { queueForResolution } from '../identity/resolve-stored';
+import { ingestMetrics } from '../platform/metrics';
 import { lockOpenQuarantine, markReplayed, recordFailedReplay, type QuarantineRecordRow } from '../db/repositories/quarantine';
 
 export interface ReplayRequest {
@@ -38,7 +38,6 @@ export interface ReplayResult {
 
 export async function replayQuarantine(db: Knex, req: ReplayRequest): Promise<ReplayResult> {
   if (req.record && req.ids?.length !== 1) throw new InvalidRequest('a corrected record can only be replayed for exactly one quarantine id');
-  const identity = await loadIdentityConfig(db);
   return inPgTransaction(db, async (conn) => {
     const rows = await lockOpenQuarantine(conn, { ids: req.ids, xdmClass: req.xdmClass, fileIngestionId: req.fileIngestionId, limit: req.limit });
     const storedMappings = await fileMappings(conn, rows);
@@ -70,10 +69,11 @@ export async function replayQuarantine(db: Knex, req: ReplayRequest): Promise<Re
       if (accepted.length) {
         const batchId = randomUUID();
         const stored = await storeIngestBatch(conn, XDM_CLASSES[xdmClass], { batchId, channel: 'replay', receivedAt, accepted, rejected: [] });
-        await resolveStoredWithRetry(conn, identity, xdmClass, stored.appliedKeys, 'replay');
+        await queueForResolution(conn, xdmClass, stored.appliedKeys, 'replay');
         await markReplayed(conn, acceptedIds, batchId);
       }
       await recordFailedReplay(conn, failures);
+      ingestMetrics.count('replay', accepted.length, 0);
       result.replayed += accepted.length;
       result.stillFailing += failures.length;
     }

@@ -14,8 +14,8 @@ import { validateRecord } from '../domain/ingestion/validate-record';
 import type { XdmClassName } from '../domain/xdm/class-spec';
 import { XDM_CLASSES } from '../domain/xdm/registry';
 import { storeIngestBatch } from '../db/repositories/ingest-batches';
-import { RESOLUTION_ORDER, resolveStoredWithRetry } from '../identity/resolve-stored';
-import { loadIdentityConfig } from '../db/repositories/identity-config';
+import { queueForResolution, RESOLUTION_ORDER } from '../identity/resolve-stored';
+import { ingestMetrics } from '../platform/metrics';
 import { advanceCursor, openCursor, type CursorKey, type CursorRow } from '../db/repositories/sync-cursors';
 import { inPgTransaction } from '../db/pg-transaction';
 
@@ -67,6 +67,7 @@ export async function readStreamPages(db: Knex, o: ReadStreamOptions): Promise<R
     }
     // Stored before the next read: a crash loses at most the page being read.
     cursor = await storePage(db, o.key, syncStream, prepared, page, cursor.version);
+    ingestMetrics.count('sync', prepared.rowCount - prepared.quarantined, prepared.quarantined);
     o.onPage?.(totalsOf(cursor));
     if (page.complete || page.waitMs !== undefined || pages >= o.maxPages || Date.now() - started >= o.maxMs || o.signal.aborted) {
       return { totals: totalsOf(cursor), ...(page.waitMs !== undefined && !page.complete ? { waitMs: page.waitMs } : {}) };
@@ -115,7 +116,6 @@ export function preparePage(page: PageResult, receivedAt: Date): PreparedPage {
 }
 
 async function storePage(db: Knex, key: CursorKey, syncStream: string, prepared: PreparedPage, page: PageResult, fromVersion: number): Promise<CursorRow> {
-  const identity = await loadIdentityConfig(db);
   return inPgTransaction(db, async (conn) => {
     // A page and its cursor are lost or kept together, so the page need not wait for the WAL flush:
     // if Postgres itself crashed before flushing, the cursor is older too and the page is read again.
@@ -135,10 +135,10 @@ async function storePage(db: Knex, key: CursorKey, syncStream: string, prepared:
       const stored = await storeIngestBatch(conn, XDM_CLASSES[xdmClass], { batchId: randomUUID(), channel: 'sync', syncStream, receivedAt, accepted: g.accepted, rejected: g.rejected });
       applied.set(xdmClass, stored.appliedKeys);
     }
-    // The synced batch is resolved with the page: its profiles are current when the cursor moves.
+    // The page's changes go to the resolvers' queue with it (accounts first, as they are resolved).
     for (const xdmClass of RESOLUTION_ORDER) {
       const keys = applied.get(xdmClass);
-      if (keys?.length) await resolveStoredWithRetry(conn, identity, xdmClass, keys, `sync:${syncStream}`);
+      if (keys?.length) await queueForResolution(conn, xdmClass, keys, `sync:${syncStream}`);
     }
     return cursor;
   });

@@ -24,6 +24,11 @@ export interface TesseraConfig {
   logLevel: string;
   /** A sources file (`{"instances": [...]}`) the API applies at start: instances and their schedules. */
   sourcesFile: string | undefined;
+  /** How long POST /v1/ingest waits for the resolver before answering with the queue position (TESSERA_INGEST_RESOLVE_WAIT_MS). */
+  ingestResolveWaitMs: number;
+  /** The worker's Prometheus endpoint (TESSERA_WORKER_METRICS_HOST, TESSERA_WORKER_METRICS_PORT; port 0: off). */
+  workerMetricsHost: string;
+  workerMetricsPort: number;
 }
 
 export const DEFAULT_NAMESPACE = 'tessera';
@@ -49,6 +54,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): TesseraConfig 
     },
     logLevel: env.LOG_LEVEL || 'info',
     sourcesFile: env.TESSERA_SOURCES_FILE ? resolve(env.TESSERA_SOURCES_FILE) : undefined,
+    ingestResolveWaitMs: Number(env.TESSERA_INGEST_RESOLVE_WAIT_MS ?? 2000),
+    workerMetricsHost: env.TESSERA_WORKER_METRICS_HOST || '127.0.0.1',
+    workerMetricsPort: Number(env.TESSERA_WORKER_METRICS_PORT ?? 9464),
   };
 }
 

@@ -154,7 +154,7 @@ describe('streaming ingestion', () => {
 
   test('Postgres down: 503 with Retry-After, and nothing is half-written', async () => {
     const deadDb = createDb('postgres://postgres@127.0.0.1:1/none', { max: 1 });
-    const down = await testApi({ db: deadDb });
+    const down = await testApi({ db: deadDb, resolvers: false });
     try {
       const res = await down.app.inject({ method: 'POST', url: '/v1/ingest/person', payload: person(uniqueInstance('sf'), 'P1') });
       assert.equal(res.statusCode, 503);
@@ -203,7 +203,7 @@ describe('streaming ingestion', () => {
       // One pooled connection: the failed transaction was its first, so its staging tables
       // vanished with the rollback; the next request on the same connection must still work.
       const oneConn = createDb(requireEnv('TESSERA_TEST_DATABASE_URL'), { min: 1, max: 1 });
-      const single = await testApi({ db: oneConn });
+      const single = await testApi({ db: oneConn, resolvers: false });
       try {
         const res = await single.app.inject({ method: 'POST', url: '/v1/ingest/person', payload: [person(inst, 'P1'), { b2b: { personKey: { sourceKey: `bad@${inst}` } } }] });
         assert.equal(res.statusCode, 500);

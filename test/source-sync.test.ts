@@ -17,6 +17,7 @@ import { buildWorld } from '../simulators/world/world';
 import type { backfill } from '../workflows/backfill';
 import { backfillProgressQuery, type SyncProgress } from '../workflows/shared/sync-types';
 import { testApi } from './support/api';
+import { drainIdentityQueue } from '../engine/identity/resolver';
 import { closeTemporal, closeTestDb, temporalEnv, testDb, uniqueTaskQueue, testWorker } from './support/env';
 
 const taskQueue = uniqueTaskQueue('source-sync');
@@ -106,8 +107,9 @@ describe('source syncs', () => {
       .count<{ n: string }[]>({ n: '*' });
     assert.ok(Number(linked!.n) > 0, 'Marketo leads point at stored Salesforce people');
 
-    // Identity resolution, resolved with each page, against the world's ground truth: no profile
+    // Identity resolution, once the resolvers have passed every page, against the world's ground truth: no profile
     // holds two humans; a human is split only when nothing but a shared mailbox connects them.
+    await drainIdentityQueue(testDb());
     const world = buildWorld(WORLD);
     const human = new Map<string, number>();
     const instanceOf = (type: string) => stack.sources.filter((s) => s.config.sourceType === type).map((s) => s.config.instanceId);

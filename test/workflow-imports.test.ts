@@ -1,6 +1,6 @@
 /**
  * Workflow code runs in Temporal's deterministic sandbox: it may import only the workflow SDK,
- * @temporalio/common, other workflow modules and pure domain/ modules that import nothing. Anything else (activities, db, zod, node:*)
+ * @temporalio/common, other workflow modules and pure domain/ and contracts/ modules that import nothing. Anything else (activities, db, zod, node:*)
  * is allowed as `import type` only — it would otherwise be bundled into every workflow context.
  */
 import assert from 'node:assert/strict';
@@ -9,11 +9,11 @@ import { join, relative, resolve } from 'node:path';
 import { test } from 'node:test';
 
 const root = join(__dirname, '..', 'workflows');
-const domain = join(__dirname, '..', 'domain');
+const pureRoots = [join(__dirname, '..', 'domain'), join(__dirname, '..', 'contracts')];
 
-/** A domain module with no imports at all: pure logic, safe in the sandbox. */
+/** A domain or contracts module with no imports at all: pure logic and types, safe in the sandbox. */
 function isPureDomainModule(path: string): boolean {
-  if (!path.startsWith(domain)) return false;
+  if (!pureRoots.some((r) => path.startsWith(r))) return false;
   const source = readFileSync(`${path}.ts`, 'utf8');
   return !/^\s*import\s/m.test(source);
 }

@@ -10,6 +10,10 @@ import { createLogger } from '../platform/logger';
 import { ensureSearchAttributes } from '../platform/temporal';
 import { createTesseraWorker } from './tessera-worker';
 import { Connection } from '@temporalio/client';
+import { createServer } from 'node:http';
+import { withPgConn } from '../db/pg-transaction';
+import { resolverStates } from '../db/repositories/identity-queue';
+import { collectResolverFigures, metricsText } from '../platform/metrics';
 
 async function main() {
   const config = loadConfig();
@@ -30,14 +34,31 @@ async function main() {
   const connection = await NativeConnection.connect({ address: config.temporalAddress });
   const db = createDb(config.databaseUrl);
   const worker = await createTesseraWorker({ connection, namespace: config.temporalNamespace, taskQueue: config.taskQueue, db, log });
+  collectResolverFigures(() => withPgConn(db, resolverStates));
+  const metrics = config.workerMetricsPort ? serveMetrics(config.workerMetricsHost, config.workerMetricsPort) : undefined;
   log.info({ temporal: config.temporalAddress, namespace: config.temporalNamespace, taskQueue: config.taskQueue, database: redactUrl(config.databaseUrl) }, 'worker started');
   try {
     await worker.run();
   } finally {
+    metrics?.close();
     await db.destroy();
     await connection.close();
     log.info('worker stopped');
   }
+}
+
+/** Prometheus scrapes the worker at http://host:port/metrics (the resolvers' micro-batches are timed here). */
+function serveMetrics(host: string, port: number) {
+  const server = createServer((req, res) => {
+    if (req.method !== 'GET' || req.url?.split('?')[0] !== '/metrics') return void res.writeHead(404).end();
+    metricsText().then(
+      (m) => res.writeHead(200, { 'content-type': m.contentType }).end(m.body),
+      () => res.writeHead(500).end(),
+    );
+  });
+  server.on('error', (e) => process.stderr.write(`worker metrics endpoint not served on ${host}:${port}: ${e.message}\n`));
+  server.listen(port, host);
+  return server;
 }
 
 main().catch((e) => {

@@ -27,5 +27,7 @@ export async function createTesseraWorker(deps: TesseraWorkerDeps): Promise<Work
     dataConverter: tesseraDataConverter(),
     shutdownGraceTime: '20s',
     maxConcurrentActivityTaskExecutions: 20,
+    // Heartbeats reach Temporal at least every 2 s, so a cancellation (a paused resolver) is seen within seconds.
+    maxHeartbeatThrottleInterval: '2s',
   });
 }

@@ -3,3 +3,4 @@ export { backfill } from './backfill';
 export { ingestFile } from './ingestion';
 export { identityChange, identityRebuild } from './identity';
 export { sync, syncStream } from './sync';
+export { identityResolver } from './resolver';

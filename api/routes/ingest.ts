@@ -28,7 +28,9 @@ export function ingestRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
           description:
             'Body: one XDM record or an array of up to 1,000, with the XDM field names Adobe documents. Valid records are stored ' +
             'before the answer; invalid ones are quarantined. The answer gives, per record, accepted (inserted / updated / unchanged / ' +
-            'stale / superseded) or rejected with the field path and reason. 200: all accepted; 207: some rejected; 422: all rejected.',
+            'stale / superseded) or rejected with the field path and reason. 200: all accepted; 207: some rejected; 422: all rejected. ' +
+            'Person and account records name their profile: the answer waits (TESSERA_INGEST_RESOLVE_WAIT_MS, default 2 s) for the identity ' +
+            'resolver to pass them; `resolution.status` is `resolved`, or `pending` with the `queuePosition` when the bound passed first.',
           params: z.object({ xdmClass: z.string().describe(`one of: ${XDM_CLASS_NAMES.join(', ')}`) }),
           body: z.union([z.record(z.string(), z.unknown()), z.array(z.unknown())]).describe('An XDM record or an array of XDM records'),
         },
@@ -41,7 +43,7 @@ export function ingestRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
         if (records.length > MAX_RECORDS_PER_REQUEST) {
           throw new HttpError(413, 'TooManyRecords', `${records.length.toLocaleString('en-US')} records in one request; send at most ${MAX_RECORDS_PER_REQUEST.toLocaleString('en-US')} per request`);
         }
-        const result = await ingestRecords(deps.db, spec, records);
+        const result = await ingestRecords(deps.db, spec, records, { resolution: deps.resolution });
         const status = result.rejected === 0 ? 200 : result.accepted === 0 ? 422 : 207;
         return reply.code(status).send({ xdmClass: spec.name, ...result });
       },

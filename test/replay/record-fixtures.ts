@@ -18,6 +18,7 @@ import { startDynamicsSimulator } from '../../simulators/dynamics';
 import { buildWorld } from '../../simulators/world/world';
 import { createLogger } from '../../platform/logger';
 import { ingestRecords } from '../../ingestion/ingest-records';
+import { drainIdentityQueue } from '../../engine/identity/resolver';
 import { XDM_CLASSES } from '../../domain/xdm/registry';
 import { connectClient } from '../../platform/temporal';
 import { ensureTemporalCli } from '../../scripts/ensure-temporal';
@@ -115,6 +116,7 @@ async function main() {
       extSourceSystemAudit: { lastUpdatedDate: '2026-01-01T00:00:00Z' },
     });
     await ingestRecords(store.db, XDM_CLASSES.person, [person('Salesforce', 'fx-org', '003A'), person('Marketo', 'fx-mk', '1')]);
+    await drainIdentityQueue(store.db);
     for (const [name, injectFailure] of [['identityChange-completed', null], ['identityChange-compensated', 'destinations']] as const) {
       const id = randomUUID();
       await store.db('identity_change').insert({ id, entity: 'person', kind: 'do-not-link', a: 'b2b_person:1@fx-mk.Marketo', b: 'email:kim@fixtures.example', actor: 'fixtures', reason: name, inject_failure: injectFailure });

@@ -6,12 +6,52 @@ import { join } from 'node:path';
 import type { Knex } from 'knex';
 import { buildApp } from '../../api/app';
 import { lazyTemporal } from '../../api/temporal-access';
+import { RESOLVER_ENTITIES } from '../../contracts/resolver';
+import { ResolutionWatcher } from '../../engine/identity/read-your-writes';
+import { runResolver } from '../../engine/identity/resolver';
 import { log, requireEnv, testDb } from './env';
 
-export async function testApi(opts: { db?: Knex; taskQueue?: string; importDirs?: string[]; maxUploadBytes?: number } = {}) {
+/**
+ * `resolvers` (default on): the identity resolvers' loop (engine/identity/resolver.ts, the code the
+ * resolver workflow's activity runs) drains the queue in this process while the API is up, so
+ * ingest answers name their profiles. test/resolver-workflow.test.ts runs it through Temporal.
+ */
+export async function testApi(opts: { db?: Knex; taskQueue?: string; importDirs?: string[]; maxUploadBytes?: number; resolvers?: boolean; resolveWaitMs?: number } = {}) {
   process.env.TESSERA_PAYLOAD_KEY ??= randomBytes(32).toString('base64');
+  const db = opts.db ?? testDb();
   const temporal = lazyTemporal({ address: requireEnv('TEMPORAL_ADDRESS'), namespace: process.env.TEMPORAL_NAMESPACE ?? 'tessera', taskQueue: opts.taskQueue ?? 'unused' });
   const dataDir = mkdtempSync(join(tmpdir(), 'tessera-api-'));
-  const app = await buildApp({ db: opts.db ?? testDb(), temporal, log, dataDir, importDirs: opts.importDirs ?? [dataDir, tmpdir()], maxUploadBytes: opts.maxUploadBytes ?? 10 * 1024 * 1024 });
-  return { app, dataDir, close: async () => { await app.close(); await temporal.close(); } };
+  const watcher = new ResolutionWatcher(db);
+  const app = await buildApp({
+    db,
+    temporal,
+    log,
+    dataDir,
+    importDirs: opts.importDirs ?? [dataDir, tmpdir()],
+    maxUploadBytes: opts.maxUploadBytes ?? 10 * 1024 * 1024,
+    resolution: { watcher, waitMs: opts.resolveWaitMs ?? 10_000 },
+  });
+  const stop = new AbortController();
+  const resolvers = opts.resolvers === false ? [] : RESOLVER_ENTITIES.map((entity) => inProcessResolver(db, entity, stop.signal));
+  return {
+    app,
+    dataDir,
+    close: async () => {
+      stop.abort();
+      await Promise.all(resolvers);
+      await app.close();
+      await watcher.close();
+      await temporal.close();
+    },
+  };
+}
+
+async function inProcessResolver(db: Knex, entity: (typeof RESOLVER_ENTITIES)[number], signal: AbortSignal): Promise<void> {
+  const holder = `test-api/${process.pid}/${randomBytes(4).toString('hex')}/${entity}`;
+  while (!signal.aborted) {
+    await runResolver(db, entity, { holder, runForMs: 60_000, idlePollMs: 200, signal }).catch((e) => {
+      if (!signal.aborted) log.error({ err: (e as Error).message, entity }, 'test resolver failed; restarting');
+    });
+    if (!signal.aborted) await new Promise((r) => setTimeout(r, 200));
+  }
 }

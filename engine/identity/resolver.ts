@@ -1,0 +1,254 @@
+/**
+ * The identity resolver (DESIGN §1, §4): the single writer per entity that drains the change
+ * queue the write path fills. Each micro-batch is one transaction that
+ *   1. takes the resolver's lease (or, for a lease-less drain, the resolver's row lock), so two
+ *      drains of one entity never interleave and the decision log stays in processing order;
+ *   2. claims up to `limit` queued records (oldest first);
+ *   3. resolves the components they touch and rematerialises the touched profiles once;
+ *   4. deletes the claimed rows and adds the batch to the resolver's totals.
+ * A crash before the commit leaves the rows queued (nothing lost); after it, they are gone
+ * (nothing applied twice).
+ *
+ * A record that fails on its own (not a lock conflict, not an outage) is found by halving the
+ * batch and set aside with its error, so one bad record never stalls the queue behind it.
+ */
+import type { Knex } from 'knex';
+import type { Entity } from '../../domain/identity/config';
+import type { XdmClassName } from '../../domain/xdm/class-spec';
+import { isDatabaseUnavailable, isTransientConflict } from '../../db/connection';
+import { listen, type Listener } from '../../db/listen';
+import { inPgTransaction } from '../../db/pg-transaction';
+import { loadIdentityConfig } from '../../db/repositories/identity-config';
+import {
+  claimQueued,
+  deleteClaimed,
+  lockResolver,
+  QUEUE_CHANNEL,
+  recordBatch,
+  releaseLease,
+  setAside,
+  takeLease,
+  type QueuedRecord,
+} from '../../db/repositories/identity-queue';
+import { withPgConn } from '../../db/pg-transaction';
+import { resolveQueuedGroups, type QueuedGroup } from '../../identity/resolve-stored';
+import { addUpTotals, type ResolverTotals } from '../../contracts/resolver';
+
+export interface MicroBatch {
+  entity: Entity;
+  /** Queue rows claimed and resolved (0: the queue was empty). */
+  records: number;
+  profilesWritten: number;
+  merges: number;
+  splits: number;
+  /** Records set aside after failing on their own. */
+  setAside: number;
+  ms: number;
+  /** Enqueue → commit of the oldest record in the batch. */
+  lagMs: number;
+  /** Another holder has the lease: nothing was done. */
+  leaseLost?: boolean;
+}
+
+export interface MicroBatchOptions {
+  limit: number;
+  /** The lease holder (the resolver activity); absent for an operator's or a test's drain. */
+  holder?: string;
+  leaseMs?: number;
+}
+
+/** A lease lapses this long after the holder's last micro-batch or idle look (the activity heartbeat timeout is shorter). */
+const LEASE_MS = 15_000;
+
+/** One micro-batch: claim, resolve, write, delete; one transaction (retried on lock conflicts). */
+export async function resolveMicroBatch(db: Knex, entity: Entity, opts: MicroBatchOptions): Promise<MicroBatch> {
+  const started = performance.now();
+  const empty: MicroBatch = { entity, records: 0, profilesWritten: 0, merges: 0, splits: 0, setAside: 0, ms: 0, lagMs: 0 };
+  const config = await loadIdentityConfig(db);
+  let onlyFirst: number | undefined; // bisecting a failure: how many of the oldest records to take
+  let setAsideCount = 0;
+  for (let conflicts = 0; ; ) {
+    try {
+      const out = await inPgTransaction(db, async (conn) => {
+        if (opts.holder) {
+          if (!(await takeLease(conn, entity, opts.holder, opts.leaseMs ?? LEASE_MS))) return { ...empty, leaseLost: true };
+        } else await lockResolver(conn, entity);
+        const claimed = await claimQueued(conn, entity, onlyFirst ?? opts.limit);
+        if (!claimed.length) return empty;
+        const summary = await resolveQueuedGroups(conn, config, entity, groupsOf(claimed), causeOf(entity, claimed));
+        await deleteClaimed(conn, claimed.map((c) => c.id));
+        const oldest = Math.min(...claimed.map((c) => c.enqueuedAt.getTime()));
+        const batch: MicroBatch = {
+          entity,
+          records: claimed.length,
+          profilesWritten: summary.profiles,
+          merges: summary.merges,
+          splits: summary.splits,
+          setAside: setAsideCount,
+          ms: performance.now() - started,
+          lagMs: Math.max(0, Date.now() - oldest),
+        };
+        await recordBatch(conn, entity, batch);
+        return batch;
+      });
+      return out;
+    } catch (e) {
+      if (isTransientConflict(e) && ++conflicts <= 10) continue;
+      if (isTransientConflict(e) || isDatabaseUnavailable(e)) throw e;
+      // The batch failed on its data: halve it until the one record that fails alone is found.
+      const size = onlyFirst ?? opts.limit;
+      if (size > 1) {
+        onlyFirst = Math.max(1, Math.floor(size / 2));
+        continue;
+      }
+      const failed = await setAsideOldest(db, entity, opts, e as Error);
+      if (!failed) throw e;
+      setAsideCount++;
+      onlyFirst = undefined;
+    }
+  }
+}
+
+/** Sets the oldest claimable record aside (it failed alone); false when there was none or the lease is gone. */
+async function setAsideOldest(db: Knex, entity: Entity, opts: MicroBatchOptions, error: Error): Promise<boolean> {
+  return inPgTransaction(db, async (conn) => {
+    if (opts.holder) {
+      if (!(await takeLease(conn, entity, opts.holder, opts.leaseMs ?? LEASE_MS))) return false;
+    } else await lockResolver(conn, entity);
+    const [first] = await claimQueued(conn, entity, 1);
+    if (!first) return false;
+    await setAside(conn, first.id, `${error.name}: ${error.message}`);
+    return true;
+  });
+}
+
+/**
+ * Consecutive rows of one class and actor form a group, so records are resolved in queue order
+ * (evidence order decides which of two conflicting links wins; it must not depend on batching).
+ */
+function groupsOf(claimed: QueuedRecord[]): QueuedGroup[] {
+  const groups: QueuedGroup[] = [];
+  for (const c of claimed) {
+    const last = groups[groups.length - 1];
+    if (last && last.xdmClass === c.xdmClass && last.actor === c.actor) last.recordKeys.push(c.recordKey);
+    else groups.push({ xdmClass: c.xdmClass as XdmClassName, recordKeys: [c.recordKey], actor: c.actor });
+  }
+  return groups;
+}
+
+/** The profile_change outbox's cause: the one writer of the batch, or the resolver when several. */
+function causeOf(entity: Entity, claimed: QueuedRecord[]): string {
+  const actors = new Set(claimed.map((c) => c.actor));
+  return actors.size === 1 ? [...actors][0]! : `resolver:${entity}`;
+}
+
+/**
+ * Drains the queue until it is empty (tests, benchmarks, `tessera resolver drain`): accounts
+ * first, then people, as the resolvers would. Returns the records resolved.
+ */
+export async function drainIdentityQueue(db: Knex, opts: { limit?: number } = {}): Promise<number> {
+  let total = 0;
+  for (;;) {
+    let round = 0;
+    for (const entity of ['account', 'person'] as const) {
+      for (;;) {
+        const b = await resolveMicroBatch(db, entity, { limit: opts.limit ?? 2000 });
+        if (!b.records && !b.setAside) break;
+        round += b.records;
+      }
+    }
+    total += round;
+    if (!round) return total;
+  }
+}
+
+export interface ResolverRunOptions {
+  /** Who holds the lease while this run lasts (unique per activity attempt). */
+  holder: string;
+  /** Return after about this long (the workflow then starts the next run). */
+  runForMs: number;
+  /** Largest micro-batch; the size adapts to take about `targetBatchMs`. */
+  maxBatch?: number;
+  targetBatchMs?: number;
+  /** With no NOTIFY, look at the queue this often anyway. */
+  idlePollMs?: number;
+  signal?: AbortSignal;
+  /** After every micro-batch and every idle wake-up (heartbeat, metrics). */
+  onProgress?: (totals: ResolverRunTotals, last?: MicroBatch) => void;
+}
+
+/** What one run did (the workflow adds runs up). */
+export type ResolverRunTotals = Omit<ResolverTotals, 'runs'>;
+
+/**
+ * The resolver's loop for one run: micro-batches while there is work, sized to take about
+ * `targetBatchMs` (up to `maxBatch` records); when the queue is empty, waits for a NOTIFY from a
+ * committing writer (or the poll interval), so a lone streamed record is resolved at once.
+ * Releases the lease when it returns or is aborted.
+ */
+export async function runResolver(db: Knex, entity: Entity, opts: ResolverRunOptions): Promise<ResolverRunTotals> {
+  const totals: ResolverRunTotals = { batches: 0, records: 0, profilesWritten: 0, merges: 0, splits: 0, setAside: 0 };
+  const maxBatch = opts.maxBatch ?? 2000;
+  const target = opts.targetBatchMs ?? 250;
+  const wake = new Wakeup();
+  const listener: Listener = await listen(db, QUEUE_CHANNEL, (payload) => {
+    if (payload === undefined || payload === entity) wake.fire();
+  });
+  const onAbort = () => wake.fire();
+  opts.signal?.addEventListener('abort', onAbort);
+  const deadline = Date.now() + opts.runForMs;
+  let limit = Math.min(250, maxBatch);
+  try {
+    while (!opts.signal?.aborted && Date.now() < deadline) {
+      wake.clear();
+      const b = await resolveMicroBatch(db, entity, { limit, holder: opts.holder });
+      if (b.leaseLost) {
+        // Another resolver holds the lease (a previous attempt still finishing): stand by.
+        opts.onProgress?.(totals);
+        await wake.wait(Math.min(opts.idlePollMs ?? 1000, deadline - Date.now()));
+        continue;
+      }
+      if (b.records || b.setAside) {
+        addUpTotals(totals, { batches: 1, records: b.records, profilesWritten: b.profilesWritten, merges: b.merges, splits: b.splits, setAside: b.setAside });
+        opts.onProgress?.(totals, b);
+        // Aim for about `target` ms a batch: smaller when slow, larger while a backlog is fast.
+        if (b.ms > target * 1.5) limit = Math.max(10, Math.floor((limit * target) / b.ms));
+        else if (b.records === limit && b.ms < target / 2) limit = Math.min(maxBatch, limit * 2);
+        continue;
+      }
+      opts.onProgress?.(totals);
+      await wake.wait(Math.min(opts.idlePollMs ?? 1000, Math.max(0, deadline - Date.now())));
+    }
+    return totals;
+  } finally {
+    opts.signal?.removeEventListener('abort', onAbort);
+    await listener.close();
+    await withPgConn(db, (conn) => releaseLease(conn, entity, opts.holder)).catch(() => undefined);
+  }
+}
+
+/** A latch: `fire` wakes the current (or the next) `wait`. */
+class Wakeup {
+  private fired = false;
+  private waiter?: () => void;
+  fire(): void {
+    this.fired = true;
+    this.waiter?.();
+  }
+  clear(): void {
+    this.fired = false;
+  }
+  wait(ms: number): Promise<void> {
+    if (this.fired || ms <= 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      const self = this;
+      function done() {
+        clearTimeout(timer);
+        self.waiter = undefined;
+        resolve();
+      }
+      this.waiter = done;
+    });
+  }
+}
