@@ -128,15 +128,15 @@ async function rebuildEntity(db: Knex, config: IdentityConfig, entity: Entity, a
   let resolveMs = 0;
   let full!: FullResolution;
   const written = await inPgTransaction(db, async (conn) => {
-    // Resolutions in flight finish first, and none starts until the rebuild commits.
+    // Resolutions in flight finish first, and none starts until the rebuild commits. Nothing else
+    // waits: ingestion stores and queues (the resolvers catch up after the commit), and readers see
+    // the previous graph and profiles until then (the rewrite takes row locks only, never a table's).
     await lockGraph(conn, 'exclusive');
     full = await fullResolution(conn, config, entity, { keepFragments: true });
     const tResolved = performance.now();
     const ns = `${RECORD_NAMESPACE[entity]}:%`;
     await conn.query(`DELETE FROM identity_link WHERE node LIKE $1`, [ns]);
     await conn.query(`DELETE FROM identity_record WHERE entity = $1`, [entity]);
-    // Secondary indexes are rebuilt once after the COPY rather than maintained row by row.
-    const secondary = await dropSecondaryIndexes(conn, ['identity_record', 'identity_link', 'identity_decision']);
     const outcome = new Map(full.resolution.decisions.map((d) => [`${d.link.record}\u0000${d.link.identity}`, d]));
     const now = new Date().toISOString();
     const records = new CopyBuffer(conn, 'identity_record (node, entity, record_key, scope, first_seen, profile_id)');
@@ -165,23 +165,10 @@ async function rebuildEntity(db: Knex, config: IdentityConfig, entity: Entity, a
       await log.add(`${entity}\treject\t${copyValue(d.link.record)}\t${copyValue(d.link.identity)}\t${d.link.seq}\t\\N\t\\N\t${copyValue(d.rule ?? null)}\t${full.profileOf.get(d.link.record)}\t${copyValue(actor)}\n`);
     }
     await log.flush();
-    for (const def of secondary) await conn.query(def);
     resolveMs = tResolved - t0;
     const t1 = performance.now();
     const profiles = await writeProfilesInBulk(conn, config, full, actor);
     return { profiles, graphMs: t1 - t0 - resolveMs, profilesMs: performance.now() - t1 };
   });
   return { entity, records: full.evidence.records.size, links: full.evidence.links.length, profiles: written.profiles, ms: { resolve: resolveMs, graph: written.graphMs, profiles: written.profilesMs } };
-}
-
-/** Drops the non-unique indexes of these tables (in the caller's transaction); returns their definitions. */
-async function dropSecondaryIndexes(conn: PgConn, tables: string[]): Promise<string[]> {
-  const { rows } = await conn.query(
-    `SELECT c.relname AS name, pg_get_indexdef(i.indexrelid) AS def FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
-      WHERE i.indrelid = ANY($1::regclass[]) AND NOT i.indisunique ORDER BY c.relname`,
-    [tables],
-  );
-  for (const r of rows as Array<{ name: string }>) await conn.query(`DROP INDEX "${r.name.replace(/"/g, '""')}"`);
-  await conn.query(`SET LOCAL maintenance_work_mem = '512MB'`);
-  return rows.map((r: { def: string }) => r.def);
 }

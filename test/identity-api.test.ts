@@ -11,6 +11,8 @@ import { Worker, type Worker as WorkerType } from '@temporalio/worker';
 import { tesseraDataConverter } from '../platform/temporal';
 import { closeTemporal, closeTestDb, temporalEnv, testDb, uniqueInstance, uniqueTaskQueue, workflowBundle, testWorker } from './support/env';
 import { testApi } from './support/api';
+import type { PgConn } from '../db/pg-transaction';
+import { lockGraph } from '../db/repositories/identity-graph';
 
 const taskQueue = uniqueTaskQueue('identity-api');
 let api: Awaited<ReturnType<typeof testApi>>;
@@ -53,6 +55,30 @@ async function seedPair() {
   assert.equal(res.statusCode, 200, res.body);
   assert.equal(res.json().results[0].profileId, first, 'the answer names the profile, already merged');
   return { sf: `b2b_person:003K@${org}.Salesforce`, mk: `b2b_person:77@${mkto}.Marketo`, email: `email:${email}`, phone };
+}
+
+/** A transaction holding the graph exclusively (as a rebuild does) until released. */
+async function inPgTransactionHeld(db: ReturnType<typeof testDb>) {
+  const conn = (await db.client.acquireConnection()) as PgConn;
+  await conn.query('BEGIN');
+  await lockGraph(conn, 'exclusive');
+  let released = false;
+  return {
+    async release() {
+      if (released) return;
+      released = true;
+      await conn.query('COMMIT');
+      await db.client.releaseConnection(conn);
+    },
+  };
+}
+
+async function until(check: () => Promise<boolean>, ms = 30_000) {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }
 
 async function waitFor(workflowId: string) {
@@ -177,6 +203,42 @@ describe('identity API and sagas', () => {
     assert.equal(a.hierarchy.ultimateParentId, a.hierarchy.ancestors[1].profileId);
     assert.equal(a.hierarchy.depth, 2);
     assert.equal(a.people.count, 1);
+  });
+
+  test('while a rebuild holds the graph, records are still stored and profiles still read; a second rebuild is refused with 409; the resolvers catch up after', async () => {
+    const { email } = await seedPair();
+    // Hold the graph as a rebuild does, so the rebuild workflow waits behind this transaction.
+    const holder = await inPgTransactionHeld(testDb());
+    try {
+      const first = await inject('POST', '/v1/identity/rebuild');
+      assert.equal(first.statusCode, 202, first.body);
+      const second = await inject('POST', '/v1/identity/rebuild');
+      assert.equal(second.statusCode, 409, second.body);
+      assert.equal(second.json().error, 'RebuildRunning');
+      assert.equal(second.json().details.runId, first.json().runId, '409 names the running rebuild');
+
+      const inst = uniqueInstance('00D');
+      const quick = await testApi({ taskQueue, resolvers: false, resolveWaitMs: 300 });
+      try {
+        const stored = await quick.app.inject({
+          method: 'POST',
+          url: '/v1/ingest/person',
+          payload: { b2b: { personKey: key('Salesforce', inst, '003R') }, workEmail: { address: `rae@${inst}.example` }, extSourceSystemAudit: { lastUpdatedDate: '2026-02-01T00:00:00Z' } },
+        });
+        assert.equal(stored.statusCode, 200, stored.body);
+        assert.equal(stored.json().results[0].outcome, 'inserted', 'ingestion goes on');
+        assert.equal(stored.json().resolution.status, 'pending');
+      } finally {
+        await quick.close();
+      }
+      const read = await inject('GET', `/v1/profiles/person/by-identity?identity=${encodeURIComponent(email)}`);
+      assert.equal(read.statusCode, 200, 'profiles are still read');
+      await holder.release();
+      await waitFor(first.json().workflowId);
+      await until(async () => Boolean(await testDb()('identity_record').where({ node: `b2b_person:003R@${inst}.Salesforce` }).first()));
+    } finally {
+      await holder.release();
+    }
   });
 
   test('bad requests get 4xx answers a person can act on', async () => {

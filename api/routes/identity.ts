@@ -15,6 +15,7 @@ import { createIdentityChange, getIdentityChange, type IdentityChangeKind } from
 import { blockListOf } from '../../identity/resolve-records';
 import { HttpError } from '../errors';
 import { workflowUrl } from '../temporal-access';
+import { startIdentityRebuild } from '../../control/identity';
 import type { ApiDeps } from '../app';
 
 const entity = z.enum(ENTITIES as [Entity, ...Entity[]]);
@@ -272,12 +273,20 @@ export function identityRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
 
     app.post(
       '/v1/identity/rebuild',
-      { schema: { tags: ['identity'], summary: 'Recompute the whole graph and every profile with the configuration in force (a workflow)' } },
+      {
+        schema: {
+          tags: ['identity'],
+          summary: 'Recompute the whole graph and every profile with the configuration in force (a workflow)',
+          description:
+            'One rebuild at a time: 409 names the running one. Ingestion goes on meanwhile (records are stored and queued); the ' +
+            'resolvers wait for the rebuild and then work off what was queued.',
+        },
+      },
       async (_req, reply) => {
-        const workflowId = `identity-rebuild/${new Date().toISOString()}`;
-        const client = await deps.temporal.client();
-        await client.workflow.start('identityRebuild', { taskQueue: deps.temporal.taskQueue, workflowId, args: [] });
-        return reply.code(202).send({ workflowId, workflowUrl: workflowUrl(deps.temporal, workflowId) });
+        const started = await startIdentityRebuild(await deps.temporal.client(), deps.temporal.taskQueue);
+        const body = { workflowId: started.workflowId, runId: started.runId, workflowUrl: workflowUrl(deps.temporal, started.workflowId) };
+        if (!started.started) throw new HttpError(409, 'RebuildRunning', `an identity rebuild is already running (${started.workflowId}, run ${started.runId}); wait for it to finish`, body);
+        return reply.code(202).send(body);
       },
     );
 

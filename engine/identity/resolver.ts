@@ -167,9 +167,8 @@ export interface ResolverRunOptions {
   holder: string;
   /** Return after about this long (the workflow then starts the next run). */
   runForMs: number;
-  /** Largest micro-batch; the size adapts to take about `targetBatchMs`. */
+  /** Largest micro-batch (records claimed at once; default 5,000). */
   maxBatch?: number;
-  targetBatchMs?: number;
   /** With no NOTIFY, look at the queue this often anyway. */
   idlePollMs?: number;
   signal?: AbortSignal;
@@ -181,15 +180,15 @@ export interface ResolverRunOptions {
 export type ResolverRunTotals = Omit<ResolverTotals, 'runs'>;
 
 /**
- * The resolver's loop for one run: micro-batches while there is work, sized to take about
- * `targetBatchMs` (up to `maxBatch` records); when the queue is empty, waits for a NOTIFY from a
- * committing writer (or the poll interval), so a lone streamed record is resolved at once.
- * Releases the lease when it returns or is aborted.
+ * The resolver's loop for one run: micro-batches back to back while there is work, each taking
+ * what is queued up to `maxBatch` records (a lone streamed record is a batch of one, a backlog is
+ * worked off in large batches, where the per-transaction cost is spread thin); when the queue is
+ * empty, waits for a NOTIFY from a committing writer (or the poll interval). Releases the lease
+ * when it returns or is aborted.
  */
 export async function runResolver(db: Knex, entity: Entity, opts: ResolverRunOptions): Promise<ResolverRunTotals> {
   const totals: ResolverRunTotals = { batches: 0, records: 0, profilesWritten: 0, merges: 0, splits: 0, setAside: 0 };
-  const maxBatch = opts.maxBatch ?? 2000;
-  const target = opts.targetBatchMs ?? 250;
+  const limit = opts.maxBatch ?? 5000;
   const wake = new Wakeup();
   const listener: Listener = await listen(db, QUEUE_CHANNEL, (payload) => {
     if (payload === undefined || payload === entity) wake.fire();
@@ -197,7 +196,6 @@ export async function runResolver(db: Knex, entity: Entity, opts: ResolverRunOpt
   const onAbort = () => wake.fire();
   opts.signal?.addEventListener('abort', onAbort);
   const deadline = Date.now() + opts.runForMs;
-  let limit = Math.min(250, maxBatch);
   try {
     while (!opts.signal?.aborted && Date.now() < deadline) {
       wake.clear();
@@ -211,9 +209,6 @@ export async function runResolver(db: Knex, entity: Entity, opts: ResolverRunOpt
       if (b.records || b.setAside) {
         addUpTotals(totals, { batches: 1, records: b.records, profilesWritten: b.profilesWritten, merges: b.merges, splits: b.splits, setAside: b.setAside });
         opts.onProgress?.(totals, b);
-        // Aim for about `target` ms a batch: smaller when slow, larger while a backlog is fast.
-        if (b.ms > target * 1.5) limit = Math.max(10, Math.floor((limit * target) / b.ms));
-        else if (b.records === limit && b.ms < target / 2) limit = Math.min(maxBatch, limit * 2);
         continue;
       }
       opts.onProgress?.(totals);
