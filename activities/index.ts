@@ -6,6 +6,6 @@ import { createIdentityActivities } from './identity';
 import { createResolverActivities } from './resolver';
 import { createSyncActivities } from './sync';
 
-export function createActivities(deps: { db: Knex; log: Logger }) {
+export function createActivities(deps: { db: Knex; log: Logger; resolverMaxBatch?: number }) {
   return { ...createFileIngestionActivities(deps), ...createSyncActivities(deps), ...createIdentityActivities(deps), ...createResolverActivities(deps) };
 }

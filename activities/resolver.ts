@@ -15,7 +15,7 @@ import { parseActivityInput } from './parse-input';
 
 const runInput = z.object({ entity: z.enum(['person', 'account']), runForMs: z.number().int().min(1_000).max(60 * 60_000) });
 
-export function createResolverActivities(deps: { db: Knex; log: Logger }) {
+export function createResolverActivities(deps: { db: Knex; log: Logger; resolverMaxBatch?: number }) {
   const { db, log } = deps;
   return withFailureConversion({
     async drainResolverQueue(input: ResolverRunInput): Promise<Omit<ResolverTotals, 'runs'>> {
@@ -29,6 +29,7 @@ export function createResolverActivities(deps: { db: Knex; log: Logger }) {
         const totals = await runResolver(db, entity, {
           holder,
           runForMs,
+          maxBatch: deps.resolverMaxBatch,
           signal: ctx.cancellationSignal,
           onProgress: (_t, batch) => {
             ctx.heartbeat();

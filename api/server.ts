@@ -43,7 +43,7 @@ async function main() {
   async function startResolversWhenReady(): Promise<void> {
     for (let attempt = 1; ; attempt++) {
       try {
-        const ids = await ensureResolvers(await temporal.client(), config.taskQueue);
+        const ids = await ensureResolvers(await temporal.client(), config.resolverTaskQueue);
         log.info({ workflows: ids }, 'identity resolvers running');
         return;
       } catch (e) {

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startFileIngestion } from '../ingestion/start-file-ingestion';
 import type { ingestFile } from '../workflows/ingestion';
-import { fmt, benchStack, numberArg, rawInsertBaseline, resolverCaughtUp, sampleResolverLag, writePersonCsv } from './support';
+import { fmt, benchStack, type CpuReading, numberArg, rawInsertBaseline, resolverCaughtUp, sampleResolverLag, writePersonCsv } from './support';
 
 export async function run(args: string[]): Promise<void> {
   const rows = numberArg(args, 'rows', 1_000_000);
@@ -25,6 +25,7 @@ export async function run(args: string[]): Promise<void> {
   const stack = await benchStack('file');
   const { client, taskQueue, db } = stack;
   try {
+    stack.cpu();
     const t0 = performance.now();
     const started = await startFileIngestion(db, { client, taskQueue }, { path, xdmClass: 'person', format: 'csv', mapping: null, trigger: 'bench', tuning: { batchSize, sliceRecords: 250_000 } });
     const size = Number(started.size_bytes);
@@ -32,7 +33,9 @@ export async function run(args: string[]): Promise<void> {
     const lag = sampleResolverLag(db);
     const totals = await client.workflow.getHandle<typeof ingestFile>(started.workflow_id).result();
     const ingestOnly = (performance.now() - t0) / 1000;
+    const cpuIngest = stack.cpu();
     await resolverCaughtUp(db);
+    const cpuCatchUp = stack.cpu();
     const tessera = (performance.now() - t0) / 1000;
     const lagged = await lag.stop();
     const profiles = (await db('person_profile').count<{ count: string }[]>({ count: '*' }))[0]?.count ?? '0';
@@ -50,6 +53,8 @@ export async function run(args: string[]): Promise<void> {
         `  Tessera ingest only (workflow → parse → map → validate → landing + upsert + queue + checkpoint): ${ingestOnly.toFixed(1)} s = ${fmt(rows / ingestOnly)} records/s`,
         `  Tessera resolved (the identity resolvers caught up: graph, profiles, account links):           ${tessera.toFixed(1)} s = ${fmt(rate)} records/s`,
         `    accepted ${fmt(totals.accepted)}, quarantined ${fmt(totals.quarantined)}, canonical rows ${fmt(Number(count))}, person profiles ${fmt(Number(profiles))}`,
+        `    CPU while ingesting: ${cpuText(cpuIngest)}`,
+        `    CPU while the resolvers caught up: ${cpuText(cpuCatchUp)}`,
         `    resolver lag during the run (oldest queued record, ${lagged.samples} samples): p50 ${(lagged.p50 / 1000).toFixed(1)} s, p95 ${(lagged.p95 / 1000).toFixed(1)} s, max ${(lagged.max / 1000).toFixed(1)} s   (targets: p95 ≤ 2 s, max ≤ 10 s)`,
         `  baseline (raw INSERT … ON CONFLICT, same rows, same batches):                     ${baseline.toFixed(1)} s = ${fmt(baseRate)} records/s`,
         `  Tessera / baseline: ingest only ${((rows / ingestOnly / baseRate) * 100).toFixed(0)}%, resolved ${((rate / baseRate) * 100).toFixed(0)}%   (target: resolved ≥ 25%)`,
@@ -60,4 +65,10 @@ export async function run(args: string[]): Promise<void> {
     await stack.stop();
     unlinkSync(path);
   }
+}
+
+/** Cores busy on the machine (Postgres included) and in each worker process. */
+function cpuText(c: CpuReading): string {
+  const procs = Object.entries(c.byProcess).map(([k, v]) => `${k} worker ${v.toFixed(2)}`).join(', ');
+  return `${c.machineBusyCores.toFixed(2)} of ${c.cores} cores busy (${procs}; the rest is Postgres and Temporal)`;
 }

@@ -1,17 +1,18 @@
 /** Shared by the benchmarks: a fresh database per run, synthetic B2B people, timing helpers. */
 import { randomBytes, randomUUID } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { createWriteStream, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Client } from '@temporalio/client';
-import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
+import { bundleWorkflowCode } from '@temporalio/worker';
 import type { Knex } from 'knex';
 import { createDb, dropDatabase } from '../db/connection';
 import { migrateDatabase } from '../db/migrate';
 import { postgresServer } from '../scripts/local-postgres';
 import { copyRows, copyValue, inPgTransaction } from '../db/pg-transaction';
-import { createLogger } from '../platform/logger';
 import { connectClient } from '../platform/temporal';
 import { startTemporalDevServer } from '../scripts/temporal-dev-server';
-import { createTesseraWorker } from '../workers/tessera-worker';
 import { RESOLVER_ENTITIES, resolverWorkflowId } from '../contracts/resolver';
 import { ensureResolvers } from '../control/resolvers';
 
@@ -151,31 +152,94 @@ export async function resolverCaughtUp(db: Knex): Promise<void> {
 }
 
 /**
- * What the workflow benchmarks run on: a Temporal dev server, a fresh database, one Tessera
- * worker on its own task queue and the identity resolver workflows on it; `stop()` tears it all down.
+ * What the workflow benchmarks run on: a Temporal dev server, a fresh database, and Tessera's two
+ * worker processes as `npm start` runs them (core: syncs and files; resolver: the identity
+ * resolver workflows), each its own Node process; `stop()` tears it all down. `cpu()` reads how
+ * busy the machine and each worker process have been since the last call.
  */
-export async function benchStack(name: string): Promise<{ client: Client; taskQueue: string; db: Knex; stop(): Promise<void> }> {
+export async function benchStack(name: string): Promise<{ client: Client; taskQueue: string; db: Knex; cpu(): CpuReading; stop(): Promise<void> }> {
   process.env.TESSERA_PAYLOAD_KEY ??= randomBytes(32).toString('base64');
-  Runtime.install({ logger: new DefaultLogger('WARN') });
   const [server, store] = await Promise.all([startTemporalDevServer({ namespace: 'tessera' }), freshDatabase(name)]);
-  const connection = await NativeConnection.connect({ address: server.address });
   const client = await connectClient(server.address, 'tessera');
   const taskQueue = `bench-${randomUUID().slice(0, 8)}`;
-  const worker = await createTesseraWorker({ connection, namespace: 'tessera', taskQueue, db: store.db, log: createLogger('bench', 'warn') });
-  const running = worker.run();
-  await ensureResolvers(client, taskQueue);
+  const resolverQueue = `${taskQueue}-resolver`;
+  const bundle = join(tmpdir(), `tessera-bench-bundle-${process.pid}.js`);
+  writeFileSync(bundle, (await bundleWorkflowCode({ workflowsPath: require.resolve('../workflows'), logger: silentLogger })).code);
+  const spawnWorker = (queues: string) =>
+    spawn(process.execPath, ['--import', 'tsx', join(__dirname, '..', 'workers', 'main.ts')], {
+      env: {
+        ...process.env,
+        DATABASE_URL: store.url,
+        TEMPORAL_ADDRESS: server.address,
+        TEMPORAL_NAMESPACE: 'tessera',
+        TESSERA_TASK_QUEUE: taskQueue,
+        TESSERA_RESOLVER_TASK_QUEUE: resolverQueue,
+        TESSERA_WORKER_QUEUES: queues,
+        TESSERA_WORKFLOW_BUNDLE: bundle,
+        TESSERA_WORKER_METRICS_PORT: '0',
+        LOG_LEVEL: 'warn',
+      },
+      stdio: ['ignore', 'inherit', 'inherit'],
+    });
+  const workers = { core: spawnWorker('core'), resolver: spawnWorker('resolver') };
+  await ensureResolvers(client, resolverQueue);
+  const cpu = cpuMeter({ core: workers.core.pid!, resolver: workers.resolver.pid! });
   return {
     client,
     taskQueue,
     db: store.db,
+    cpu,
     async stop() {
       for (const entity of RESOLVER_ENTITIES) await client.workflow.getHandle(resolverWorkflowId(entity)).terminate('benchmark over').catch(() => undefined);
-      worker.shutdown();
-      await running;
-      await connection.close();
+      await Promise.all(Object.values(workers).map((w) => new Promise<void>((done) => {
+        if (w.exitCode !== null || w.signalCode !== null) return done();
+        w.once('exit', () => done());
+        w.kill('SIGTERM');
+      })));
       await client.connection.close();
       await server.stop();
       await store.drop();
+      rmSync(bundle, { force: true });
     },
+  };
+}
+
+const silentLogger = { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error: (m: string) => process.stderr.write(`${m}\n`) };
+
+/** Cores busy (of all), and each named process's CPU, as seconds of CPU per second of wall time. */
+export interface CpuReading {
+  seconds: number;
+  machineBusyCores: number;
+  cores: number;
+  byProcess: Record<string, number>;
+}
+
+function cpuMeter(pids: Record<string, number>): () => CpuReading {
+  const tick = 100; // USER_HZ on Linux
+  const machine = () => {
+    const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+    const idle = f[3]! + f[4]!;
+    return { busy: f.reduce((a, b) => a + b, 0) - idle };
+  };
+  const proc = (pid: number) => {
+    try {
+      const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      return Number(f[11]) + Number(f[12]);
+    } catch {
+      return 0;
+    }
+  };
+  let last = { at: performance.now(), machine: machine().busy, procs: Object.fromEntries(Object.entries(pids).map(([k, p]) => [k, proc(p)])) };
+  return () => {
+    const now = { at: performance.now(), machine: machine().busy, procs: Object.fromEntries(Object.entries(pids).map(([k, p]) => [k, proc(p)])) };
+    const seconds = (now.at - last.at) / 1000;
+    const reading: CpuReading = {
+      seconds,
+      cores: cpus().length,
+      machineBusyCores: (now.machine - last.machine) / tick / seconds,
+      byProcess: Object.fromEntries(Object.keys(pids).map((k) => [k, (now.procs[k]! - last.procs[k]!) / tick / seconds])),
+    };
+    last = now;
+    return reading;
   };
 }

@@ -1,9 +1,9 @@
 /**
  * The sync engine's inner loop: read a stream page by page from its cursor and store each page —
  * records validated against the XDM schemas, unmappable rows and invalid records quarantined —
- * together with the cursor after it, in ONE transaction, before the next page is read. A crash
- * therefore re-reads at most the page in flight, and a page is never stored twice (the cursor's
- * version is checked).
+ * together with the cursor after it, in ONE transaction, while the next page is read. A crash
+ * therefore re-reads at most two pages (the one being stored and the one being read), and a page
+ * is never stored twice (the cursor's version is checked).
  */
 import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
@@ -56,22 +56,39 @@ export async function readStreamPages(db: Knex, o: ReadStreamOptions): Promise<R
   const knownValues = (q: KnownValuesQuery, after: string | null, limit: number) => findKnownValues(db, o.key, q, after, limit);
   const syncStream = `${o.instanceLabel}/${o.stream.name}`;
   const started = Date.now();
-  for (let pages = 1; ; pages++) {
-    const page = await o.stream.readPage({ state: cursor.state as PageResult['state'] | null, window: o.window, runStartedAt: o.runStartedAt, signal: o.signal, knownValues });
-    const prepared = preparePage(page, new Date());
-    if (page.complete && page.expectedRecords !== undefined) {
-      const read = cursor.run_records + prepared.rowCount;
-      if (read < page.expectedRecords) {
-        throw new SourceIncompleteRead(o.instanceLabel, `stream ${o.stream.name} said ${page.expectedRecords} records, ${read} were read`);
+  // Page N+1 is read while page N is stored (its state is known as soon as N is read), so the
+  // source and Postgres work at the same time; a crash re-reads at most those two pages.
+  const reading = new AbortController();
+  const onAbort = () => reading.abort();
+  o.signal.addEventListener('abort', onAbort);
+  const read = (state: PageResult['state'] | null) => {
+    const p = o.stream.readPage({ state, window: o.window, runStartedAt: o.runStartedAt, signal: reading.signal, knownValues });
+    p.catch(() => undefined); // awaited below; no unhandled rejection while the page before it is stored
+    return p;
+  };
+  let next = read(cursor.state as PageResult['state'] | null);
+  try {
+    for (let pages = 1; ; pages++) {
+      const page = await next;
+      const prepared = preparePage(page, new Date());
+      if (page.complete && page.expectedRecords !== undefined) {
+        const count = cursor.run_records + prepared.rowCount;
+        if (count < page.expectedRecords) {
+          throw new SourceIncompleteRead(o.instanceLabel, `stream ${o.stream.name} said ${page.expectedRecords} records, ${count} were read`);
+        }
       }
+      const last = page.complete || page.waitMs !== undefined || pages >= o.maxPages || Date.now() - started >= o.maxMs || o.signal.aborted;
+      if (!last) next = read(page.state);
+      cursor = await storePage(db, o.key, syncStream, prepared, page, cursor.version);
+      ingestMetrics.count('sync', prepared.rowCount - prepared.quarantined, prepared.quarantined);
+      o.onPage?.(totalsOf(cursor));
+      if (last) return { totals: totalsOf(cursor), ...(page.waitMs !== undefined && !page.complete ? { waitMs: page.waitMs } : {}) };
     }
-    // Stored before the next read: a crash loses at most the page being read.
-    cursor = await storePage(db, o.key, syncStream, prepared, page, cursor.version);
-    ingestMetrics.count('sync', prepared.rowCount - prepared.quarantined, prepared.quarantined);
-    o.onPage?.(totalsOf(cursor));
-    if (page.complete || page.waitMs !== undefined || pages >= o.maxPages || Date.now() - started >= o.maxMs || o.signal.aborted) {
-      return { totals: totalsOf(cursor), ...(page.waitMs !== undefined && !page.complete ? { waitMs: page.waitMs } : {}) };
-    }
+  } catch (e) {
+    reading.abort(); // a read ahead of a page that failed to store is not wanted
+    throw e;
+  } finally {
+    o.signal.removeEventListener('abort', onAbort);
   }
 }
 

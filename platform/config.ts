@@ -10,7 +10,12 @@ export interface TesseraConfig {
   databaseUrl: string | undefined;
   temporalAddress: string;
   temporalNamespace: string;
+  /** Syncs, files, sagas, rebuilds (TESSERA_TASK_QUEUE). */
   taskQueue: string;
+  /** The identity resolvers' workflows and their long-running activities (TESSERA_RESOLVER_TASK_QUEUE). */
+  resolverTaskQueue: string;
+  /** Which task queues this worker process serves (TESSERA_WORKER_QUEUES: core, resolver, or both). */
+  workerQueues: Array<'core' | 'resolver'>;
   apiHost: string;
   apiPort: number;
   dataDir: string;
@@ -24,6 +29,8 @@ export interface TesseraConfig {
   logLevel: string;
   /** A sources file (`{"instances": [...]}`) the API applies at start: instances and their schedules. */
   sourcesFile: string | undefined;
+  /** Most records one resolver micro-batch claims (TESSERA_RESOLVER_MAX_BATCH, default 5,000). */
+  resolverMaxBatch: number;
   /** How long POST /v1/ingest waits for the resolver before answering with the queue position (TESSERA_INGEST_RESOLVE_WAIT_MS). */
   ingestResolveWaitMs: number;
   /** The worker's Prometheus endpoint (TESSERA_WORKER_METRICS_HOST, TESSERA_WORKER_METRICS_PORT; port 0: off). */
@@ -33,6 +40,14 @@ export interface TesseraConfig {
 
 export const DEFAULT_NAMESPACE = 'tessera';
 export const DEFAULT_TASK_QUEUE = 'tessera-core';
+export const DEFAULT_RESOLVER_TASK_QUEUE = 'tessera-resolver';
+
+function workerQueues(v: string | undefined): Array<'core' | 'resolver'> {
+  const names = (v || 'core,resolver').split(',').map((q) => q.trim()).filter(Boolean);
+  const bad = names.filter((q) => q !== 'core' && q !== 'resolver');
+  if (bad.length || !names.length) throw new Error(`TESSERA_WORKER_QUEUES: '${v}' — use core, resolver, or core,resolver`);
+  return [...new Set(names)] as Array<'core' | 'resolver'>;
+}
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): TesseraConfig {
   return {
@@ -40,6 +55,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): TesseraConfig 
     temporalAddress: env.TEMPORAL_ADDRESS || '127.0.0.1:7233',
     temporalNamespace: env.TEMPORAL_NAMESPACE || DEFAULT_NAMESPACE,
     taskQueue: env.TESSERA_TASK_QUEUE || DEFAULT_TASK_QUEUE,
+    resolverTaskQueue: env.TESSERA_RESOLVER_TASK_QUEUE || DEFAULT_RESOLVER_TASK_QUEUE,
+    workerQueues: workerQueues(env.TESSERA_WORKER_QUEUES),
     apiHost: env.TESSERA_API_HOST || '127.0.0.1',
     apiPort: Number(env.TESSERA_API_PORT || 8080),
     dataDir: resolve(env.TESSERA_DATA_DIR || '.data'),
@@ -54,6 +71,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): TesseraConfig 
     },
     logLevel: env.LOG_LEVEL || 'info',
     sourcesFile: env.TESSERA_SOURCES_FILE ? resolve(env.TESSERA_SOURCES_FILE) : undefined,
+    resolverMaxBatch: Number(env.TESSERA_RESOLVER_MAX_BATCH ?? 5000),
     ingestResolveWaitMs: Number(env.TESSERA_INGEST_RESOLVE_WAIT_MS ?? 2000),
     workerMetricsHost: env.TESSERA_WORKER_METRICS_HOST || '127.0.0.1',
     workerMetricsPort: Number(env.TESSERA_WORKER_METRICS_PORT ?? 9464),

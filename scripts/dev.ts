@@ -136,10 +136,17 @@ async function main() {
       TESSERA_DATA_DIR: dataDir,
       ...(uiUrl ? { TESSERA_TEMPORAL_UI_URL: uiUrl } : {}),
     };
-    for (const [name, entry] of [['worker', 'workers/main.ts'], ['api', 'api/server.ts']] as const) {
+    // Two worker processes (one per task queue), so both cores work: the core worker parses and
+    // stores files and sync pages while the resolver worker resolves identities.
+    const processes = [
+      ['worker', 'workers/main.ts', { TESSERA_WORKER_QUEUES: 'core', TESSERA_WORKER_METRICS_PORT: process.env.TESSERA_WORKER_METRICS_PORT || '9464' }],
+      ['resolver', 'workers/main.ts', { TESSERA_WORKER_QUEUES: 'resolver', TESSERA_WORKER_METRICS_PORT: String(Number(process.env.TESSERA_WORKER_METRICS_PORT || 9464) + 1) }],
+      ['api', 'api/server.ts', {}],
+    ] as const;
+    for (const [name, entry, extra] of processes) {
       // Own process group (Ctrl-C reaches only this script, which stops the children in order);
       // killed with this script however it ends.
-      const child = spawn(process.execPath, ['--import', 'tsx', join(root, entry)], { env, stdio: 'inherit', cwd: root, detached: true });
+      const child = spawn(process.execPath, ['--import', 'tsx', join(root, entry)], { env: { ...env, ...extra }, stdio: 'inherit', cwd: root, detached: true });
       process.on('exit', () => child.exitCode === null && child.signalCode === null && child.kill('SIGKILL'));
       child.on('exit', (code, signal) => {
         if (!stopping) {
@@ -158,6 +165,7 @@ async function main() {
     if (uiUrl) say(`  Temporal UI    ${uiUrl}   (namespace ${env.TEMPORAL_NAMESPACE})`);
     say(`  Temporal       ${temporalAddress}`);
     say(`  Postgres       ${redactUrl(pg.url)} (${pg.kind})`);
+    say(`  Metrics        ${apiUrl}/metrics, workers on :${process.env.TESSERA_WORKER_METRICS_PORT || 9464} and :${Number(process.env.TESSERA_WORKER_METRICS_PORT || 9464) + 1}   (tessera status)`);
     say('');
     say('Try it:');
     say(`  curl -s -XPOST ${apiUrl}/v1/ingest/person -H 'content-type: application/json' \\`);

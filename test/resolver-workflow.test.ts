@@ -117,7 +117,8 @@ describe('the identity resolver workflows', () => {
   });
 
   test('kill -9 of the worker while the resolver drains a backlog: each record resolved once, the graph equals a full recompute', async (t) => {
-    // The resolvers move to a worker process that is killed without warning, again and again.
+    // The resolvers move to a worker process that is killed without warning, again and again
+    // (micro-batches of 200, so the kills land in the middle of the backlog).
     await stopResolvers();
     worker.shutdown();
     await running;
@@ -126,7 +127,7 @@ describe('the identity resolver workflows', () => {
     writeFileSync(bundlePath, (await workflowBundle()).code);
     const spawnWorker = () =>
       spawn(process.execPath, ['--import', 'tsx', join(__dirname, '..', 'workers', 'main.ts')], {
-        env: { ...process.env, DATABASE_URL: requireEnv('TESSERA_TEST_DATABASE_URL'), TESSERA_TASK_QUEUE: queue, TESSERA_WORKFLOW_BUNDLE: bundlePath, TESSERA_WORKER_METRICS_PORT: '0', LOG_LEVEL: 'error' },
+        env: { ...process.env, DATABASE_URL: requireEnv('TESSERA_TEST_DATABASE_URL'), TESSERA_TASK_QUEUE: queue, TESSERA_WORKFLOW_BUNDLE: bundlePath, TESSERA_WORKER_QUEUES: 'core', TESSERA_WORKER_METRICS_PORT: '0', TESSERA_RESOLVER_MAX_BATCH: '200', LOG_LEVEL: 'error' },
         stdio: 'ignore',
       });
 

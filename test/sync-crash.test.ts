@@ -1,7 +1,7 @@
 /**
  * kill -9 of the worker at random points of a sync, 10 times: the final tables equal an
- * uninterrupted run's (nothing lost, nothing stored twice), and each crash costs at most one
- * re-fetched page per stream in flight.
+ * uninterrupted run's (nothing lost, nothing stored twice), and each crash costs at most two
+ * re-fetched pages per stream in flight (the page being stored and the one read ahead of it).
  */
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -55,12 +55,12 @@ function pageRequests(): number {
 
 function spawnWorker(queue: string, bundlePath: string): ChildProcess {
   return spawn(process.execPath, ['--import', 'tsx', join(__dirname, '..', 'workers', 'main.ts')], {
-    env: { ...process.env, DATABASE_URL: requireEnv('TESSERA_TEST_DATABASE_URL'), TESSERA_TASK_QUEUE: queue, TESSERA_WORKFLOW_BUNDLE: bundlePath, LOG_LEVEL: 'error' },
+    env: { ...process.env, DATABASE_URL: requireEnv('TESSERA_TEST_DATABASE_URL'), TESSERA_TASK_QUEUE: queue, TESSERA_WORKFLOW_BUNDLE: bundlePath, TESSERA_WORKER_QUEUES: 'core', TESSERA_WORKER_METRICS_PORT: '0', LOG_LEVEL: 'error' },
     stdio: 'ignore',
   });
 }
 
-test(`kill -9 of the worker ${KILLS} times during a sync: the same tables as an uninterrupted run, at most one page re-fetched per crash and stream`, async (t) => {
+test(`kill -9 of the worker ${KILLS} times during a sync: the same tables as an uninterrupted run, at most two pages re-fetched per crash and stream`, async (t) => {
   const credentials = { clientId: 'crash-client', clientSecret: randomBytes(16).toString('hex') };
   process.env.TESSERA_SOURCE_SF_CRASH_CLIENT_ID = credentials.clientId;
   process.env.TESSERA_SOURCE_SF_CRASH_CLIENT_SECRET = credentials.clientSecret;
@@ -117,5 +117,5 @@ test(`kill -9 of the worker ${KILLS} times during a sync: the same tables as an 
   assert.equal(Number(landing!.n), reference.size, 'each record landed once');
   const refetched = pageRequests() - pagesBeforeCrashes - referencePages;
   t.diagnostic(`${kills} kills, ${reference.size} rows identical to the reference run, ${refetched} pages re-fetched (${referencePages} pages in a run, ${streams} streams)`);
-  assert.ok(refetched <= kills * Number(streams), `re-fetched ${refetched} pages over ${kills} crashes and ${streams} streams`);
+  assert.ok(refetched <= 2 * kills * Number(streams), `re-fetched ${refetched} pages over ${kills} crashes and ${streams} streams`);
 });

@@ -1,7 +1,10 @@
 /**
- * Worker process entry point (`npm run worker`; docker-compose `worker`). Stateless: run as many
- * as needed on the same task queue. Stops cleanly on SIGINT/SIGTERM: in-flight activities get
- * the grace period, then the database pool and the connection are closed.
+ * Worker process entry point (`npm run worker`; docker-compose `worker` and `resolver`). Serves
+ * the task queues named by TESSERA_WORKER_QUEUES: `core` (syncs, files, sagas, rebuilds),
+ * `resolver` (the identity resolvers), or both. `npm start` runs one process of each, so
+ * parsing and validating files never waits behind resolution on one Node thread. Stateless: run
+ * as many as needed. Stops cleanly on SIGINT/SIGTERM: in-flight activities get the grace period,
+ * then the database pool and the connection are closed.
  */
 import { DefaultLogger, NativeConnection, Runtime, type LogLevel } from '@temporalio/worker';
 import { createDb, redactUrl } from '../db/connection';
@@ -33,12 +36,13 @@ async function main() {
 
   const connection = await NativeConnection.connect({ address: config.temporalAddress });
   const db = createDb(config.databaseUrl);
-  const worker = await createTesseraWorker({ connection, namespace: config.temporalNamespace, taskQueue: config.taskQueue, db, log });
+  const taskQueues = config.workerQueues.map((q) => (q === 'core' ? config.taskQueue : config.resolverTaskQueue));
+  const workers = await Promise.all(taskQueues.map((taskQueue) => createTesseraWorker({ connection, namespace: config.temporalNamespace, taskQueue, db, log, resolverMaxBatch: config.resolverMaxBatch })));
   collectResolverFigures(() => withPgConn(db, resolverStates));
   const metrics = config.workerMetricsPort ? serveMetrics(config.workerMetricsHost, config.workerMetricsPort) : undefined;
-  log.info({ temporal: config.temporalAddress, namespace: config.temporalNamespace, taskQueue: config.taskQueue, database: redactUrl(config.databaseUrl) }, 'worker started');
+  log.info({ temporal: config.temporalAddress, namespace: config.temporalNamespace, taskQueues, database: redactUrl(config.databaseUrl) }, 'worker started');
   try {
-    await worker.run();
+    await Promise.all(workers.map((w) => w.run()));
   } finally {
     metrics?.close();
     await db.destroy();

@@ -11,6 +11,8 @@ export interface TesseraWorkerDeps {
   taskQueue: string;
   db: Knex;
   log: Logger;
+  /** Most records a resolver micro-batch claims (default 5,000). */
+  resolverMaxBatch?: number;
   /** A pre-built bundle (tests build it once per process), else TESSERA_WORKFLOW_BUNDLE (a bundle file), else the worker bundles workflows/ itself. */
   workflowBundle?: WorkerOptions['workflowBundle'];
 }
@@ -23,7 +25,7 @@ export async function createTesseraWorker(deps: TesseraWorkerDeps): Promise<Work
     ...(deps.workflowBundle ? { workflowBundle: deps.workflowBundle }
       : process.env.TESSERA_WORKFLOW_BUNDLE ? { workflowBundle: { codePath: process.env.TESSERA_WORKFLOW_BUNDLE } }
       : { workflowsPath: require.resolve('../workflows') }),
-    activities: createActivities({ db: deps.db, log: deps.log }),
+    activities: createActivities({ db: deps.db, log: deps.log, resolverMaxBatch: deps.resolverMaxBatch }),
     dataConverter: tesseraDataConverter(),
     shutdownGraceTime: '20s',
     maxConcurrentActivityTaskExecutions: 20,

@@ -162,6 +162,32 @@ describe('Marketo bulk downloads', () => {
     }
   });
 
+  test('the next window is exported while the current file downloads, and the load still equals the ground truth', async () => {
+    const s = await sim();
+    try {
+      const store = new MemoryStore();
+      const requestLog = async () => ((await (await fetch(`${s.url}/__sim/requests`)).json()) as Array<{ path: string }>).map((e) => e.path);
+      const before = (await requestLog()).length;
+      const r = await runStream(connect(s, { pageBytes: 4096 }), 'leads', { runStartedAt: s.clock.date().toISOString(), store, clock: s.clock });
+      assert.ok(r.complete);
+      assert.equal(store.count('person'), s.data.leads.filter((l) => l.deletedAt === null).length);
+      const log = (await requestLog()).slice(before);
+      const exports = [...new Set(log.map((p) => /\/bulk\/v1\/leads\/export\/([^/]+)\/enqueue\.json$/.exec(p)?.[1]).filter((x): x is string => Boolean(x)))];
+      assert.ok(exports.length >= 3, `several windows (${exports.length} exports)`);
+      let overlapped = 0;
+      for (let i = 1; i < exports.length; i++) {
+        const enqueued = log.indexOf(`/bulk/v1/leads/export/${exports[i]}/enqueue.json`);
+        const previousFile = log.lastIndexOf(`/bulk/v1/leads/export/${exports[i - 1]}/file.json`);
+        if (previousFile < 0) continue; // an empty window: no file to download, nothing to overlap
+        assert.ok(enqueued < previousFile, `export ${i + 1} was enqueued before export ${i}'s download ended`);
+        overlapped++;
+      }
+      assert.ok(overlapped >= 2, `${overlapped} windows overlapped with a download`);
+    } finally {
+      await s.stop();
+    }
+  });
+
   test('a truncated file body resumes with Range and the checksum still verifies', async () => {
     const s = await sim();
     try {

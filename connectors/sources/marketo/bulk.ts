@@ -11,6 +11,11 @@
  * row count must equal `numberOfRecords`, the byte count `fileSize` and the hash `fileChecksum`;
  * anything short is a SourceIncompleteRead, never a silent gap. The job queue (1029) and the daily
  * export quota (1029) are waited out with `waitMs`, not failed.
+ *
+ * Time windows are pipelined: when a window's file starts downloading, the next window's export is
+ * created and enqueued (`ahead`), so Marketo builds it while this one downloads. One export ahead
+ * at most, within Marketo's queue (2 processing, 10 queued per subscription): a full queue (1029)
+ * only means no export ahead this time.
  */
 import { z } from 'zod';
 import type { ConnectorContext, PageResult, ReadRequest, SourceRecord, SourceStream, StreamState, UnmappableRow } from '../source-connector';
@@ -68,6 +73,8 @@ export const bulkStateSchema = z.object({
   deletesToken: z.string().nullable(),
   /** Resting state: the high-water mark the next incremental run starts from. */
   watermark: isoString.nullable(),
+  /** The next window's export, created (and enqueued) while the current file downloads. */
+  ahead: z.object({ exportId: z.string().min(1), status: z.enum(['Created', 'Queued']), windowTo: isoString }).nullable().default(null),
 });
 export type BulkState = z.infer<typeof bulkStateSchema>;
 
@@ -126,6 +133,7 @@ export function createBulkStream(kindName: BulkKind['name'], ctx: ConnectorConte
       deleted: 0,
       deletesToken: null,
       watermark: null,
+      ahead: null,
     };
   }
 
@@ -153,13 +161,40 @@ export function createBulkStream(kindName: BulkKind['name'], ctx: ConnectorConte
       }
       return { filter, windowTo: null };
     }
-    const from = Date.parse(st.cursor);
+    return windowFrom(st, Date.parse(st.cursor));
+  }
+
+  /** The time window starting at `from` (≤ 31 days, to the end of the range), or null past the end. */
+  function windowFrom(st: BulkState, from: number): Unit | null {
     const end = Date.parse(st.rangeTo);
     if (from + 1000 > end) return null;
     const to = Math.min(from + MAX_WINDOW_DAYS * DAY, end);
     const filter: Record<string, unknown> = { [st.filterField]: { startAt: toMarketoFilterDate(from), endAt: toMarketoFilterDate(to - 1000) } };
     if (kind.name === 'activities' && settings.activityTypeIds?.length) filter.activityTypeIds = settings.activityTypeIds;
     return { filter, windowTo: new Date(to).toISOString() };
+  }
+
+  /**
+   * Creates and enqueues the next window's export while the current file downloads (time windows
+   * only, one ahead at most). Best effort: a full queue (1029) or any refusal leaves it for later;
+   * the unit is then created in turn as before.
+   */
+  async function exportAhead(st: BulkState, signal: AbortSignal): Promise<void> {
+    const job = st.job;
+    if (st.ahead || !job?.windowTo || kind.name === 'program-members') return;
+    const unit = windowFrom(st, Date.parse(job.windowTo));
+    if (!unit) return;
+    try {
+      const created = await http.call('POST', `${base}/create.json`, { json: createBody(unit), signal });
+      const exportId = String((created.result?.[0] as { exportId?: unknown } | undefined)?.exportId ?? '');
+      if (!exportId) return;
+      st.ahead = { exportId, status: 'Created', windowTo: unit.windowTo! };
+      await http.call('POST', `${base}/${exportId}/enqueue.json`, { signal });
+      st.ahead.status = 'Queued';
+    } catch (err) {
+      if (err instanceof MarketoApiError) return; // 1029 queue full, or refused: the export is made in turn
+      throw err;
+    }
   }
 
   function createBody(unit: Unit): Record<string, unknown> {
@@ -181,6 +216,12 @@ export function createBulkStream(kindName: BulkKind['name'], ctx: ConnectorConte
     }
     st.job = null;
     st.failures = 0;
+    // The export made ahead for the window that starts here becomes the current job.
+    const ahead = st.ahead;
+    st.ahead = null;
+    if (ahead && windowFrom(st, Date.parse(st.cursor))?.windowTo === ahead.windowTo) {
+      st.job = { exportId: ahead.exportId, status: ahead.status, windowTo: ahead.windowTo, offset: 0, carry: '', header: null, rows: 0, hash: null, fileSize: null, numberOfRecords: null, fileChecksum: null };
+    }
   }
 
   function unitFailed(st: BulkState, reason: string, notices: string[]): void {
@@ -232,6 +273,7 @@ export function createBulkStream(kindName: BulkKind['name'], ctx: ConnectorConte
       finishUnit(st);
       return page(st, { notices });
     }
+    if (job.offset === 0) await exportAhead(st, signal);
     const to = Math.min(job.offset + settings.pageBytes, size) - 1;
     const res = await http.range(`${base}/${job.exportId}/file.json`, job.offset, to, signal);
     if (res.notFound) {
@@ -321,6 +363,7 @@ export function createBulkStream(kindName: BulkKind['name'], ctx: ConnectorConte
       programIds: null,
       programOffset: 0,
       deletesToken: null,
+      ahead: null,
       watermark: st.mode === 'backfill' ? st.watermark : st.rangeTo,
       cursor: st.rangeTo,
     };
