@@ -243,11 +243,13 @@ export async function resolveRecords(
     }
   }
   const goneLinks = [...beforeLinks.values()].filter((l) => !afterLinks.has(linkId(l.node, l.identity)));
+  // Observations go first in the log, latest-changed first (as they always have: replay reads this order).
+  const observations: DecisionRow[] = [];
   changed.forEach((node, i) => {
     const want = desired.get(node)!;
     const previous = recordRows.get(node)?.profile_id;
     const after = profileAfter.get(node) ?? null;
-    log.unshift({
+    observations.push({
       ...base,
       kind: want ? 'observe' : 'remove',
       node,
@@ -266,6 +268,6 @@ export async function resolveRecords(
   await deleteRecords(conn, removed);
   await upsertRecords(conn, entity, recordWrites);
   await upsertLinks(conn, linkWrites);
-  await appendDecisions(conn, log);
+  await appendDecisions(conn, observations.reverse().concat(log));
   return change;
 }

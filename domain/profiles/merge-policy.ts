@@ -121,6 +121,12 @@ function merge(path: string, candidates: Candidate[], order: Order, provenance: 
   return out;
 }
 
+/** Records `from` as the provenance of every leaf of `value` (at `path`). */
+function attribute(path: string, value: unknown, from: Provenance, provenance: Record<string, Provenance>): void {
+  if (!isPlainObject(value)) return setOwn(provenance, path, from);
+  for (const key of Object.keys(value)) attribute(path ? `${path}.${key}` : key, value[key], from, provenance);
+}
+
 /** `value` without excluded attributes and empty leaves; undefined when nothing is left. */
 function prune(value: unknown, path: string, exclude: ReadonlySet<string>): unknown {
   if (path && exclude.has(path)) return undefined;
@@ -143,9 +149,13 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
   return proto === Object.prototype || proto === null;
 }
 
-/** Sets an own property even for keys like `__proto__` (source data names its own fields). */
+/**
+ * Sets an own property even for `__proto__` (source data names its own fields). Only that key
+ * needs defineProperty; plain assignment keeps the object in V8's fast mode for every other key.
+ */
 function setOwn(target: Record<string, unknown>, key: string, value: unknown): void {
-  Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
+  if (key === '__proto__') Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
+  else target[key] = value;
 }
 
 /** A text of a value (keys in their order, so equal texts mean identical output), to order two otherwise equal candidates. */
