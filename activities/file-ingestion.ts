@@ -4,9 +4,9 @@ import type { Knex } from 'knex';
 import { z } from 'zod';
 import { InvalidRequest } from '../domain/errors';
 import { countSlice, fileIngestionTotals, getFileIngestion, markFinished } from '../db/repositories/file-ingestions';
-import { ingestFileSlice, openFileIngestion } from '../ingestion/file-ingestion';
+import { ingestFileSlice, openFileIngestion } from '../engine/ingest/file-ingestion';
 import type { Logger } from '../platform/logger';
-import type { FileIngestionTotals } from '../workflows/shared/file-ingestion-types';
+import type { FileIngestionTotals } from '../contracts/file-ingestion';
 import { withFailureConversion } from './failures';
 import { parseActivityInput } from './parse-input';
 

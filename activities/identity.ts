@@ -5,8 +5,8 @@
 import { Context } from '@temporalio/activity';
 import type { Knex } from 'knex';
 import { z } from 'zod';
-import { applyGraphChange, compensateChange, completeChange, handOff, rematerialiseChange, type GraphStepResult } from '../identity/identity-changes';
-import { rebuildIdentityGraph, type RebuildResult } from '../identity/rebuild';
+import { applyGraphChange, compensateChange, completeChange, handOff, rematerialiseChange, type GraphStepResult } from '../engine/identity/identity-changes';
+import { rebuildIdentityGraph, type RebuildResult } from '../engine/identity/rebuild';
 import type { Logger } from '../platform/logger';
 import { withFailureConversion } from './failures';
 import { parseActivityInput } from './parse-input';

@@ -11,12 +11,12 @@ import { SOURCE_TYPE_NAMES } from '../domain/sync/source-instance';
 import { splitWindows } from '../domain/sync/windows';
 import { listCursors } from '../db/repositories/sync-cursors';
 import { finishSyncRun, getBackfill, openSyncRun } from '../db/repositories/sync-runs';
-import { readStreamPages } from '../ingestion/source-sync';
+import { readStreamPages } from '../engine/ingest/source-sync';
 import type { Logger } from '../platform/logger';
-import { backfillScope, type StreamPlan, type StreamTotals } from '../workflows/shared/sync-types';
+import { backfillScope, type StreamPlan, type StreamTotals } from '../contracts/sync';
 import { withFailureConversion } from './failures';
 import { parseActivityInput } from './parse-input';
-import { createConnectionCache } from '../ingestion/source-connections';
+import { createConnectionCache } from '../engine/ingest/source-connections';
 
 const instanceRef = z.object({ sourceType: z.enum(SOURCE_TYPE_NAMES), instanceId: z.string().min(1) });
 const isoTime = z.iso.datetime({ offset: true });

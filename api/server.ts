@@ -1,7 +1,7 @@
 /** API process entry point (`npm run api`; docker-compose `api`). */
 import { createDb, isDatabaseUnavailable, redactUrl } from '../db/connection';
 import { HttpError } from './errors';
-import { applySourcesFile } from '../ingestion/source-admin';
+import { applySourcesFile } from '../control/sources';
 import { loadConfig } from '../platform/config';
 import { createLogger } from '../platform/logger';
 import { EncryptionCodec, loadCodecKeys } from '../platform/payload-codec';

@@ -10,7 +10,7 @@
 import { unlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startFileIngestion } from '../ingestion/start-file-ingestion';
+import { startFileIngestion } from '../control/file-ingestions';
 import type { ingestFile } from '../workflows/ingestion';
 import { fmt, benchStack, type CpuReading, numberArg, rawInsertBaseline, resolverCaughtUp, sampleResolverLag, writePersonCsv } from './support';
 

@@ -16,7 +16,7 @@ import { createInterface } from 'node:readline';
 import { upsertSourceInstance } from '../db/repositories/source-instances';
 import { credentialSecretNames } from '../domain/sync/source-instance';
 import type { syncStream } from '../workflows/sync';
-import { benchStack, fmt, numberArg, rawInsertBaseline } from './support';
+import { benchStack, fmt, numberArg, rawInsertBaseline, resolverCaughtUp } from './support';
 
 type Kind = 'marketo-bulk' | 'salesforce-rest';
 
@@ -57,6 +57,8 @@ export function runner(kind: Kind) {
         args: [{ sourceType: kind === 'marketo-bulk' ? 'marketo' : 'salesforce', instanceId: sim.instanceId, stream, scope: 'incremental', runStartedAt: new Date().toISOString() }],
       });
       const tessera = (performance.now() - t0) / 1000;
+      await resolverCaughtUp(db);
+      const resolved = (performance.now() - t0) / 1000;
       const count = Number((await db('xdm_person').count<{ count: string }[]>({ count: '*' }))[0]?.count ?? 0);
       const records = totals.records;
       const limits = (await (await fetch(`${sim.url}/__sim/stats`)).json()) as { total: number; maxCallsInWindow: number; windowMs: number; maxInFlight: number };
@@ -72,6 +74,7 @@ export function runner(kind: Kind) {
           `${kind}: ${fmt(records)} person records`,
           `  Tessera (syncStream workflow → HTTP → parse → map → validate → landing + canonical upsert + cursor, per page): ${tessera.toFixed(1)} s = ${fmt(rate)} records/s`,
           `    pages ${fmt(totals.pages)}, records ${fmt(totals.records)}, quarantined ${fmt(totals.quarantined)}, canonical rows ${fmt(count)}`,
+          `  Tessera resolved (the identity resolvers caught up: graph, profiles): ${resolved.toFixed(1)} s = ${fmt(records / resolved)} records/s (${((records / resolved / baseRate) * 100).toFixed(0)}% of the baseline)`,
           `    simulator: ${fmt(limits.total)} requests, at most ${limits.maxCallsInWindow} in any ${limits.windowMs / 1000} s window, at most ${limits.maxInFlight} in flight`,
           `  baseline (raw INSERT … ON CONFLICT, same row count, batches of 5,000): ${baseline.toFixed(1)} s = ${fmt(baseRate)} records/s`,
           `  Tessera / baseline: ${((rate / baseRate) * 100).toFixed(0)}%   (target: ≥ ${fmt(goal)} records/s)`,

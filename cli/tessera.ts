@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { SingleBar, Presets } from 'cli-progress';
 import { Command } from 'commander';
-import { readSourcesFile } from '../ingestion/source-admin';
+import { readSourcesFile } from '../control/sources';
 import { ApiClient } from './api-client';
 
 interface FileIngestionView {

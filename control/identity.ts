@@ -1,6 +1,6 @@
 /** The Temporal-client side of identity operations that run as workflows. */
 import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
-import { SA } from '../workflows/shared/search-attributes';
+import { SA } from '../contracts/search-attributes';
 
 /** One rebuild at a time: its workflow id is fixed. */
 export const IDENTITY_REBUILD_WORKFLOW_ID = 'identity-rebuild';

@@ -14,7 +14,7 @@ import {
   type ResolverEntity,
   type ResolverStatus,
 } from '../contracts/resolver';
-import { SA } from '../workflows/shared/search-attributes';
+import { SA } from '../contracts/search-attributes';
 
 /** Starts the resolvers that are not running (a running one is left as it is); returns their workflow ids. */
 export async function ensureResolvers(client: Client, taskQueue: string): Promise<string[]> {

@@ -2,7 +2,7 @@
 import { Client, Connection } from '@temporalio/client';
 import type { DataConverter } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
-import { ALL_SEARCH_ATTRIBUTES } from '../workflows/shared/search-attributes';
+import type { SearchAttributeKey, SearchAttributeType } from '@temporalio/common/lib/search-attributes';
 import { EncryptionCodec, loadCodecKeys } from './payload-codec';
 
 export function tesseraDataConverter(env: NodeJS.ProcessEnv = process.env): DataConverter {
@@ -22,10 +22,10 @@ export async function connectClient(address: string, namespace: string): Promise
  * Registers any of Tessera's search attributes that the namespace lacks (a dev-server state
  * file created by an older version, or a fresh cluster). Idempotent.
  */
-export async function ensureSearchAttributes(connection: Connection, namespace: string): Promise<string[]> {
+export async function ensureSearchAttributes(connection: Connection, namespace: string, keys: ReadonlyArray<SearchAttributeKey<SearchAttributeType>>): Promise<string[]> {
   const existing = await connection.operatorService.listSearchAttributes({ namespace });
   const known = new Set(Object.keys(existing.customAttributes ?? {}));
-  const missing = ALL_SEARCH_ATTRIBUTES.filter((k) => !known.has(k.name));
+  const missing = keys.filter((k) => !known.has(k.name));
   if (missing.length === 0) return [];
   const searchAttributes: Record<string, temporal.api.enums.v1.IndexedValueType> = {};
   const IndexedValueType = temporal.api.enums.v1.IndexedValueType;

@@ -8,7 +8,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdirSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname } from 'node:path';
-import { ALL_SEARCH_ATTRIBUTES } from '../workflows/shared/search-attributes';
+import { ALL_SEARCH_ATTRIBUTES } from '../contracts/search-attributes';
 import { ensureTemporalCli } from './ensure-temporal';
 
 export interface DevServerOptions {

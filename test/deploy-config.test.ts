@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { readSourcesFile } from '../ingestion/source-admin';
-import { ALL_SEARCH_ATTRIBUTES } from '../workflows/shared/search-attributes';
+import { readSourcesFile } from '../control/sources';
+import { ALL_SEARCH_ATTRIBUTES } from '../contracts/search-attributes';
 
 const CLI_TYPE: Record<string, string> = { KEYWORD: 'Keyword', TEXT: 'Text', INT: 'Int', DOUBLE: 'Double', BOOL: 'Bool', DATETIME: 'Datetime', KEYWORD_LIST: 'KeywordList' };
 

@@ -8,10 +8,10 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, test } from 'node:test';
 import fc from 'fast-check';
-import { ingestRecords } from '../ingestion/ingest-records';
+import { ingestRecords } from '../engine/ingest/ingest-records';
 import { drainIdentityQueue } from '../engine/identity/resolver';
 import { XDM_CLASSES } from '../domain/xdm/registry';
-import { applyGraphChange, rematerialiseChange } from '../identity/identity-changes';
+import { applyGraphChange, rematerialiseChange } from '../engine/identity/identity-changes';
 import { closeTestDb, testDb, uniqueInstance } from './support/env';
 import { assertGraphMatchesRecompute } from './support/identity-check';
 

@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { rebuildIdentityGraph } from '../identity/rebuild';
+import { rebuildIdentityGraph } from '../engine/identity/rebuild';
 import { assertGraphMatchesRecompute } from './support/identity-check';
 import { closeTestDb, testDb, uniqueInstance } from './support/env';
 import { testApi } from './support/api';

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, test } from 'node:test';
 import type { Knex } from 'knex';
-import { BudgetWaitAborted, withRequestBudget } from '../ingestion/request-budget';
+import { BudgetWaitAborted, withRequestBudget } from '../engine/ingest/request-budget';
 import { createDb } from '../db/connection';
 import { configureBudget, release, tryTake, UnknownBudget } from '../db/repositories/request-budgets';
 import { closeTestDb, requireEnv, testDb } from './support/env';

@@ -15,7 +15,7 @@ import type { Worker } from '@temporalio/worker';
 import { RESOLVER_ENTITIES, resolverWorkflowId } from '../contracts/resolver';
 import { ensureResolvers } from '../control/resolvers';
 import { XDM_CLASSES } from '../domain/xdm/registry';
-import { ingestRecords } from '../ingestion/ingest-records';
+import { ingestRecords } from '../engine/ingest/ingest-records';
 import { seededRandom } from '../simulators/shared/random';
 import { testApi } from './support/api';
 import { closeTemporal, closeTestDb, countRows, requireEnv, temporalEnv, testDb, testWorker, uniqueInstance, uniqueTaskQueue, workflowBundle } from './support/env';

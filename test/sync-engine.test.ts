@@ -10,7 +10,7 @@ import { SourceIncompleteRead } from '../connectors/sources/errors';
 import { CheckpointMoved } from '../domain/errors';
 import { upsertSourceInstance } from '../db/repositories/source-instances';
 import { getCursor, type CursorKey } from '../db/repositories/sync-cursors';
-import { readStreamPages } from '../ingestion/source-sync';
+import { readStreamPages } from '../engine/ingest/source-sync';
 import { closeTestDb, countRows, testDb, uniqueInstance } from './support/env';
 
 const RUN = '2026-11-01T00:00:00.000Z';

@@ -11,13 +11,24 @@ import { test } from 'node:test';
 const root = join(__dirname, '..', 'workflows');
 const pureRoots = [join(__dirname, '..', 'domain'), join(__dirname, '..', 'contracts')];
 
-/** A domain or contracts module with no imports at all: pure logic and types, safe in the sandbox. */
-function isPureDomainModule(path: string): boolean {
-  if (!pureRoots.some((r) => path.startsWith(r))) return false;
-  const source = readFileSync(`${path}.ts`, 'utf8');
-  return !/^\s*import\s/m.test(source);
-}
 const ALLOWED_PACKAGES = new Set(['@temporalio/workflow', '@temporalio/common']);
+
+/**
+ * A domain or contracts module whose value imports are only the workflow SDK packages and other
+ * such modules: pure logic and definitions, safe in the sandbox.
+ */
+function isPureDomainModule(path: string, seen = new Set<string>()): boolean {
+  if (!pureRoots.some((r) => path.startsWith(r))) return false;
+  if (seen.has(path)) return true;
+  seen.add(path);
+  const source = readFileSync(`${path}.ts`, 'utf8');
+  for (const m of source.matchAll(/^\s*(import|export)\s+(type\s+)?[^'"]*?from\s+['"]([^'"]+)['"]/gm)) {
+    const [, , typeOnly, spec] = m;
+    if (typeOnly || !spec) continue;
+    if (spec.startsWith('.') ? !isPureDomainModule(resolve(path, '..', spec), seen) : !ALLOWED_PACKAGES.has(spec)) return false;
+  }
+  return !/^\s*import\s+['"]/m.test(source);
+}
 
 function workflowFiles(dir: string): string[] {
   return readdirSync(dir).flatMap((f) => {

@@ -11,6 +11,7 @@ import { createDb, redactUrl } from '../db/connection';
 import { loadConfig } from '../platform/config';
 import { createLogger } from '../platform/logger';
 import { ensureSearchAttributes } from '../platform/temporal';
+import { ALL_SEARCH_ATTRIBUTES } from '../contracts/search-attributes';
 import { createTesseraWorker } from './tessera-worker';
 import { Connection } from '@temporalio/client';
 import { createServer } from 'node:http';
@@ -30,7 +31,7 @@ async function main() {
   });
 
   const client = await Connection.connect({ address: config.temporalAddress });
-  const added = await ensureSearchAttributes(client, config.temporalNamespace);
+  const added = await ensureSearchAttributes(client, config.temporalNamespace, ALL_SEARCH_ATTRIBUTES);
   if (added.length) log.info({ added }, 'registered search attributes');
   await client.close();
 

@@ -8,8 +8,8 @@
 import { CancellationScope, executeChild, proxyActivities, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { BackfillPlan, createSyncActivities } from '../activities/sync';
 import { BOOKKEEPING } from './shared/activity-options';
-import { SA } from './shared/search-attributes';
-import { backfillProgressQuery, backfillScope, type BackfillInput, type BackfillProgress } from './shared/sync-types';
+import { SA } from '../contracts/search-attributes';
+import { backfillProgressQuery, backfillScope, type BackfillInput, type BackfillProgress } from '../contracts/sync';
 import { failureReason } from './shared/failure-reason';
 import { syncStream } from './sync';
 

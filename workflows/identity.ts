@@ -11,7 +11,7 @@ import { ApplicationFailure, CancellationScope, proxyActivities, upsertSearchAtt
 import type { createIdentityActivities } from '../activities/identity';
 import { BOOKKEEPING, DB_BATCH } from './shared/activity-options';
 import { failureReason } from './shared/failure-reason';
-import { SA } from './shared/search-attributes';
+import { SA } from '../contracts/search-attributes';
 
 type IdentityActivities = ReturnType<typeof createIdentityActivities>;
 /** Saga steps are single transactions that may wait on the graph's locks (bounded by lock_timeout): no heartbeats. */

@@ -6,7 +6,7 @@ import { CancellationScope, continueAsNew, proxyActivities, setHandler, workflow
 import type { createFileIngestionActivities } from '../activities/file-ingestion';
 import { BOOKKEEPING, DB_BATCH } from './shared/activity-options';
 import { failureReason } from './shared/failure-reason';
-import { fileIngestionProgressQuery, percentRead, type FileIngestionProgress, type FileIngestionTotals, type IngestFileInput } from './shared/file-ingestion-types';
+import { fileIngestionProgressQuery, percentRead, type FileIngestionProgress, type FileIngestionTotals, type IngestFileInput } from '../contracts/file-ingestion';
 
 type FileActivities = ReturnType<typeof createFileIngestionActivities>;
 const bookkeeping = proxyActivities<FileActivities>(BOOKKEEPING);

@@ -32,7 +32,7 @@ import {
   type ResolverStatus,
   type ResolverTotals,
 } from '../contracts/resolver';
-import { SA } from './shared/search-attributes';
+import { SA } from '../contracts/search-attributes';
 
 export const pauseResolver = defineSignal(RESOLVER_PAUSE_SIGNAL);
 export const resumeResolver = defineSignal(RESOLVER_RESUME_SIGNAL);

@@ -22,7 +22,7 @@ import type { createSyncActivities } from '../activities/sync';
 import { streamWaves } from '../domain/sync/stream-waves';
 import { BOOKKEEPING, SOURCE_PAGES } from './shared/activity-options';
 import { failureReason } from './shared/failure-reason';
-import { SA } from './shared/search-attributes';
+import { SA } from '../contracts/search-attributes';
 import {
   INCREMENTAL_SCOPE,
   streamProgressQuery,
@@ -32,7 +32,7 @@ import {
   type StreamTotals,
   type SyncInput,
   type SyncProgress,
-} from './shared/sync-types';
+} from '../contracts/sync';
 
 type SyncActivities = ReturnType<typeof createSyncActivities>;
 const bookkeeping = proxyActivities<SyncActivities>(BOOKKEEPING);

@@ -11,8 +11,8 @@ import { z } from 'zod';
 import { columnMappingSchema } from '../../domain/ingestion/column-mapping';
 import { XDM_CLASS_NAMES } from '../../domain/xdm/class-spec';
 import { fileIngestionTotals, getFileIngestion, listFileIngestions, type FileFormat, type FileIngestionRow } from '../../db/repositories/file-ingestions';
-import { startFileIngestion, type StartFileIngestion } from '../../ingestion/start-file-ingestion';
-import { fileIngestionProgressQuery, percentRead } from '../../workflows/shared/file-ingestion-types';
+import { startFileIngestion, type StartFileIngestion } from '../../control/file-ingestions';
+import { fileIngestionProgressQuery, percentRead } from '../../contracts/file-ingestion';
 import { HttpError } from '../errors';
 import type { ApiDeps } from '../app';
 

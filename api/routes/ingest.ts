@@ -3,7 +3,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { XDM_CLASS_NAMES } from '../../domain/xdm/class-spec';
 import { findXdmClass } from '../../domain/xdm/registry';
-import { ingestRecords } from '../../ingestion/ingest-records';
+import { ingestRecords } from '../../engine/ingest/ingest-records';
 import { HttpError } from '../errors';
 import type { ApiDeps } from '../app';
 

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { columnMappingSchema } from '../../domain/ingestion/column-mapping';
 import { XDM_CLASS_NAMES } from '../../domain/xdm/class-spec';
 import { countQuarantine, discardQuarantine, listQuarantine, type QuarantineRecordRow } from '../../db/repositories/quarantine';
-import { replayQuarantine } from '../../ingestion/replay-quarantine';
+import { replayQuarantine } from '../../engine/ingest/replay-quarantine';
 import { HttpError } from '../errors';
 import type { ApiDeps } from '../app';
 

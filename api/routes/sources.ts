@@ -10,9 +10,9 @@ import { SOURCE_TYPE_NAMES, sourceInstanceConfigSchema } from '../../domain/sync
 import { getSourceInstance, listSourceInstances, setSourceInstanceEnabled, toConfig, type SourceInstanceRow } from '../../db/repositories/source-instances';
 import { listCursors, resetStreamCursors } from '../../db/repositories/sync-cursors';
 import { getBackfill, recentSyncRuns } from '../../db/repositories/sync-runs';
-import { configureSource, startBackfill } from '../../ingestion/source-admin';
-import { describeSyncSchedule, setSyncSchedulePaused, triggerSync } from '../../platform/sync-schedules';
-import { backfillProgressQuery, backfillWorkflowId, type InstanceRef } from '../../workflows/shared/sync-types';
+import { configureSource, startBackfill } from '../../control/sources';
+import { describeSyncSchedule, setSyncSchedulePaused, triggerSync } from '../../control/sync-schedules';
+import { backfillProgressQuery, backfillWorkflowId, type InstanceRef } from '../../contracts/sync';
 import { HttpError } from '../errors';
 import { workflowUrl as uiLink } from '../temporal-access';
 import type { ApiDeps } from '../app';

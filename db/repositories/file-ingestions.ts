@@ -3,7 +3,7 @@ import type { Knex } from 'knex';
 import type { ColumnMapping } from '../../domain/ingestion/column-mapping';
 import type { XdmClassName } from '../../domain/xdm/class-spec';
 import type { PgConn } from '../pg-transaction';
-import type { FileIngestionTotals } from '../../workflows/shared/file-ingestion-types';
+import type { FileIngestionTotals } from '../../contracts/file-ingestion';
 
 export type FileFormat = 'csv' | 'jsonl';
 export type FileIngestionStatus = 'pending' | 'running' | 'completed' | 'failed';

@@ -20,7 +20,7 @@ NAMESPACE="${TESSERA_NAMESPACE:-tessera}"
 RETENTION="${TESSERA_NAMESPACE_RETENTION:-168h}"
 
 # name:type pairs (types as the temporal CLI spells them). Same list as
-# workflows/shared/search-attributes.ts; test/deploy-config.test.ts fails if they drift.
+# contracts/search-attributes.ts; test/deploy-config.test.ts fails if they drift.
 SEARCH_ATTRIBUTES="
 TesseraTenant:Keyword
 TesseraSourceType:Keyword

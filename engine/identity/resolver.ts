@@ -31,7 +31,7 @@ import {
   type QueuedRecord,
 } from '../../db/repositories/identity-queue';
 import { withPgConn } from '../../db/pg-transaction';
-import { resolveQueuedGroups, type QueuedGroup } from '../../identity/resolve-stored';
+import { resolveQueuedGroups, type QueuedGroup } from './resolve-stored';
 import { addUpTotals, type ResolverTotals } from '../../contracts/resolver';
 
 export interface MicroBatch {

@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
-import { fileIngestionWorkflowId } from '../../workflows/shared/file-ingestion-types';
+import { fileIngestionWorkflowId } from '../../contracts/file-ingestion';
 import { freshDatabase } from '../../bench/support';
 import { createFileIngestion } from '../../db/repositories/file-ingestions';
 import { upsertSourceInstance } from '../../db/repositories/source-instances';
@@ -17,7 +17,7 @@ import { createBackfill } from '../../db/repositories/sync-runs';
 import { startDynamicsSimulator } from '../../simulators/dynamics';
 import { buildWorld } from '../../simulators/world/world';
 import { createLogger } from '../../platform/logger';
-import { ingestRecords } from '../../ingestion/ingest-records';
+import { ingestRecords } from '../../engine/ingest/ingest-records';
 import { drainIdentityQueue } from '../../engine/identity/resolver';
 import { XDM_CLASSES } from '../../domain/xdm/registry';
 import { connectClient } from '../../platform/temporal';
@@ -25,6 +25,8 @@ import { ensureTemporalCli } from '../../scripts/ensure-temporal';
 import { startTemporalDevServer } from '../../scripts/temporal-dev-server';
 import { createTesseraWorker } from '../../workers/tessera-worker';
 import { FIXTURE_PAYLOAD_KEY } from './fixture-key';
+import { RESOLVER_ENTITIES, resolverWorkflowId } from '../../contracts/resolver';
+import { ensureResolvers } from '../../control/resolvers';
 
 async function main() {
   const release = process.argv[2];
@@ -62,6 +64,7 @@ async function main() {
     }
     await recordSyncFixtures();
     await recordIdentityFixtures();
+    await recordResolverFixture();
   });
   await connection.close();
   await client.connection.close();
@@ -106,6 +109,30 @@ async function main() {
     } finally {
       await sim.stop();
     }
+  }
+
+  /**
+   * identityResolver: started, drains a write, paused (its run cancelled), resumed, drains another,
+   * then terminated (it never ends by itself); the history up to there must replay.
+   */
+  async function recordResolverFixture(): Promise<void> {
+    await ensureResolvers(client, taskQueue);
+    const handle = client.workflow.getHandle(resolverWorkflowId('person'));
+    const person = (id: string) => ({ b2b: { personKey: { sourceType: 'Salesforce', sourceInstanceID: 'fx-res', sourceID: id } }, workEmail: { address: `${id}@resolver.fixtures.example` } });
+    const resolvedCount = async () => Number((await store.db('identity_queue').count<{ n: string }[]>({ n: '*' }))[0]!.n);
+    const drained = async () => {
+      for (let i = 0; i < 300 && (await resolvedCount()) > 0; i++) await new Promise((r) => setTimeout(r, 100));
+    };
+    await ingestRecords(store.db, XDM_CLASSES.person, [person('R1')]);
+    await drained();
+    await handle.signal('pause');
+    for (let i = 0; i < 300 && !(await handle.query<{ paused: boolean; draining: boolean }>('status')).paused; i++) await new Promise((r) => setTimeout(r, 100));
+    for (let i = 0; i < 300 && (await handle.query<{ draining: boolean }>('status')).draining; i++) await new Promise((r) => setTimeout(r, 100));
+    await handle.signal('resume');
+    await ingestRecords(store.db, XDM_CLASSES.person, [person('R2')]);
+    await drained();
+    for (const entity of RESOLVER_ENTITIES) await client.workflow.getHandle(resolverWorkflowId(entity)).terminate('fixture recorded');
+    save('identityResolver-paused-resumed', handle.workflowId);
   }
 
   /** identityChange: a split that completes, and one whose last step fails for good and is compensated. */

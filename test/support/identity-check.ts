@@ -7,8 +7,8 @@ import assert from 'node:assert/strict';
 import { ENTITIES, ENTITY_TABLES, RECORD_NAMESPACE } from '../../domain/identity/config';
 import { loadIdentityConfig } from '../../db/repositories/identity-config';
 import { inPgTransaction } from '../../db/pg-transaction';
-import { fullResolution } from '../../identity/rebuild';
-import { replayDecisionLog } from '../../identity/replay-log';
+import { fullResolution } from '../../engine/identity/rebuild';
+import { replayDecisionLog } from '../../engine/identity/replay-log';
 import { testDb } from './env';
 
 /**

@@ -1,6 +1,6 @@
 /** Activity option presets, named by intent. Workflow-safe. */
 import type { ActivityOptions } from '@temporalio/workflow';
-import { NON_RETRYABLE_ERROR_TYPES, NON_RETRYABLE_SOURCE_ERROR_TYPES } from './error-types';
+import { NON_RETRYABLE_ERROR_TYPES, NON_RETRYABLE_SOURCE_ERROR_TYPES } from '../../contracts/error-types';
 
 /** Postgres work on a batch or a slice of a file: heartbeats progress, retries transient failures for a while. */
 export const DB_BATCH: ActivityOptions = {

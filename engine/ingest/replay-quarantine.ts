@@ -5,18 +5,18 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
-import { compileMapping, type ColumnMapping } from '../domain/ingestion/column-mapping';
-import { csvRowObjectOutcome } from '../domain/ingestion/file-row';
-import type { AcceptedRecord, FieldError, RecordOutcome } from '../domain/ingestion/outcome';
-import { validateRecord } from '../domain/ingestion/validate-record';
-import { InvalidRequest } from '../domain/errors';
-import type { XdmClassName } from '../domain/xdm/class-spec';
-import { XDM_CLASSES } from '../domain/xdm/registry';
-import { storeIngestBatch } from '../db/repositories/ingest-batches';
-import { inPgTransaction, type PgConn } from '../db/pg-transaction';
+import { compileMapping, type ColumnMapping } from '../../domain/ingestion/column-mapping';
+import { csvRowObjectOutcome } from '../../domain/ingestion/file-row';
+import type { AcceptedRecord, FieldError, RecordOutcome } from '../../domain/ingestion/outcome';
+import { validateRecord } from '../../domain/ingestion/validate-record';
+import { InvalidRequest } from '../../domain/errors';
+import type { XdmClassName } from '../../domain/xdm/class-spec';
+import { XDM_CLASSES } from '../../domain/xdm/registry';
+import { storeIngestBatch } from '../../db/repositories/ingest-batches';
+import { inPgTransaction, type PgConn } from '../../db/pg-transaction';
 import { queueForResolution } from '../identity/resolve-stored';
-import { ingestMetrics } from '../platform/metrics';
-import { lockOpenQuarantine, markReplayed, recordFailedReplay, type QuarantineRecordRow } from '../db/repositories/quarantine';
+import { ingestMetrics } from '../../platform/metrics';
+import { lockOpenQuarantine, markReplayed, recordFailedReplay, type QuarantineRecordRow } from '../../db/repositories/quarantine';
 
 export interface ReplayRequest {
   ids?: string[];

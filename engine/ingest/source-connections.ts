@@ -7,14 +7,14 @@
 import { createHash } from 'node:crypto';
 import type { Knex } from 'knex';
 import { withRequestBudget } from './request-budget';
-import { SOURCE_CONNECTORS } from '../connectors/sources/registry';
-import type { SourceConnector, SourceCredentials } from '../connectors/sources/source-connector';
-import { InvalidRequest } from '../domain/errors';
-import { credentialSecretNames, instancePath } from '../domain/sync/source-instance';
-import { configureBudget } from '../db/repositories/request-budgets';
-import { getSourceInstance, type SourceInstanceRow } from '../db/repositories/source-instances';
-import { readSecret } from '../platform/config';
-import type { Logger } from '../platform/logger';
+import { SOURCE_CONNECTORS } from '../../connectors/sources/registry';
+import type { SourceConnector, SourceCredentials } from '../../connectors/sources/source-connector';
+import { InvalidRequest } from '../../domain/errors';
+import { credentialSecretNames, instancePath } from '../../domain/sync/source-instance';
+import { configureBudget } from '../../db/repositories/request-budgets';
+import { getSourceInstance, type SourceInstanceRow } from '../../db/repositories/source-instances';
+import { readSecret } from '../../platform/config';
+import type { Logger } from '../../platform/logger';
 
 /** A live call renews its lease; a killed worker's lapses after this long and frees its slot. */
 const LEASE_TTL_MS = 15_000;

@@ -7,17 +7,17 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
-import type { KnownValuesQuery, PageResult, SourceStream, TimeWindow } from '../connectors/sources/source-connector';
-import { SourceIncompleteRead } from '../connectors/sources/errors';
-import type { AcceptedRecord, RejectedRecord } from '../domain/ingestion/outcome';
-import { validateRecord } from '../domain/ingestion/validate-record';
-import type { XdmClassName } from '../domain/xdm/class-spec';
-import { XDM_CLASSES } from '../domain/xdm/registry';
-import { storeIngestBatch } from '../db/repositories/ingest-batches';
+import type { KnownValuesQuery, PageResult, SourceStream, TimeWindow } from '../../connectors/sources/source-connector';
+import { SourceIncompleteRead } from '../../connectors/sources/errors';
+import type { AcceptedRecord, RejectedRecord } from '../../domain/ingestion/outcome';
+import { validateRecord } from '../../domain/ingestion/validate-record';
+import type { XdmClassName } from '../../domain/xdm/class-spec';
+import { XDM_CLASSES } from '../../domain/xdm/registry';
+import { storeIngestBatch } from '../../db/repositories/ingest-batches';
 import { queueForResolution, RESOLUTION_ORDER } from '../identity/resolve-stored';
-import { ingestMetrics } from '../platform/metrics';
-import { advanceCursor, openCursor, type CursorKey, type CursorRow } from '../db/repositories/sync-cursors';
-import { inPgTransaction } from '../db/pg-transaction';
+import { ingestMetrics } from '../../platform/metrics';
+import { advanceCursor, openCursor, type CursorKey, type CursorRow } from '../../db/repositories/sync-cursors';
+import { inPgTransaction } from '../../db/pg-transaction';
 
 export interface StreamTotals {
   pages: number;

@@ -6,11 +6,11 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
-import { ENTITIES, RECORD_NAMESPACE, type Entity, type IdentityConfig } from '../domain/identity/config';
-import { InvalidRequest, NotFound, SagaStepFailed } from '../domain/errors';
-import { appendDecisions, lockGraph } from '../db/repositories/identity-graph';
-import { loadIdentityConfig } from '../db/repositories/identity-config';
-import { inPgTransaction, type PgConn } from '../db/pg-transaction';
+import { ENTITIES, RECORD_NAMESPACE, type Entity, type IdentityConfig } from '../../domain/identity/config';
+import { InvalidRequest, NotFound, SagaStepFailed } from '../../domain/errors';
+import { appendDecisions, lockGraph } from '../../db/repositories/identity-graph';
+import { loadIdentityConfig } from '../../db/repositories/identity-config';
+import { inPgTransaction, type PgConn } from '../../db/pg-transaction';
 import { resolveRecords, type GraphChange } from './resolve-records';
 import { rematerialiseProfiles } from './profiles';
 

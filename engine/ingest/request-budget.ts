@@ -5,8 +5,8 @@
  * killed worker quickly without cutting long calls (a bulk download) short.
  */
 import type { Knex } from 'knex';
-import { release, renewLease, tryTake } from '../db/repositories/request-budgets';
-import { sleep } from '../connectors/shared/http-retry';
+import { release, renewLease, tryTake } from '../../db/repositories/request-budgets';
+import { sleep } from '../../connectors/shared/http-retry';
 
 export class BudgetWaitAborted extends Error {
   constructor(key: string) {

@@ -5,10 +5,10 @@
  * a full recompute (domain/identity/resolve.ts), and only the differences are written — record
  * nodes and their profile ids, links and their decisions, and the decision log.
  */
-import { ENTITY_TABLES, RECORD_NAMESPACE, type Entity, type IdentityConfig } from '../domain/identity/config';
-import { BlockList, extractIdentities, linkingNamespaces, type ExtractedIdentity, type RecordFacts } from '../domain/identity/extract';
-import { profileIdOf } from '../domain/identity/profile-id';
-import { identityKey, resolveComponentsOf, type Evidence, type IdentityKey, type Link, type LinkingRules } from '../domain/identity/resolve';
+import { ENTITY_TABLES, RECORD_NAMESPACE, type Entity, type IdentityConfig } from '../../domain/identity/config';
+import { BlockList, extractIdentities, linkingNamespaces, type ExtractedIdentity, type RecordFacts } from '../../domain/identity/extract';
+import { profileIdOf } from '../../domain/identity/profile-id';
+import { identityKey, resolveComponentsOf, type Evidence, type IdentityKey, type Link, type LinkingRules } from '../../domain/identity/resolve';
 import {
   appendDecisions,
   deleteLinks,
@@ -24,8 +24,8 @@ import {
   type DecisionRow,
   type LinkRow,
   type RecordRow,
-} from '../db/repositories/identity-graph';
-import type { PgConn } from '../db/pg-transaction';
+} from '../../db/repositories/identity-graph';
+import type { PgConn } from '../../db/pg-transaction';
 
 
 /** What a resolution changed: the profiles to rematerialise and the ones that no longer exist. */

@@ -8,14 +8,14 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
-import type { FieldError } from '../domain/ingestion/outcome';
-import { validateRecord } from '../domain/ingestion/validate-record';
-import type { XdmClassSpec } from '../domain/xdm/class-spec';
-import { storeIngestBatch, type IngestChannel, type WriteOutcome } from '../db/repositories/ingest-batches';
-import { inPgTransaction, withPgConn } from '../db/pg-transaction';
+import type { FieldError } from '../../domain/ingestion/outcome';
+import { validateRecord } from '../../domain/ingestion/validate-record';
+import type { XdmClassSpec } from '../../domain/xdm/class-spec';
+import { storeIngestBatch, type IngestChannel, type WriteOutcome } from '../../db/repositories/ingest-batches';
+import { inPgTransaction, withPgConn } from '../../db/pg-transaction';
 import { profileIdsOf, queueForResolution } from '../identity/resolve-stored';
-import { ingestMetrics } from '../platform/metrics';
-import type { ResolutionWait, ResolutionWatcher } from '../engine/identity/read-your-writes';
+import { ingestMetrics } from '../../platform/metrics';
+import type { ResolutionWait, ResolutionWatcher } from '../identity/read-your-writes';
 
 export type RecordResult =
   | { index: number; status: 'accepted'; recordKey: string; outcome: WriteOutcome; profileId?: string }

@@ -6,15 +6,15 @@
  * accounts get their parent and ultimate parent (cycles flagged), and every change goes to the
  * profile_change outbox that segments and destinations read.
  */
-import { ENTITY_TABLES, RECORD_NAMESPACE, type Entity, type IdentityConfig } from '../domain/identity/config';
-import { canonicalWebDomain, isFreeMailDomain } from '../domain/identity/normalise';
-import { resolveHierarchy } from '../domain/profiles/hierarchy';
-import { currentEmployer, detectJobChange, keepHistory, type AccountLink } from '../domain/profiles/job-change';
-import { bestAccountMatch, matchKeys, normaliseCompanyName, type AccountCandidate } from '../domain/profiles/lead-account-match';
-import { materialise, type Fragment, type MaterialisedProfile, type Provenance } from '../domain/profiles/merge-policy';
-import { listParam, type PgConn } from '../db/pg-transaction';
+import { ENTITY_TABLES, RECORD_NAMESPACE, type Entity, type IdentityConfig } from '../../domain/identity/config';
+import { canonicalWebDomain, isFreeMailDomain } from '../../domain/identity/normalise';
+import { resolveHierarchy } from '../../domain/profiles/hierarchy';
+import { currentEmployer, detectJobChange, keepHistory, type AccountLink } from '../../domain/profiles/job-change';
+import { bestAccountMatch, matchKeys, normaliseCompanyName, type AccountCandidate } from '../../domain/profiles/lead-account-match';
+import { materialise, type Fragment, type MaterialisedProfile, type Provenance } from '../../domain/profiles/merge-policy';
+import { listParam, type PgConn } from '../../db/pg-transaction';
 import type { GraphChange } from './resolve-records';
-import { lockNodes } from '../db/repositories/identity-graph';
+import { lockNodes } from '../../db/repositories/identity-graph';
 
 /** Left out of profile attributes: per-record keys and audit fields (the profile lists its records). */
 export const EXCLUDED: Record<Entity, ReadonlySet<string>> = {

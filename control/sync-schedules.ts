@@ -5,8 +5,8 @@
  * triggers at once still make one run.
  */
 import { ScheduleNotFoundError, ScheduleOverlapPolicy, type Client, type ScheduleDescription } from '@temporalio/client';
-import { SA } from '../workflows/shared/search-attributes';
-import { syncScheduleId, type InstanceRef, type SyncInput } from '../workflows/shared/sync-types';
+import { SA } from '../contracts/search-attributes';
+import { syncScheduleId, type InstanceRef, type SyncInput } from '../contracts/sync';
 
 export interface ScheduleSpecInput extends InstanceRef {
   cron: string;

@@ -6,17 +6,17 @@
 import { randomUUID } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import type { Knex } from 'knex';
-import { compileMapping, type ColumnMapping, type CompiledMapping } from '../domain/ingestion/column-mapping';
-import { csvRowOutcome, jsonLineOutcome } from '../domain/ingestion/file-row';
-import type { AcceptedRecord, RejectedRecord } from '../domain/ingestion/outcome';
-import { CheckpointMoved, InvalidFile, InvalidRequest } from '../domain/errors';
-import type { XdmClassSpec } from '../domain/xdm/class-spec';
-import { XDM_CLASSES } from '../domain/xdm/registry';
-import { advanceCheckpoint, getFileIngestion, markStarted, type FileIngestionRow } from '../db/repositories/file-ingestions';
-import { applyStagedBatch, stageIngestBatch } from '../db/repositories/ingest-batches';
-import { inPgTransaction } from '../db/pg-transaction';
+import { compileMapping, type ColumnMapping, type CompiledMapping } from '../../domain/ingestion/column-mapping';
+import { csvRowOutcome, jsonLineOutcome } from '../../domain/ingestion/file-row';
+import type { AcceptedRecord, RejectedRecord } from '../../domain/ingestion/outcome';
+import { CheckpointMoved, InvalidFile, InvalidRequest } from '../../domain/errors';
+import type { XdmClassSpec } from '../../domain/xdm/class-spec';
+import { XDM_CLASSES } from '../../domain/xdm/registry';
+import { advanceCheckpoint, getFileIngestion, markStarted, type FileIngestionRow } from '../../db/repositories/file-ingestions';
+import { applyStagedBatch, stageIngestBatch } from '../../db/repositories/ingest-batches';
+import { inPgTransaction } from '../../db/pg-transaction';
 import { queueForResolution } from '../identity/resolve-stored';
-import { ingestMetrics } from '../platform/metrics';
+import { ingestMetrics } from '../../platform/metrics';
 import { readRecordBatches, type FileFormat, type RecordBatch } from './file-records';
 
 export interface CsvHeader {

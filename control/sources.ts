@@ -14,10 +14,10 @@ import { zodIssuesText } from '../domain/ingestion/validate-record';
 import { instancePath, sourceInstanceConfigSchema, sourcesFileSchema, type SourceInstanceConfig } from '../domain/sync/source-instance';
 import { getSourceInstance, upsertSourceInstance, type SourceInstanceRow } from '../db/repositories/source-instances';
 import { createBackfill } from '../db/repositories/sync-runs';
-import { ensureSyncSchedule } from '../platform/sync-schedules';
-import { SA } from '../workflows/shared/search-attributes';
-import { backfillWorkflowId, type BackfillInput, type InstanceRef } from '../workflows/shared/sync-types';
-import { readCredentials } from './source-connections';
+import { ensureSyncSchedule } from './sync-schedules';
+import { SA } from '../contracts/search-attributes';
+import { backfillWorkflowId, type BackfillInput, type InstanceRef } from '../contracts/sync';
+import { readCredentials } from '../engine/ingest/source-connections';
 
 export interface SourceAdminDeps {
   db: Knex;

@@ -4,12 +4,12 @@
  * the same rows the incremental path writes (personRow / accountRow / relinkPeople), without a
  * round trip per profile. Lead-to-account matching runs for the people no source links.
  */
-import type { IdentityConfig } from '../domain/identity/config';
-import { ENTITY_TABLES, RECORD_NAMESPACE } from '../domain/identity/config';
-import type { IdentityKey } from '../domain/identity/resolve';
-import { resolveHierarchy } from '../domain/profiles/hierarchy';
-import type { Fragment } from '../domain/profiles/merge-policy';
-import { copyArray, CopyBuffer, copyValue, type PgConn } from '../db/pg-transaction';
+import type { IdentityConfig } from '../../domain/identity/config';
+import { ENTITY_TABLES, RECORD_NAMESPACE } from '../../domain/identity/config';
+import type { IdentityKey } from '../../domain/identity/resolve';
+import { resolveHierarchy } from '../../domain/profiles/hierarchy';
+import type { Fragment } from '../../domain/profiles/merge-policy';
+import { copyArray, CopyBuffer, copyValue, type PgConn } from '../../db/pg-transaction';
 import { accountRow, personRow, provenanceByRecord, relinkPeople } from './profiles';
 import type { FullResolution } from './rebuild';
 

@@ -10,10 +10,9 @@ import type { ColumnMapping } from '../domain/ingestion/column-mapping';
 import type { XdmClassName } from '../domain/xdm/class-spec';
 import { XDM_CLASSES } from '../domain/xdm/registry';
 import { createFileIngestion, getFileIngestion, type FileFormat, type FileIngestionRow } from '../db/repositories/file-ingestions';
-import type { ingestFile } from '../workflows/ingestion';
-import { fileIngestionWorkflowId, type IngestFileInput } from '../workflows/shared/file-ingestion-types';
-import { SA } from '../workflows/shared/search-attributes';
-import { inspectFile } from './file-ingestion';
+import { fileIngestionWorkflowId, type IngestFileInput } from '../contracts/file-ingestion';
+import { SA } from '../contracts/search-attributes';
+import { inspectFile } from '../engine/ingest/file-ingestion';
 
 export interface StartFileIngestion {
   path: string;
@@ -30,7 +29,7 @@ export async function startFileIngestion(db: Knex, temporal: { client: Client; t
   const id = randomUUID();
   const workflowId = fileIngestionWorkflowId(id);
   await createFileIngestion(db, { id, xdmClass: req.xdmClass, format: req.format, path: req.path, mapping: req.mapping, sizeBytes: inspected.sizeBytes, workflowId });
-  await temporal.client.workflow.start<typeof ingestFile>('ingestFile', {
+  await temporal.client.workflow.start('ingestFile', {
     workflowId,
     taskQueue: temporal.taskQueue,
     args: [{ ingestionId: id, ...req.tuning }],

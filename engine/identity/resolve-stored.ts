@@ -4,11 +4,11 @@
  * whose account links change (relations, opportunities); then every profile the micro-batch
  * touched is rematerialised once, in the same transaction.
  */
-import { RECORD_NAMESPACE, type Entity, type IdentityConfig } from '../domain/identity/config';
-import type { XdmClassName } from '../domain/xdm/class-spec';
-import type { PgConn } from '../db/pg-transaction';
-import { lockGraph } from '../db/repositories/identity-graph';
-import { enqueueRecords } from '../db/repositories/identity-queue';
+import { RECORD_NAMESPACE, type Entity, type IdentityConfig } from '../../domain/identity/config';
+import type { XdmClassName } from '../../domain/xdm/class-spec';
+import type { PgConn } from '../../db/pg-transaction';
+import { lockGraph } from '../../db/repositories/identity-graph';
+import { enqueueRecords } from '../../db/repositories/identity-queue';
 import { resolveRecords, type GraphChange } from './resolve-records';
 import { rematerialiseProfiles } from './profiles';
 

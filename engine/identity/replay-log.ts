@@ -5,10 +5,10 @@
  * the same as the graph holds, under the configuration in force (a configuration change takes
  * effect through a rebuild, which logs its own observations).
  */
-import type { Entity, IdentityConfig } from '../domain/identity/config';
-import { profileIdOf } from '../domain/identity/profile-id';
-import { resolveAll, type IdentityKey, type Link } from '../domain/identity/resolve';
-import type { PgConn } from '../db/pg-transaction';
+import type { Entity, IdentityConfig } from '../../domain/identity/config';
+import { profileIdOf } from '../../domain/identity/profile-id';
+import { resolveAll, type IdentityKey, type Link } from '../../domain/identity/resolve';
+import type { PgConn } from '../../db/pg-transaction';
 import { linkingRules } from './resolve-records';
 
 /** `only`: keep just the log entries naming a node that contains one of these strings (a test's own source instances). */

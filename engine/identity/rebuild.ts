@@ -6,15 +6,15 @@
  * or for a first load).
  */
 import type { Knex } from 'knex';
-import { ENTITIES, ENTITY_TABLES, RECORD_NAMESPACE, type Entity, type IdentityConfig } from '../domain/identity/config';
-import { extractIdentities, type ExtractedIdentity } from '../domain/identity/extract';
-import { profileIdOf } from '../domain/identity/profile-id';
-import { resolveAll, type Evidence, type IdentityKey, type Link, type Resolution } from '../domain/identity/resolve';
-import { copyArray, CopyBuffer, copyValue, inPgTransaction, type PgConn } from '../db/pg-transaction';
-import { loadIdentityConfig } from '../db/repositories/identity-config';
-import { lockGraph } from '../db/repositories/identity-graph';
+import { ENTITIES, ENTITY_TABLES, RECORD_NAMESPACE, type Entity, type IdentityConfig } from '../../domain/identity/config';
+import { extractIdentities, type ExtractedIdentity } from '../../domain/identity/extract';
+import { profileIdOf } from '../../domain/identity/profile-id';
+import { resolveAll, type Evidence, type IdentityKey, type Link, type Resolution } from '../../domain/identity/resolve';
+import { copyArray, CopyBuffer, copyValue, inPgTransaction, type PgConn } from '../../db/pg-transaction';
+import { loadIdentityConfig } from '../../db/repositories/identity-config';
+import { lockGraph } from '../../db/repositories/identity-graph';
 import { blockListOf, linkingRules } from './resolve-records';
-import type { Fragment } from '../domain/profiles/merge-policy';
+import type { Fragment } from '../../domain/profiles/merge-policy';
 import { writeProfilesInBulk } from './bulk-profiles';
 
 export interface FullResolution {

@@ -1,0 +1,23 @@
+/**
+ * The identity resolvers' drain loop (engine/identity/resolver.ts, what the resolver activity
+ * runs) in a process of its own, for benchmarks that run the API without Temporal. Stops on SIGTERM.
+ */
+import { createDb } from '../db/connection';
+import { RESOLVER_ENTITIES } from '../contracts/resolver';
+import { runResolver } from '../engine/identity/resolver';
+
+async function main() {
+  const db = createDb(process.env.DATABASE_URL!, { max: 4 });
+  const stop = new AbortController();
+  process.once('SIGTERM', () => stop.abort());
+  await Promise.all(RESOLVER_ENTITIES.map((entity) => runResolver(db, entity, { holder: `bench/${process.pid}/${entity}`, runForMs: 24 * 3_600_000, signal: stop.signal })));
+  await db.destroy();
+}
+
+main().then(
+  () => process.exit(0),
+  (e) => {
+    process.stderr.write(`resolver process failed: ${(e as Error).stack ?? e}\n`);
+    process.exit(1);
+  },
+);
