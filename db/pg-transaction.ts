@@ -23,6 +23,14 @@ export async function inPgTransaction<T>(db: Knex, fn: (conn: PgConn) => Promise
   }
 }
 
+/**
+ * This transaction's commit need not wait for the WAL flush: for writes that are stored again
+ * when lost (a sync page and its cursor are lost or kept together, and re-read after a crash).
+ */
+export async function relaxCommitFlush(conn: PgConn): Promise<void> {
+  await conn.query('SET LOCAL synchronous_commit = off');
+}
+
 /** Streams rows (already in COPY text format, one per line) into `target`. */
 export async function copyRows(conn: PgConn, target: string, lines: string): Promise<void> {
   const stream = conn.query(copyFrom(`COPY ${target} FROM STDIN`));

@@ -42,6 +42,13 @@ export interface NewFileIngestion {
 }
 
 /** Registers a file ingestion; registering the same id again is a no-op (the API and CLI may retry). */
+/** The column mapping each of these file ingestions used (a quarantined CSV row replays with it). */
+export async function mappingsOfFileIngestions(conn: PgConn, ids: string[]): Promise<Map<string, ColumnMapping | null>> {
+  if (!ids.length) return new Map();
+  const { rows } = await conn.query('/* file_ingestions.mappings */ SELECT id, mapping FROM file_ingestion WHERE id = ANY($1::uuid[])', [ids]);
+  return new Map((rows as Array<{ id: string; mapping: ColumnMapping | null }>).map((f) => [f.id, f.mapping]));
+}
+
 export async function createFileIngestion(db: Knex, f: NewFileIngestion): Promise<void> {
   await db.raw(
     `/* file_ingestion.create */ INSERT INTO file_ingestion (id, xdm_class, format, path, mapping, size_bytes, workflow_id)

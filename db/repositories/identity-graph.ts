@@ -63,6 +63,49 @@ export async function lockGraph(conn: PgConn, mode: 'shared' | 'exclusive'): Pro
 
 const LINK_COLUMNS = 'node, identity, seq::float8 AS seq, field, outcome, rule, observed_at';
 
+/** The stored rows of these records in their canonical table (person tables have an account key). */
+export async function storedRecordRows(conn: PgConn, table: string, hasAccountKey: boolean, keys: string[]): Promise<Array<Record<string, unknown>>> {
+  const accountKey = hasAccountKey ? 'account_key' : 'NULL::text AS account_key';
+  return (
+    await conn.query(`/* identity_graph.stored_records */ SELECT record_key, source_type, source_instance_id, is_deleted, record, ${accountKey} FROM ${table} WHERE record_key = ANY($1::text[])`, [keys])
+  ).rows;
+}
+
+/**
+ * The person profiles that relation or opportunity records name now (through their person
+ * records), and those their account links named before (a deleted or reassigned role).
+ */
+export async function peopleNamedBy(conn: PgConn, className: 'opportunity' | 'account-person' | 'opportunity-person', recordKeys: readonly string[]): Promise<string[]> {
+  const sql =
+    className === 'opportunity'
+      ? `SELECT DISTINCT r.profile_id FROM xdm_opportunity_person op JOIN identity_record r ON r.node = 'b2b_person:' || op.person_key WHERE op.opportunity_key = ANY($1::text[])`
+      : `SELECT DISTINCT r.profile_id FROM ${className === 'account-person' ? 'xdm_account_person' : 'xdm_opportunity_person'} x
+           JOIN identity_record r ON r.node = 'b2b_person:' || x.person_key WHERE x.record_key = ANY($1::text[])`;
+  const { rows } = await conn.query(`/* identity_graph.people_named_by */ ${sql} UNION SELECT person_profile_id FROM profile_account_link WHERE source_key = ANY($1::text[])`, [recordKeys]);
+  return rows.map((r: { profile_id: string }) => r.profile_id);
+}
+
+/** record key → profile id, for these record nodes (`namespace:key`). */
+export async function profileIdsOfNodes(conn: PgConn, nodes: string[]): Promise<Map<string, string>> {
+  if (!nodes.length) return new Map();
+  const { rows } = await conn.query(`/* identity_graph.profile_ids */ SELECT record_key, profile_id FROM identity_record WHERE node = ANY($1::text[])`, [nodes]);
+  return new Map(rows.map((r: { record_key: string; profile_id: string }) => [r.record_key, r.profile_id]));
+}
+
+/** The decision log of an entity in processing order, a page at a time (a cursor in the caller's transaction). */
+export async function* decisionLogPages(conn: PgConn, entity: string): AsyncGenerator<Array<{ kind: string; node: string; identity: string | null; seq: number | null; identities: string[] | null; scope: string | null }>> {
+  await conn.query(`/* identity_graph.decision_log */ DECLARE decision_log NO SCROLL CURSOR FOR SELECT kind, node, identity, seq::float8 AS seq, identities, scope FROM identity_decision WHERE entity = $1 ORDER BY id`, [entity]);
+  try {
+    for (;;) {
+      const { rows } = await conn.query(`FETCH 20000 FROM decision_log`);
+      if (!rows.length) return;
+      yield rows;
+    }
+  } finally {
+    await conn.query('CLOSE decision_log');
+  }
+}
+
 /** The links of these record nodes. */
 export async function linksOfRecords(conn: PgConn, nodes: string[]): Promise<LinkRow[]> {
   if (!nodes.length) return [];

@@ -11,6 +11,16 @@ export interface StoredRecord {
   record: Record<string, unknown>;
 }
 
+/** Distinct values at a record path among one source instance's records, after `after`, in order. */
+export async function knownValuesAt(db: Knex, spec: XdmClassSpec, instanceId: string, path: string[], after: string | null, limit: number): Promise<string[]> {
+  const { rows } = await db.raw(
+    `/* records.known_values:${spec.table} */ SELECT DISTINCT v FROM (SELECT record #>> ?::text[] AS v FROM ${spec.table} WHERE source_instance_id = ?) s
+     WHERE v IS NOT NULL AND v <> '' AND (?::text IS NULL OR v > ?::text) ORDER BY v LIMIT ?`,
+    [path, instanceId, after, after, limit],
+  );
+  return rows.map((r: { v: string }) => r.v);
+}
+
 export async function getCanonicalRecord(db: Knex, spec: XdmClassSpec, key: string): Promise<StoredRecord | undefined> {
   return db<StoredRecord>(spec.table).where({ record_key: key }).first();
 }

@@ -9,6 +9,7 @@ import type { Entity, IdentityConfig } from '../../domain/identity/config';
 import { profileIdOf } from '../../domain/identity/profile-id';
 import { resolveAll, type IdentityKey, type Link } from '../../domain/identity/resolve';
 import type { PgConn } from '../../db/pg-transaction';
+import { decisionLogPages } from '../../db/repositories/identity-graph';
 import { linkingRules } from './resolve-records';
 
 /** `only`: keep just the log entries naming a node that contains one of these strings (a test's own source instances). */
@@ -18,11 +19,8 @@ export async function replayDecisionLog(conn: PgConn, config: IdentityConfig, en
   const scopes = new Map<IdentityKey, string>();
   const links = new Map<IdentityKey, Map<IdentityKey, number>>();
   const pairs = new Map<string, readonly [string, string]>();
-  await conn.query(`DECLARE decision_log NO SCROLL CURSOR FOR SELECT kind, node, identity, seq::float8 AS seq, identities, scope FROM identity_decision WHERE entity = $1 ORDER BY id`, [entity]);
-  for (;;) {
-    const { rows } = await conn.query(`FETCH 20000 FROM decision_log`);
-    if (!rows.length) break;
-    for (const d of rows as Array<{ kind: string; node: string; identity: string | null; seq: number | null; identities: string[] | null; scope: string | null }>) {
+  for await (const rows of decisionLogPages(conn, entity)) {
+    for (const d of rows) {
       if (!mine(d)) continue;
       if (d.kind === 'observe') {
         if (!records.has(d.node)) records.set(d.node, d.seq!);
@@ -43,7 +41,6 @@ export async function replayDecisionLog(conn: PgConn, config: IdentityConfig, en
       }
     }
   }
-  await conn.query('CLOSE decision_log');
   const evidence: Link[] = [];
   for (const [record, ids] of links) for (const [identity, seq] of ids) evidence.push({ record, identity, seq });
   const resolution = resolveAll({ records, links: evidence, scopes }, linkingRules(config, [...pairs.values()]));

@@ -19,6 +19,7 @@ import {
   lockNodes,
   nextSeqs,
   recordsByNode,
+  storedRecordRows,
   upsertLinks,
   upsertRecords,
   type DecisionRow,
@@ -54,13 +55,7 @@ export function linkingRules(config: IdentityConfig, doNotLink: Array<readonly [
 
 /** Reads the stored rows of these records (deleted ones come back with isDeleted). */
 export async function recordFacts(conn: PgConn, entity: Entity, keys: string[]): Promise<Map<string, RecordFacts & { isDeleted: boolean }>> {
-  const accountKey = entity === 'person' ? 'account_key' : 'NULL::text AS account_key';
-  const rows = (
-    await conn.query(
-      `SELECT record_key, source_type, source_instance_id, is_deleted, record, ${accountKey} FROM ${ENTITY_TABLES[entity].records} WHERE record_key = ANY($1::text[])`,
-      [keys],
-    )
-  ).rows;
+  const rows = await storedRecordRows(conn, ENTITY_TABLES[entity].records, entity === 'person', keys);
   return new Map(
     rows.map((r: Record<string, unknown>) => [
       r.record_key as string,

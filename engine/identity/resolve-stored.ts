@@ -7,7 +7,7 @@
 import { RECORD_NAMESPACE, type Entity, type IdentityConfig } from '../../domain/identity/config';
 import type { XdmClassName } from '../../domain/xdm/class-spec';
 import type { PgConn } from '../../db/pg-transaction';
-import { lockGraph } from '../../db/repositories/identity-graph';
+import { lockGraph, peopleNamedBy, profileIdsOfNodes } from '../../db/repositories/identity-graph';
 import { enqueueRecords } from '../../db/repositories/identity-queue';
 import { resolveRecords, type GraphChange } from './resolve-records';
 import { rematerialiseProfiles } from './profiles';
@@ -67,7 +67,10 @@ export async function resolveQueuedGroups(conn: PgConn, config: IdentityConfig, 
   for (const g of ordered) {
     if (!g.recordKeys.length) continue;
     if (resolverOf(g.xdmClass) !== entity) throw new Error(`${g.xdmClass} records are not resolved by the ${entity} resolver`);
-    const part = g.xdmClass === entity ? await resolveRecords(conn, config, entity, g.recordKeys, g.actor) : await peopleNamedBy(conn, g.xdmClass, g.recordKeys);
+    const part: GraphChange =
+      g.xdmClass === entity
+        ? await resolveRecords(conn, config, entity, g.recordKeys, g.actor)
+        : { entity: 'person', touched: new Set(await peopleNamedBy(conn, g.xdmClass as 'opportunity' | 'account-person' | 'opportunity-person', g.recordKeys)), gone: new Map(), observed: 0, splits: 0 };
     for (const p of part.touched) change.touched.add(p);
     for (const [p, to] of part.gone) change.gone.set(p, [...new Set([...(change.gone.get(p) ?? []), ...to])]);
     change.observed += part.observed;
@@ -88,23 +91,9 @@ export async function resolveQueuedGroups(conn: PgConn, config: IdentityConfig, 
   };
 }
 
-/** Relations and opportunities: the people they name now, and those their links named before (a deleted or reassigned role). */
-async function peopleNamedBy(conn: PgConn, className: XdmClassName, recordKeys: readonly string[]): Promise<GraphChange> {
-  const sql =
-    className === 'opportunity'
-      ? `SELECT DISTINCT r.profile_id FROM xdm_opportunity_person op JOIN identity_record r ON r.node = 'b2b_person:' || op.person_key WHERE op.opportunity_key = ANY($1::text[])`
-      : `SELECT DISTINCT r.profile_id FROM ${className === 'account-person' ? 'xdm_account_person' : 'xdm_opportunity_person'} x
-           JOIN identity_record r ON r.node = 'b2b_person:' || x.person_key WHERE x.record_key = ANY($1::text[])`;
-  const ids = (await conn.query(`/* identity.people_named_by */ ${sql} UNION SELECT person_profile_id FROM profile_account_link WHERE source_key = ANY($1::text[])`, [recordKeys])).rows.map(
-    (r: { profile_id: string }) => r.profile_id,
-  );
-  return { entity: 'person', touched: new Set(ids), gone: new Map(), observed: 0, splits: 0 };
-}
-
 /** The profile of each of these person or account records (after resolution). */
 export async function profileIdsOf(conn: PgConn, className: XdmClassName, recordKeys: string[]): Promise<Map<string, string>> {
   if (!recordKeys.length || (className !== 'person' && className !== 'account')) return new Map();
   const ns = RECORD_NAMESPACE[className];
-  const { rows } = await conn.query(`SELECT record_key, profile_id FROM identity_record WHERE node = ANY($1::text[])`, [recordKeys.map((k) => `${ns}:${k}`)]);
-  return new Map(rows.map((r: { record_key: string; profile_id: string }) => [r.record_key, r.profile_id]));
+  return profileIdsOfNodes(conn, recordKeys.map((k) => `${ns}:${k}`));
 }

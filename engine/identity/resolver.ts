@@ -77,7 +77,7 @@ export async function resolveMicroBatch(db: Knex, entity: Entity, opts: MicroBat
         if (!claimed.length) return empty;
         const summary = await resolveQueuedGroups(conn, config, entity, groupsOf(claimed), causeOf(entity, claimed));
         await deleteClaimed(conn, claimed.map((c) => c.id));
-        const oldest = Math.min(...claimed.map((c) => c.enqueuedAt.getTime()));
+        const oldest = claimed.reduce((min, c) => Math.min(min, c.enqueuedAt.getTime()), Infinity);
         const batch: MicroBatch = {
           entity,
           records: claimed.length,
@@ -143,7 +143,7 @@ function causeOf(entity: Entity, claimed: QueuedRecord[]): string {
 }
 
 /**
- * Drains the queue until it is empty (tests, benchmarks, `tessera resolver drain`): accounts
+ * Drains the queue until it is empty, without a lease (tests and the fixture recorder): accounts
  * first, then people, as the resolvers would. Returns the records resolved.
  */
 export async function drainIdentityQueue(db: Knex, opts: { limit?: number } = {}): Promise<number> {

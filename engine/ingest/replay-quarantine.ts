@@ -13,6 +13,7 @@ import { InvalidRequest } from '../../domain/errors';
 import type { XdmClassName } from '../../domain/xdm/class-spec';
 import { XDM_CLASSES } from '../../domain/xdm/registry';
 import { storeIngestBatch } from '../../db/repositories/ingest-batches';
+import { mappingsOfFileIngestions } from '../../db/repositories/file-ingestions';
 import { inPgTransaction, type PgConn } from '../../db/pg-transaction';
 import { queueForResolution } from '../identity/resolve-stored';
 import { ingestMetrics } from '../../platform/metrics';
@@ -116,8 +117,5 @@ function replayOutcome(row: QuarantineRecordRow, position: number, req: ReplayRe
 }
 
 async function fileMappings(conn: PgConn, rows: QuarantineRecordRow[]): Promise<Map<string, ColumnMapping | null>> {
-  const ids = [...new Set(rows.map((r) => r.file_ingestion_id).filter((x): x is string => !!x))];
-  if (!ids.length) return new Map();
-  const { rows: found } = await conn.query('/* quarantine.file_mappings */ SELECT id, mapping FROM file_ingestion WHERE id = ANY($1::uuid[])', [ids]);
-  return new Map((found as Array<{ id: string; mapping: ColumnMapping | null }>).map((f) => [f.id, f.mapping]));
+  return mappingsOfFileIngestions(conn, [...new Set(rows.map((r) => r.file_ingestion_id).filter((x): x is string => !!x))]);
 }

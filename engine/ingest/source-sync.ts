@@ -17,7 +17,8 @@ import { storeIngestBatch } from '../../db/repositories/ingest-batches';
 import { queueForResolution, RESOLUTION_ORDER } from '../identity/resolve-stored';
 import { ingestMetrics } from '../../platform/metrics';
 import { advanceCursor, openCursor, type CursorKey, type CursorRow } from '../../db/repositories/sync-cursors';
-import { inPgTransaction } from '../../db/pg-transaction';
+import { inPgTransaction, relaxCommitFlush } from '../../db/pg-transaction';
+import { knownValuesAt } from '../../db/repositories/records';
 
 export interface StreamTotals {
   pages: number;
@@ -136,7 +137,7 @@ async function storePage(db: Knex, key: CursorKey, syncStream: string, prepared:
   return inPgTransaction(db, async (conn) => {
     // A page and its cursor are lost or kept together, so the page need not wait for the WAL flush:
     // if Postgres itself crashed before flushing, the cursor is older too and the page is read again.
-    await conn.query('SET LOCAL synchronous_commit = off');
+    await relaxCommitFlush(conn);
     // The cursor first: its row lock serialises attempts, and a stale attempt stops before writing data.
     const cursor = await advanceCursor(conn, key, {
       fromVersion,
@@ -162,12 +163,6 @@ async function storePage(db: Knex, key: CursorKey, syncStream: string, prepared:
 }
 
 /** Distinct values stored from this instance at a record path (for sources that read objects only by key). */
-async function findKnownValues(db: Knex, key: CursorKey, q: KnownValuesQuery, after: string | null, limit: number): Promise<string[]> {
-  const spec = XDM_CLASSES[q.xdmClass];
-  const { rows } = await db.raw(
-    `/* sync.known_values:${spec.table} */ SELECT DISTINCT v FROM (SELECT record #>> ?::text[] AS v FROM ${spec.table} WHERE source_instance_id = ?) s
-     WHERE v IS NOT NULL AND v <> '' AND (?::text IS NULL OR v > ?::text) ORDER BY v LIMIT ?`,
-    [q.path.split('.'), key.instanceId, after, after, limit],
-  );
-  return rows.map((r: { v: string }) => r.v);
+function findKnownValues(db: Knex, key: CursorKey, q: KnownValuesQuery, after: string | null, limit: number): Promise<string[]> {
+  return knownValuesAt(db, XDM_CLASSES[q.xdmClass], key.instanceId, q.path.split('.'), after, limit);
 }
