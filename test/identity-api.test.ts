@@ -9,7 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { Worker, type Worker as WorkerType } from '@temporalio/worker';
 import { tesseraDataConverter } from '../platform/temporal';
-import { closeTemporal, closeTestDb, temporalEnv, testDb, uniqueInstance, uniqueTaskQueue, workflowBundle, testWorker } from './support/env';
+import { closeTemporal, closeTestDb, temporalEnv, testDb, uniqueInstance, uniqueTaskQueue, workflowBundle, testWorker, eventually } from './support/env';
 import { testApi } from './support/api';
 import type { PgConn } from '../db/pg-transaction';
 import { lockGraph } from '../db/repositories/identity-graph';
@@ -71,14 +71,6 @@ async function inPgTransactionHeld(db: ReturnType<typeof testDb>) {
       await db.client.releaseConnection(conn);
     },
   };
-}
-
-async function until(check: () => Promise<boolean>, ms = 30_000) {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 async function waitFor(workflowId: string) {
@@ -235,7 +227,7 @@ describe('identity API and sagas', () => {
       assert.equal(read.statusCode, 200, 'profiles are still read');
       await holder.release();
       await waitFor(first.json().workflowId);
-      await until(async () => Boolean(await testDb()('identity_record').where({ node: `b2b_person:003R@${inst}.Salesforce` }).first()));
+      await eventually('the resolvers to pass the record stored during the rebuild', async () => Boolean(await testDb()('identity_record').where({ node: `b2b_person:003R@${inst}.Salesforce` }).first()));
     } finally {
       await holder.release();
     }

@@ -18,7 +18,7 @@ import { XDM_CLASSES } from '../domain/xdm/registry';
 import { ingestRecords } from '../engine/ingest/ingest-records';
 import { seededRandom } from '../simulators/shared/random';
 import { testApi } from './support/api';
-import { closeTemporal, closeTestDb, countRows, requireEnv, temporalEnv, testDb, testWorker, uniqueInstance, uniqueTaskQueue, workflowBundle } from './support/env';
+import { closeTemporal, closeTestDb, countRows, eventually as until, requireEnv, temporalEnv, testDb, testWorker, uniqueInstance, uniqueTaskQueue, workflowBundle } from './support/env';
 import { assertGraphMatchesRecompute } from './support/identity-check';
 
 const taskQueue = uniqueTaskQueue('resolver-workflow');
@@ -56,14 +56,6 @@ const person = (instance: string, id: string, email: string, extra: object = {})
   ...extra,
 });
 const inject = (method: 'GET' | 'POST', url: string, payload?: object) => api.app.inject({ method, url, ...(payload ? { payload } : {}) });
-
-async function until(what: string, check: () => Promise<boolean>, ms = 60_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 describe('the identity resolver workflows', () => {
   test('an ingest answer waits for the resolver and names the profile; paused, it gives the queue position; resumed, the records resolve', async () => {

@@ -62,6 +62,15 @@ export function uniqueInstance(prefix = 'inst'): string {
   return `${prefix}-${randomUUID().slice(0, 8)}`;
 }
 
+/** Polls `check` every 100 ms until it holds; fails naming `what` after `ms`. */
+export async function eventually(what: string, check: () => Promise<boolean>, ms = 60_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 /** Row count of a table, optionally filtered (a knex where-callback). */
 export async function countRows(table: string, where?: (q: Knex.QueryBuilder) => void): Promise<number> {
   const q = testDb()(table).count<{ count: string }[]>({ count: '*' });
