@@ -49,8 +49,8 @@ const shared = {
   lag: gauge('tessera_resolver_queue_lag_seconds', 'Age of the oldest record waiting for the resolver (0 when the queue is empty)'),
   lastLag: gauge('tessera_resolver_last_batch_lag_seconds', 'Ingest → resolved time of the oldest record in the last micro-batch'),
   records: gauge('tessera_resolver_records', 'Records resolved since the resolver was created'),
-  merges: gauge('tessera_identity_merges', 'Profiles ended by joining another profile'),
-  splits: gauge('tessera_identity_splits', 'Profiles split off an existing profile'),
+  merges: gauge('tessera_identity_merges', 'Profiles whose records joined another existing profile'),
+  splits: gauge('tessera_identity_splits', 'Profiles whose records now lie in two or more profiles'),
   setAside: gauge('tessera_resolver_set_aside', 'Records set aside after failing to resolve (requeue after a fix)'),
 };
 

@@ -62,6 +62,26 @@ async function profileOf(type: string, instance: string, id: string, entity = 'p
 }
 
 describe('identity scenarios (ground truth in each test)', () => {
+  test('the resolver counts a merge when two profiles join and a split when they part; a profile continuing under another id is neither', async () => {
+    const org = inst('00D');
+    const mkto = inst('mkto');
+    const totals = async () => (await testDb()('identity_resolver').where({ entity: 'person' }).first('merges', 'splits')) as { merges: string; splits: string };
+    const delta = (a: { merges: string; splits: string }, b: { merges: string; splits: string }) => ({ merges: Number(b.merges) - Number(a.merges), splits: Number(b.splits) - Number(a.splits) });
+    await post('person', [contact(org, '003M', 'mia@merge-x1.com', null)]);
+    await post('person', [lead(mkto, '3001', 'mia.m@merge-x1.com')]);
+    let t0 = await totals();
+    await post('person', [lead(mkto, '3001', 'mia@merge-x1.com', { extSourceSystemAudit: { lastUpdatedDate: '2026-02-01T00:00:00Z' } })]);
+    assert.deepEqual(delta(t0, await totals()), { merges: 1, splits: 0 }, 'two profiles joined');
+    t0 = await totals();
+    await post('person', [lead(mkto, '3001', 'mia.m@merge-x1.com', { extSourceSystemAudit: { lastUpdatedDate: '2026-03-01T00:00:00Z' } })]);
+    assert.deepEqual(delta(t0, await totals()), { merges: 0, splits: 1 }, 'one profile parted in two');
+    // The anchor (the oldest record) deleted: the lead's profile continues under its own id — no merge, no split.
+    await post('person', [lead(mkto, '3001', 'mia@merge-x1.com', { extSourceSystemAudit: { lastUpdatedDate: '2026-04-01T00:00:00Z' } })]);
+    t0 = await totals();
+    await post('person', [{ b2b: { personKey: key('Salesforce', org, '003M') }, isDeleted: true, extSourceSystemAudit: { lastUpdatedDate: '2026-05-01T00:00:00Z' } }]);
+    assert.deepEqual(delta(t0, await totals()), { merges: 0, splits: 0 }, 'the anchor leaving is not a split');
+  });
+
   test('Marketo lead and Salesforce contact joined by the cross-system key, even with different emails', async () => {
     const org = inst('00D');
     const mkto = inst('mkto');

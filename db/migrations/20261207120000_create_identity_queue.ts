@@ -40,8 +40,8 @@ export async function up(knex: Knex): Promise<void> {
       last_lag_ms       integer
     );
     COMMENT ON TABLE identity_resolver IS 'One row per resolver (single writer): its lease and running totals; the lease is renewed by every micro-batch, and a micro-batch of a holder that lost it rolls back';
-    COMMENT ON COLUMN identity_resolver.merges IS 'Profiles ended because their records joined another profile';
-    COMMENT ON COLUMN identity_resolver.splits IS 'Profiles that gave records to a new profile';
+    COMMENT ON COLUMN identity_resolver.merges IS 'Profiles whose records joined another existing profile (one per profile joined)';
+    COMMENT ON COLUMN identity_resolver.splits IS 'Profiles whose records now lie in two or more profiles';
     COMMENT ON COLUMN identity_resolver.last_lag_ms IS 'Age of the oldest record in the last micro-batch when it committed (ingest → resolved)';
     INSERT INTO identity_resolver (entity) VALUES ('person'), ('account');
   `);

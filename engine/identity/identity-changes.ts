@@ -133,7 +133,7 @@ export async function rematerialiseChange(db: Knex, id: string): Promise<{ profi
     if (row.steps.profiles) return row.steps.profiles as { profiles: number; removed: number };
     failIfInjected(row, 'profiles');
     const graph = row.steps.graph as GraphStepResult;
-    const change: GraphChange = { entity: row.entity, touched: new Set(graph.touched), gone: new Map(Object.entries(graph.gone)), observed: 0, splits: 0 };
+    const change: GraphChange = { entity: row.entity, touched: new Set(graph.touched), gone: new Map(Object.entries(graph.gone)), observed: 0, splits: 0, merges: 0 };
     const u = await rematerialiseProfiles(conn, config, change, `identity-change:${id}`);
     const per = row.entity === 'person' ? u.person : u.account;
     const result = { profiles: per.upserted, removed: per.deleted };

@@ -38,8 +38,13 @@ export interface GraphChange {
   gone: Map<string, string[]>;
   /** Records whose identities changed (observations and removals logged). */
   observed: number;
-  /** New profiles made of records that belonged to another profile before (a split). */
+  /**
+   * Profiles whose records now lie in two or more profiles (splits), and profiles whose records
+   * joined another existing profile's (merges: one per profile joined). A profile whose anchor
+   * record left, so that it continues under another id, is neither.
+   */
   splits: number;
+  merges: number;
 }
 
 const blockLists = new WeakMap<IdentityConfig, BlockList>();
@@ -92,7 +97,7 @@ export async function resolveRecords(
   alsoAround: readonly IdentityKey[] = [],
 ): Promise<GraphChange> {
   const keys = [...new Set(recordKeys)];
-  const change: GraphChange = { entity, touched: new Set(), gone: new Map(), observed: 0, splits: 0 };
+  const change: GraphChange = { entity, touched: new Set(), gone: new Map(), observed: 0, splits: 0, merges: 0 };
   if (!keys.length && !alsoAround.length) return change;
   const nodeOf = (k: string) => identityKey(RECORD_NAMESPACE[entity], k);
   const nodes = keys.map(nodeOf);
@@ -206,13 +211,16 @@ export async function resolveRecords(
   }
   const profilesAfter = new Set(profileAfter.values());
   for (const p of profilesAfter) change.touched.add(p);
-  const profilesBefore = new Set(records.map((r) => r.profile_id));
-  const splitInto = new Set<string>();
+  const after = new Map<string, Set<string>>(); // profile before → profiles its records are in now
+  const before = new Map<string, Set<string>>(); // profile now → profiles its records were in
   for (const r of records) {
     const now = profileAfter.get(r.node);
-    if (now && now !== r.profile_id && !profilesBefore.has(now)) splitInto.add(now);
+    if (!now) continue;
+    (after.get(r.profile_id) ?? after.set(r.profile_id, new Set()).get(r.profile_id)!).add(now);
+    (before.get(now) ?? before.set(now, new Set()).get(now)!).add(r.profile_id);
   }
-  change.splits = splitInto.size;
+  for (const s of after.values()) if (s.size > 1) change.splits++;
+  for (const s of before.values()) if (s.size > 1) change.merges += s.size - 1;
   for (const r of records) {
     if (profilesAfter.has(r.profile_id)) continue;
     const to = change.gone.get(r.profile_id) ?? [];

@@ -18,7 +18,7 @@ export interface ResolveSummary {
   removedProfiles: number;
   jobChanges: number;
   cycles: string[][];
-  /** Profiles ended by joining another (merges) and new profiles split off an existing one. */
+  /** Profiles whose records joined another existing profile (merges) or now lie in two or more (splits). */
   merges: number;
   splits: number;
 }
@@ -63,18 +63,19 @@ export async function resolveQueuedGroups(conn: PgConn, config: IdentityConfig, 
   const ordered = [...groups].sort((a, b) => RESOLUTION_ORDER.indexOf(a.xdmClass) - RESOLUTION_ORDER.indexOf(b.xdmClass));
   if (!ordered.some((g) => g.recordKeys.length)) return NOTHING_RESOLVED;
   await lockGraph(conn, 'shared');
-  const change: GraphChange = { entity, touched: new Set(), gone: new Map(), observed: 0, splits: 0 };
+  const change: GraphChange = { entity, touched: new Set(), gone: new Map(), observed: 0, splits: 0, merges: 0 };
   for (const g of ordered) {
     if (!g.recordKeys.length) continue;
     if (resolverOf(g.xdmClass) !== entity) throw new Error(`${g.xdmClass} records are not resolved by the ${entity} resolver`);
     const part: GraphChange =
       g.xdmClass === entity
         ? await resolveRecords(conn, config, entity, g.recordKeys, g.actor)
-        : { entity: 'person', touched: new Set(await peopleNamedBy(conn, g.xdmClass as 'opportunity' | 'account-person' | 'opportunity-person', g.recordKeys)), gone: new Map(), observed: 0, splits: 0 };
+        : { entity: 'person', touched: new Set(await peopleNamedBy(conn, g.xdmClass as 'opportunity' | 'account-person' | 'opportunity-person', g.recordKeys)), gone: new Map(), observed: 0, splits: 0, merges: 0 };
     for (const p of part.touched) change.touched.add(p);
     for (const [p, to] of part.gone) change.gone.set(p, [...new Set([...(change.gone.get(p) ?? []), ...to])]);
     change.observed += part.observed;
     change.splits += part.splits;
+    change.merges += part.merges;
   }
   // A profile ended by one group and made again by a later one (a record back in the same batch) is not gone.
   for (const p of change.touched) change.gone.delete(p);
@@ -86,7 +87,7 @@ export async function resolveQueuedGroups(conn: PgConn, config: IdentityConfig, 
     removedProfiles: u.deleted,
     jobChanges: update.person.jobChanges,
     cycles: update.account.cycles,
-    merges: u.deleted,
+    merges: change.merges,
     splits: change.splits,
   };
 }
