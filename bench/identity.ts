@@ -19,9 +19,8 @@ import { inPgTransaction } from '../db/pg-transaction';
 import { ingestRecords } from '../engine/ingest/ingest-records';
 import { rebuildIdentityGraph } from '../engine/identity/rebuild';
 import { fmt, freshDatabase, numberArg, percentile } from './support';
-import { RESOLVER_ENTITIES } from '../contracts/resolver';
 import { ResolutionWatcher } from '../engine/identity/read-your-writes';
-import { runResolver } from '../engine/identity/resolver';
+import { runResolversUntil } from '../engine/identity/resolver';
 import { labelPropagationBaseline, loadPeople } from './identity-data';
 
 const spec = XDM_CLASSES.person;
@@ -68,7 +67,7 @@ export async function run(args: string[]): Promise<void> {
 
     // 2. Batches of 1,000 changed records through the streaming path, the resolvers running.
     const stopResolvers = new AbortController();
-    const resolvers = RESOLVER_ENTITIES.map((entity) => runResolver(db, entity, { holder: `bench/${entity}`, runForMs: 3_600_000, signal: stopResolvers.signal }));
+    const resolvers = runResolversUntil(db, stopResolvers.signal, { holder: 'bench' });
     const watcher = new ResolutionWatcher(db);
     const resolution = { watcher, waitMs: 60_000 };
     const withResolution: number[] = [];
@@ -106,7 +105,7 @@ export async function run(args: string[]): Promise<void> {
     process.stdout.write(`one streamed record, resolved with its profile updated: p50 ${percentile(one, 50).toFixed(1)} ms, p95 ${percentile(one, 95).toFixed(1)} ms (target p95 ≤ 50 ms)\n`);
     process.stdout.write(`  baseline (stored without resolution): p50 ${percentile(oneStore, 50).toFixed(1)} ms, p95 ${percentile(oneStore, 95).toFixed(1)} ms\n`);
     stopResolvers.abort();
-    await Promise.all(resolvers);
+    await resolvers;
     await watcher.close();
   } finally {
     await drop();

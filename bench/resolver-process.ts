@@ -3,14 +3,13 @@
  * runs) in a process of its own, for benchmarks that run the API without Temporal. Stops on SIGTERM.
  */
 import { createDb } from '../db/connection';
-import { RESOLVER_ENTITIES } from '../contracts/resolver';
-import { runResolver } from '../engine/identity/resolver';
+import { runResolversUntil } from '../engine/identity/resolver';
 
 async function main() {
   const db = createDb(process.env.DATABASE_URL!, { max: 4 });
   const stop = new AbortController();
   process.once('SIGTERM', () => stop.abort());
-  await Promise.all(RESOLVER_ENTITIES.map((entity) => runResolver(db, entity, { holder: `bench/${process.pid}/${entity}`, runForMs: 24 * 3_600_000, signal: stop.signal })));
+  await runResolversUntil(db, stop.signal, { holder: `bench/${process.pid}`, onError: (entity, e) => process.stderr.write(`${entity} resolver: ${e.message}\n`) });
   await db.destroy();
 }
 

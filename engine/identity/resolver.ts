@@ -17,7 +17,7 @@ import type { Entity } from '../../domain/identity/config';
 import type { XdmClassName } from '../../domain/xdm/class-spec';
 import { isDatabaseUnavailable, isTransientConflict } from '../../db/connection';
 import { listen, type Listener } from '../../db/listen';
-import { inPgTransaction } from '../../db/pg-transaction';
+import { inPgTransaction, withPgConn } from '../../db/pg-transaction';
 import { loadIdentityConfig } from '../../db/repositories/identity-config';
 import {
   claimQueued,
@@ -30,9 +30,8 @@ import {
   takeLease,
   type QueuedRecord,
 } from '../../db/repositories/identity-queue';
-import { withPgConn } from '../../db/pg-transaction';
 import { resolveQueuedGroups, type QueuedGroup } from './resolve-stored';
-import { addUpTotals, type ResolverTotals } from '../../contracts/resolver';
+import { addUpTotals, RESOLVER_ENTITIES, type ResolverTotals } from '../../contracts/resolver';
 
 export interface MicroBatch {
   entity: Entity;
@@ -220,6 +219,26 @@ export async function runResolver(db: Knex, entity: Entity, opts: ResolverRunOpt
     await listener.close();
     await withPgConn(db, (conn) => releaseLease(conn, entity, opts.holder)).catch(() => undefined);
   }
+}
+
+/**
+ * Every entity's resolver loop in this process until `signal` aborts, without Temporal (tests,
+ * benchmarks). A loop that fails is started again after a short pause.
+ */
+export async function runResolversUntil(db: Knex, signal: AbortSignal, opts: { holder: string; idlePollMs?: number; onError?: (entity: Entity, e: Error) => void }): Promise<void> {
+  await Promise.all(
+    RESOLVER_ENTITIES.map(async (entity) => {
+      while (!signal.aborted) {
+        try {
+          await runResolver(db, entity, { holder: `${opts.holder}/${entity}`, runForMs: 3_600_000, idlePollMs: opts.idlePollMs, signal });
+        } catch (e) {
+          if (signal.aborted) return;
+          opts.onError?.(entity, e as Error);
+          await new Promise((r) => setTimeout(r, 200));
+        }
+      }
+    }),
+  );
 }
 
 /** A latch: `fire` wakes the current (or the next) `wait`. */

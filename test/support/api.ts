@@ -6,9 +6,8 @@ import { join } from 'node:path';
 import type { Knex } from 'knex';
 import { buildApp } from '../../api/app';
 import { lazyTemporal } from '../../api/temporal-access';
-import { RESOLVER_ENTITIES } from '../../contracts/resolver';
 import { ResolutionWatcher } from '../../engine/identity/read-your-writes';
-import { runResolver } from '../../engine/identity/resolver';
+import { runResolversUntil } from '../../engine/identity/resolver';
 import { log, requireEnv, testDb } from './env';
 
 /**
@@ -32,26 +31,23 @@ export async function testApi(opts: { db?: Knex; taskQueue?: string; importDirs?
     resolution: { watcher, waitMs: opts.resolveWaitMs ?? 10_000 },
   });
   const stop = new AbortController();
-  const resolvers = opts.resolvers === false ? [] : RESOLVER_ENTITIES.map((entity) => inProcessResolver(db, entity, stop.signal));
+  const resolvers =
+    opts.resolvers === false
+      ? Promise.resolve()
+      : runResolversUntil(db, stop.signal, {
+          holder: `test-api/${process.pid}/${randomBytes(4).toString('hex')}`,
+          idlePollMs: 200,
+          onError: (entity, e) => log.error({ err: e.message, entity }, 'test resolver failed; restarting'),
+        });
   return {
     app,
     dataDir,
     close: async () => {
       stop.abort();
-      await Promise.all(resolvers);
+      await resolvers;
       await app.close();
       await watcher.close();
       await temporal.close();
     },
   };
-}
-
-async function inProcessResolver(db: Knex, entity: (typeof RESOLVER_ENTITIES)[number], signal: AbortSignal): Promise<void> {
-  const holder = `test-api/${process.pid}/${randomBytes(4).toString('hex')}/${entity}`;
-  while (!signal.aborted) {
-    await runResolver(db, entity, { holder, runForMs: 60_000, idlePollMs: 200, signal }).catch((e) => {
-      if (!signal.aborted) log.error({ err: (e as Error).message, entity }, 'test resolver failed; restarting');
-    });
-    if (!signal.aborted) await new Promise((r) => setTimeout(r, 200));
-  }
 }
