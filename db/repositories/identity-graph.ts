@@ -2,7 +2,8 @@
  * The identity graph in Postgres: record nodes, links with their decisions, do-not-link pairs
  * and the append-only decision log. Set-based statements only (arrays in, unnest out).
  */
-import { listParam, type PgConn } from '../pg-transaction';
+import type { Knex } from 'knex';
+import { listParam, withPgConn, type PgConn } from '../pg-transaction';
 
 export interface LinkRow {
   node: string;
@@ -59,6 +60,22 @@ export async function lockNodes(conn: PgConn, nodes: Iterable<string>, space: 'g
 /** Every incremental resolution holds the graph shared; a rebuild waits for them and holds it alone. */
 export async function lockGraph(conn: PgConn, mode: 'shared' | 'exclusive'): Promise<void> {
   await conn.query(mode === 'shared' ? `SELECT pg_advisory_xact_lock_shared(${GRAPH_LOCK})` : `SELECT pg_advisory_xact_lock(${GRAPH_LOCK})`);
+}
+
+/**
+ * Holds the graph exclusively across several transactions (a full recompute's graph and profile
+ * commits): a session lock on a connection of its own, released when `fn` ends — or by Postgres
+ * when the session dies with its process.
+ */
+export async function holdGraph<T>(db: Knex, fn: () => Promise<T>): Promise<T> {
+  return withPgConn(db, async (conn) => {
+    await conn.query(`SELECT pg_advisory_lock(${GRAPH_LOCK})`);
+    try {
+      return await fn();
+    } finally {
+      await conn.query(`SELECT pg_advisory_unlock(${GRAPH_LOCK})`).catch(() => undefined);
+    }
+  });
 }
 
 const LINK_COLUMNS = 'node, identity, seq::float8 AS seq, field, outcome, rule, observed_at';

@@ -116,7 +116,36 @@ export function valuesAt(record: Record<string, unknown>, path: string): string[
   return level.flatMap((v) => (Array.isArray(v) ? v : [v])).filter((v): v is string => typeof v === 'string');
 }
 
-export function recordScope(scope: RecordScope, facts: RecordFacts): string | undefined {
+/**
+ * The SQL/JSON path that selects what `valuesAt(record, field)` reads, and whether the result's
+ * arrays are flattened one level (what valuesAt does at the end of an ordinary path). Lax mode
+ * walks one level of arrays at each step, as valuesAt does; `identityMap.X` reads the `id` of
+ * each entry of the array X only.
+ */
+export function identityFieldPath(field: string): { path: string; flatten: boolean } {
+  const parts = field.split('.');
+  const quoted = parts.map((p) => JSON.stringify(p));
+  if (parts[0] === 'identityMap' && parts.length === 2) return { path: `strict $.${quoted.join('.')}[*] ? (exists(@."id"))."id"`, flatten: false };
+  return { path: `lax $.${quoted.join('.')}`, flatten: true };
+}
+
+/** The strings of one identity field's path result (see identityFieldPath). */
+export function pathStrings(values: unknown, flatten: boolean): string[] {
+  if (!Array.isArray(values)) return [];
+  const out: string[] = [];
+  for (const v of values) {
+    if (typeof v === 'string') out.push(v);
+    else if (flatten && Array.isArray(v)) for (const w of v) if (typeof w === 'string') out.push(w);
+  }
+  return out;
+}
+
+/** The fields of an entity's linking namespaces, in extraction order. */
+export function identityFields(entity: Entity, config: IdentityConfig): string[] {
+  return [...new Set(config.namespaces.filter((ns) => ns.entity === entity && ns.links).flatMap((ns) => ns.fields))];
+}
+
+export function recordScope(scope: RecordScope, facts: Omit<RecordFacts, 'record'>): string | undefined {
   const instance = `${facts.sourceType ?? ''}/${facts.sourceInstanceId ?? ''}`.toLowerCase();
   switch (scope) {
     case 'none':
@@ -130,13 +159,21 @@ export function recordScope(scope: RecordScope, facts: RecordFacts): string | un
 
 /** The identities of one record, for the namespaces of its entity. */
 export function extractIdentities(entity: Entity, facts: RecordFacts, config: IdentityConfig, blocks: BlockList): RecordIdentities {
+  return extractIdentitiesOf(entity, facts, (field) => valuesAt(facts.record, field), config, blocks);
+}
+
+/**
+ * The same, from the values of each identity field (`valuesOf(field)` = `valuesAt(record, field)`),
+ * for callers that read only those fields (a full recompute reads them with `identityFieldPaths`).
+ */
+export function extractIdentitiesOf(entity: Entity, facts: Omit<RecordFacts, 'record'>, valuesOf: (field: string) => readonly string[], config: IdentityConfig, blocks: BlockList): RecordIdentities {
   const record = identityKey(RECORD_NAMESPACE[entity], facts.recordKey);
   const identities = new Map<IdentityKey, ExtractedIdentity>();
   const refused: RefusedIdentity[] = [];
   for (const ns of config.namespaces) {
     if (ns.entity !== entity || !ns.links) continue;
     for (const field of ns.fields) {
-      for (const raw of valuesAt(facts.record, field)) {
+      for (const raw of valuesOf(field)) {
         const n = normaliseIdentity(ns, raw, blocks);
         if (!n.ok) {
           refused.push({ namespace: ns.name, field, value: raw, reason: n.reason });

@@ -315,7 +315,7 @@ function cmp(a: string, b: string): number {
 }
 
 /** A canonical order for decisions (by link), so resolutions compare equal whatever the component order. */
-function sortResolution(r: Resolution): Resolution {
+export function sortResolution(r: Resolution): Resolution {
   r.decisions.sort((x, y) => x.link.seq - y.link.seq || cmp(x.link.record, y.link.record) || cmp(x.link.identity, y.link.identity));
   return r;
 }

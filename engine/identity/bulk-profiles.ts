@@ -1,58 +1,85 @@
 /**
- * Profiles for a whole entity at once (a rebuild): materialised in memory from the fragments the
- * full recompute already read, COPYed, and people's account links written with set-based SQL —
+ * Profiles for a whole entity at once (a rebuild): materialised from the records streamed once,
+ * COPYed into a shadow table swapped in, and people's account links written with set-based SQL —
  * the same rows the incremental path writes (personRow / accountRow / relinkPeople), without a
  * round trip per profile. Lead-to-account matching runs for the people no source links.
  */
+import type { Knex } from 'knex';
 import type { IdentityConfig } from '../../domain/identity/config';
 import { ENTITY_TABLES, RECORD_NAMESPACE } from '../../domain/identity/config';
-import type { IdentityKey } from '../../domain/identity/resolve';
 import { resolveHierarchy } from '../../domain/profiles/hierarchy';
 import type { Fragment } from '../../domain/profiles/merge-policy';
 import { copyArray, CopyBuffer, copyValue, type PgConn } from '../../db/pg-transaction';
-import { accountRow, personRow, provenanceByRecord, relinkPeople } from './profiles';
+import { createShadow, recordRebuiltProfiles, storedFragments, swapShadow } from '../../db/repositories/identity-rebuild';
+import { accountRow, personRow, provenanceByRecord, relinkPeople, type AccountRow } from './profiles';
 import type { FullResolution } from './rebuild';
 
 const FLUSH = 20_000;
 
-/** Writes every profile of the entity (replacing the old ones); returns how many. */
-export async function writeProfilesInBulk(conn: PgConn, config: IdentityConfig, full: FullResolution, cause: string): Promise<number> {
-  const { entity } = full;
-  // Clusters: anchor → members (records) and size (records and identities joined).
-  const members = new Map<string, { anchor: IdentityKey; records: IdentityKey[]; size: number }>();
-  for (const [node, anchor] of full.resolution.clusterOf) {
-    const profileId = full.profileOf.get(node) ?? (full.evidence.records.has(anchor) ? full.profileOf.get(anchor) : undefined);
-    if (!profileId) continue;
-    let m = members.get(profileId);
-    if (!m) members.set(profileId, (m = { anchor, records: [], size: 0 }));
-    m.size++;
-    if (full.evidence.records.has(node)) m.records.push(node);
-  }
-  for (const [node, profileId] of full.profileOf) if (!members.has(profileId)) members.set(profileId, { anchor: node, records: [node], size: 1 });
-  const fragmentsOf = (records: IdentityKey[]): Fragment[] => records.map((r) => full.fragments!.get(r)!);
-
+/**
+ * Writes every profile of the entity into a shadow of its table and swaps it in; returns how many.
+ * The records are streamed once: a profile is built as soon as its last record has arrived (most
+ * have one), so only multi-record profiles wait in memory. A record stored after the graph was
+ * read is not in it (it is queued, and the resolver adds it after the rebuild); a record deleted
+ * since leaves its profile built from the others.
+ */
+export async function writeProfilesInBulk(db: Knex, conn: PgConn, config: IdentityConfig, full: FullResolution, cause: string): Promise<number> {
+  const { entity, table: graph } = full;
+  const { anchorOf } = full.resolution;
+  // Per anchor: nodes in its cluster (records and the identities they link) and records.
+  const size = new Int32Array(graph.nodeCount);
+  for (let i = 0; i < graph.nodeCount; i++) size[anchorOf[i]!]!++;
+  const recordsIn = new Int32Array(graph.nodeCount);
+  for (const r of full.records) recordsIn[anchorOf[r]!]!++;
+  const pending = new Map<number, Fragment[]>();
+  const built: Array<{ anchor: number; frags: Fragment[] }> = [];
   const table = ENTITY_TABLES[entity].profiles;
-  await conn.query(`CREATE TEMP TABLE rebuild_previous_profiles ON COMMIT DROP AS SELECT profile_id FROM ${table}`);
-  await conn.query(`DELETE FROM ${table}`);
+  await createShadow(conn, table);
 
-  if (entity === 'person') {
-    const out = new CopyBuffer(conn, 'person_profile (profile_id, anchor, attributes, provenance, record_keys, person_types, identity_count)', FLUSH);
-    for (const [profileId, m] of members) {
-      const r = personRow(config, profileId, m.anchor, fragmentsOf(m.records), m.size);
-      await out.add(`${profileId}\t${copyValue(r.anchor)}\t${copyValue(JSON.stringify(r.m.attributes))}\t${copyValue(JSON.stringify(provenanceByRecord(r.m.provenance)))}\t${copyArray(r.recordKeys)}\t${copyArray(r.types)}\t${r.count}\n`);
+  const personRows = new CopyBuffer(conn, `${table}_next (profile_id, anchor, attributes, provenance, record_keys, person_types, identity_count)`, FLUSH);
+  const accounts: AccountRow[] = [];
+  const build = async (anchor: number, frags: Fragment[]) => {
+    const profileId = full.profileIdOf(anchor);
+    const key = graph.keys[anchor]!;
+    if (entity === 'person') {
+      const r = personRow(config, profileId, key, frags, size[anchor]!);
+      await personRows.add(`${profileId}\t${copyValue(r.anchor)}\t${copyValue(JSON.stringify(r.m.attributes))}\t${copyValue(JSON.stringify(provenanceByRecord(r.m.provenance)))}\t${copyArray(r.recordKeys)}\t${copyArray(r.types)}\t${r.count}\n`);
+    } else accounts.push(accountRow(config, profileId, key, frags, size[anchor]!));
+  };
+  const ns = `${RECORD_NAMESPACE[entity]}:`;
+  for await (const rows of storedFragments(db, ENTITY_TABLES[entity].records)) {
+    for (const row of rows) {
+      const node = graph.indexOf(ns + row.record_key);
+      if (node === undefined || !graph.isRecord(node)) continue;
+      const anchor = anchorOf[node]!;
+      const fragment: Fragment = { recordKey: row.record_key, sourceInstanceId: row.source_instance_id, updatedAt: row.updated_at.toISOString(), record: row.record };
+      if (recordsIn[anchor] === 1) {
+        await build(anchor, [fragment]);
+        continue;
+      }
+      const frags = pending.get(anchor) ?? pending.set(anchor, []).get(anchor)!;
+      frags.push(fragment);
+      if (frags.length === recordsIn[anchor]) {
+        pending.delete(anchor);
+        built.push({ anchor, frags });
+      }
+      if (built.length >= 1_000) for (const b of built.splice(0)) await build(b.anchor, b.frags);
     }
-    await out.flush();
-    await relinkAll(conn, config);
-  } else {
-    const rows = [...members].map(([profileId, m]) => accountRow(config, profileId, m.anchor, fragmentsOf(m.records), m.size));
+  }
+  for (const b of built.splice(0)) await build(b.anchor, b.frags);
+  for (const [anchor, frags] of pending) await build(anchor, frags);
+  await personRows.flush();
+
+  if (entity === 'account') {
     const parentOf = new Map<string, string | null>();
-    for (const r of rows) {
-      const p = r.parentKey ? full.profileOf.get(`${RECORD_NAMESPACE.account}:${r.parentKey}`) ?? null : null;
+    for (const r of accounts) {
+      const parent = r.parentKey ? graph.indexOf(ns + r.parentKey) : undefined;
+      const p = parent !== undefined && graph.isRecord(parent) ? full.profileIdOf(parent) : null;
       parentOf.set(r.profileId, p === r.profileId ? null : p);
     }
     const h = resolveHierarchy(parentOf);
-    const out = new CopyBuffer(conn, 'account_profile (profile_id, anchor, attributes, provenance, record_keys, identity_count, parent_profile_id, ultimate_parent_id, hierarchy_depth, in_cycle, match_domains, match_names)', FLUSH);
-    for (const r of rows) {
+    const out = new CopyBuffer(conn, `${table}_next (profile_id, anchor, attributes, provenance, record_keys, identity_count, parent_profile_id, ultimate_parent_id, hierarchy_depth, in_cycle, match_domains, match_names)`, FLUSH);
+    for (const r of accounts) {
       const node = h.nodes.get(r.profileId)!;
       await out.add(
         `${r.profileId}\t${copyValue(r.anchor)}\t${copyValue(JSON.stringify(r.m.attributes))}\t${copyValue(JSON.stringify(provenanceByRecord(r.m.provenance)))}\t${copyArray(r.recordKeys)}\t${r.count}\t` +
@@ -61,14 +88,10 @@ export async function writeProfilesInBulk(conn: PgConn, config: IdentityConfig, 
     }
     await out.flush();
   }
-  await conn.query(`INSERT INTO profile_change (entity, profile_id, change, cause) SELECT $1, profile_id, 'upserted', $2 FROM ${table}`, [entity, cause]);
-  await conn.query(
-    `INSERT INTO profile_change (entity, profile_id, change, cause)
-     SELECT $1, o.profile_id, 'deleted', $2 FROM rebuild_previous_profiles o WHERE NOT EXISTS (SELECT 1 FROM ${table} t WHERE t.profile_id = o.profile_id)`,
-    [entity, cause],
-  );
-  await conn.query(`DROP TABLE rebuild_previous_profiles`);
-  return members.size;
+  const profiles = await recordRebuiltProfiles(conn, entity, table, cause);
+  await swapShadow(conn, table);
+  if (entity === 'person') await relinkAll(conn, config);
+  return profiles;
 }
 
 /**

@@ -1,54 +1,45 @@
 /**
- * Full recompute: every stored person and account resolved from scratch by the same resolver the
- * incremental path uses, keeping each record's and link's first-seen sequence (so ids stay what
- * they were). `fullResolution` only computes (tests compare it with the incremental graph);
- * `rebuildIdentityGraph` replaces the graph and all profiles with it (after a configuration change,
- * or for a first load).
+ * Full recompute: every stored person and account resolved from scratch with the same rules the
+ * incremental path applies (domain/identity/resolve-indexed.ts equals resolve.ts decision for
+ * decision), keeping each record's and link's first-seen sequence (so ids stay what they were).
+ *
+ * `fullResolution` only computes (tests compare it with the incremental graph).
+ * `rebuildIdentityGraph` replaces the graph and then the profiles with it (after a configuration
+ * change, or for a first load), without stopping the world:
+ * 1. narrow reads: each record's identity fields selected by SQL/JSON path, never its JSON;
+ * 2. resolution over interned integer ids and typed arrays;
+ * 3. the graph COPYed into shadow tables, indexed, and swapped in — graph ready (one commit);
+ * 4. profiles built from the records streamed once, COPYed into shadows and swapped in —
+ *    profiles ready (a second commit).
+ * Ingestion goes on throughout (it only stores and queues); the resolvers wait for the graph lock,
+ * held from 1 to 4, and drain what was queued meanwhile once it is released.
  */
 import type { Knex } from 'knex';
 import { ENTITIES, ENTITY_TABLES, RECORD_NAMESPACE, type Entity, type IdentityConfig } from '../../domain/identity/config';
-import { extractIdentities, type ExtractedIdentity } from '../../domain/identity/extract';
+import { extractIdentitiesOf, identityFieldPath, identityFields, pathStrings, type ExtractedIdentity } from '../../domain/identity/extract';
 import { profileIdOf } from '../../domain/identity/profile-id';
-import { resolveAll, type Evidence, type IdentityKey, type Link, type Resolution } from '../../domain/identity/resolve';
+import type { IdentityKey, RejectionRule } from '../../domain/identity/resolve';
+import { EvidenceTable, OUTCOMES, resolveIndexed, type IndexedResolution } from '../../domain/identity/resolve-indexed';
 import { copyArray, CopyBuffer, copyValue, inPgTransaction, type PgConn } from '../../db/pg-transaction';
 import { loadIdentityConfig } from '../../db/repositories/identity-config';
-import { lockGraph } from '../../db/repositories/identity-graph';
+import { holdGraph } from '../../db/repositories/identity-graph';
+import { createShadow, doNotLinkOf, laterLinkSeqs, narrowRecords, reserveSeqs, swapShadow } from '../../db/repositories/identity-rebuild';
 import { blockListOf, linkingRules } from './resolve-records';
-import type { Fragment } from '../../domain/profiles/merge-policy';
 import { writeProfilesInBulk } from './bulk-profiles';
 
 export interface FullResolution {
   entity: Entity;
-  evidence: Evidence;
-  resolution: Resolution;
-  /** record node → profile id */
-  profileOf: Map<IdentityKey, string>;
-  fields: Map<string, string>;
-  scopes: Map<IdentityKey, string>;
-  /** Each record's stored row, when asked for (a rebuild materialises profiles from them). */
-  fragments?: Map<IdentityKey, Fragment>;
-}
-
-const FETCH = 20_000;
-
-async function* storedRecords(conn: PgConn, entity: Entity, instances?: string[]) {
-  const accountKey = entity === 'person' ? 'account_key' : 'NULL::text AS account_key';
-  await conn.query(
-    `DECLARE identity_rebuild NO SCROLL CURSOR FOR
-       SELECT record_key, source_type, source_instance_id, ${accountKey}, record, coalesce(source_updated_at, received_at) AS updated_at,
-              extract(epoch FROM created_at)::float8 AS created
-         FROM ${ENTITY_TABLES[entity].records} WHERE NOT is_deleted${instances ? ' AND source_instance_id = ANY($1::text[])' : ''}`,
-    instances ? [instances] : [],
-  );
-  try {
-    for (;;) {
-      const { rows } = await conn.query(`FETCH ${FETCH} FROM identity_rebuild`);
-      if (!rows.length) break;
-      yield rows as Array<{ record_key: string; source_type: string | null; source_instance_id: string | null; account_key: string | null; record: Record<string, unknown>; updated_at: Date; created: number }>;
-    }
-  } finally {
-    await conn.query('CLOSE identity_rebuild');
-  }
+  /** Every record and identity, interned; links in the order they were read. */
+  table: EvidenceTable;
+  resolution: IndexedResolution;
+  /** The record nodes (indices into `table`), in read order, and the range of each one's links. */
+  records: Int32Array;
+  linkStart: Int32Array;
+  linkEnd: Int32Array;
+  /** Per link: the record field it came from. */
+  linkFields: string[];
+  /** The profile id of a node's cluster (named after its anchor). */
+  profileIdOf(node: number): string;
 }
 
 /**
@@ -56,53 +47,93 @@ async function* storedRecords(conn: PgConn, entity: Entity, instances?: string[]
  * read). `instances` restricts it to the records of some source instances — a full recompute of
  * their components only when nothing outside them links to them (tests that own their instances).
  */
-export async function fullResolution(conn: PgConn, config: IdentityConfig, entity: Entity, opts: { keepFragments?: boolean; instances?: string[] } = {}): Promise<FullResolution> {
-  const ns = RECORD_NAMESPACE[entity];
-  const heldRecords = await conn.query(`SELECT node, first_seen::float8 AS s FROM identity_record WHERE entity = $1`, [entity]);
-  const heldLinks = await conn.query(`SELECT node, identity, seq::float8 AS s FROM identity_link WHERE node LIKE $1`, [`${ns}:%`]);
-  const dnl = await conn.query(`SELECT a, b FROM identity_do_not_link WHERE entity = $1`, [entity]);
-
-  const firstSeenHeld = new Map<string, number>(heldRecords.rows.map((r: { node: string; s: number }) => [r.node, r.s]));
-  const seqHeld = new Map<string, number>(heldLinks.rows.map((r: { node: string; identity: string; s: number }) => [`${r.node}\u0000${r.identity}`, r.s]));
-  const observed: Array<{ node: IdentityKey; scope: string | undefined; identities: ExtractedIdentity[]; created: number }> = [];
+export async function fullResolution(conn: PgConn, config: IdentityConfig, entity: Entity, opts: { instances?: string[] } = {}): Promise<FullResolution> {
+  const nodePrefix = `${RECORD_NAMESPACE[entity]}:`;
+  const fields = identityFields(entity, config);
+  const paths = fields.map(identityFieldPath);
+  const fieldIndex = new Map(fields.map((f, i) => [f, i]));
   const blocks = blockListOf(config);
-  const fragments = opts.keepFragments ? new Map<IdentityKey, Fragment>() : undefined;
-  for await (const rows of storedRecords(conn, entity, opts.instances)) {
-    for (const r of rows) {
-      const x = extractIdentities(entity, { recordKey: r.record_key, sourceType: r.source_type, sourceInstanceId: r.source_instance_id, accountKey: r.account_key, record: r.record }, config, blocks);
-      observed.push({ node: x.record, scope: x.scope, identities: x.identities, created: r.created });
-      fragments?.set(x.record, { recordKey: r.record_key, sourceInstanceId: r.source_instance_id, updatedAt: r.updated_at.toISOString(), record: r.record });
+  const laterSeq = new Map((await laterLinkSeqs(conn, nodePrefix)).map((l) => [`${l.node}\u0000${l.identity}`, l.seq]));
+
+  const table = new EvidenceTable();
+  const records: number[] = [];
+  const linkStart: number[] = [];
+  const linkEnd: number[] = [];
+  const linkFields: string[] = [];
+  const add = (node: IdentityKey, seen: number, scope: string | undefined, identities: ExtractedIdentity[]) => {
+    const r = table.addRecord(node, seen, scope);
+    records.push(r);
+    linkStart.push(table.linkCount);
+    for (const i of identities) {
+      table.addLink(r, i.key, laterSeq.get(`${node}\u0000${i.key}`) ?? seen);
+      linkFields.push(i.field);
+    }
+    linkEnd.push(table.linkCount);
+  };
+  // Records the graph does not hold yet get sequence numbers after the read, in storage order (then key).
+  const fresh: Array<{ node: IdentityKey; scope: string | undefined; identities: ExtractedIdentity[]; created: number }> = [];
+  const reads = narrowRecords(conn, {
+    table: ENTITY_TABLES[entity].records,
+    hasAccountKey: entity === 'person',
+    nodePrefix,
+    paths: paths.map((p) => p.path),
+    ...(opts.instances ? { instances: opts.instances } : {}),
+  });
+  for await (const rows of reads) {
+    for (const row of rows) {
+      const valuesOf = (field: string) => {
+        const i = fieldIndex.get(field)!;
+        return pathStrings(row.values[i], paths[i]!.flatten);
+      };
+      const x = extractIdentitiesOf(entity, { recordKey: row.record_key, sourceType: row.source_type, sourceInstanceId: row.source_instance_id, accountKey: row.account_key }, valuesOf, config, blocks);
+      if (row.first_seen === null) fresh.push({ node: x.record, scope: x.scope, identities: x.identities, created: row.created });
+      else add(x.record, row.first_seen, x.scope, x.identities);
     }
   }
-  // Records seen for the first time get sequence numbers now, in storage order (then key).
-  const fresh = observed.filter((o) => !firstSeenHeld.has(o.node)).sort((a, b) => a.created - b.created || (a.node < b.node ? -1 : a.node > b.node ? 1 : 0));
-  let next = fresh.length ? Number((await conn.query(`SELECT setval('identity_seq', nextval('identity_seq') + $1::bigint - 1)::float8 AS last`, [fresh.length])).rows[0].last) - fresh.length + 1 : 0;
-  for (const o of fresh) firstSeenHeld.set(o.node, next++);
-  const records = new Map<IdentityKey, number>();
-  const scopes = new Map<IdentityKey, string>();
-  const fields = new Map<string, string>();
-  const links: Link[] = [];
-  for (const o of observed) {
-    const seen = firstSeenHeld.get(o.node)!;
-    records.set(o.node, seen);
-    if (o.scope !== undefined) scopes.set(o.node, o.scope);
-    for (const i of o.identities) {
-      const id = `${o.node}\u0000${i.key}`;
-      links.push({ record: o.node, identity: i.key, seq: seqHeld.get(id) ?? seen });
-      fields.set(id, i.field);
-    }
+  fresh.sort((a, b) => a.created - b.created || (a.node < b.node ? -1 : a.node > b.node ? 1 : 0));
+  let next = await reserveSeqs(conn, fresh.length);
+  for (const f of fresh) add(f.node, next++, f.scope, f.identities);
+
+  const resolution = resolveIndexed(table, linkingRules(config, await doNotLinkOf(conn, entity)));
+  const ids = new Map<number, string>();
+  const profileIdOfNode = (node: number): string => {
+    const anchor = resolution.anchorOf[node]!;
+    let id = ids.get(anchor);
+    if (id === undefined) ids.set(anchor, (id = profileIdOf(table.keys[anchor]!)));
+    return id;
+  };
+  return {
+    entity,
+    table,
+    resolution,
+    records: Int32Array.from(records),
+    linkStart: Int32Array.from(linkStart),
+    linkEnd: Int32Array.from(linkEnd),
+    linkFields,
+    profileIdOf: profileIdOfNode,
+  };
+}
+
+/** Each record's profile id, by record node. */
+export function profilesByRecord(full: FullResolution): Map<IdentityKey, string> {
+  const out = new Map<IdentityKey, string>();
+  for (const r of full.records) out.set(full.table.keys[r]!, full.profileIdOf(r));
+  return out;
+}
+
+/** Each link's decision, by link index. */
+export function* linkDecisions(full: FullResolution): Iterable<{ record: IdentityKey; identity: IdentityKey; seq: number; field: string; outcome: (typeof OUTCOMES)[number]; rule: RejectionRule | null }> {
+  const { linkRecord, linkIdentity, linkSeq } = full.table.columns();
+  for (let l = 0; l < linkSeq.length; l++) {
+    yield {
+      record: full.table.keys[linkRecord[l]!]!,
+      identity: full.table.keys[linkIdentity[l]!]!,
+      seq: linkSeq[l]!,
+      field: full.linkFields[l]!,
+      outcome: OUTCOMES[full.resolution.outcome[l]!]!,
+      rule: full.resolution.rules.get(l) ?? null,
+    };
   }
-  const evidence: Evidence = { records, links, scopes };
-  const resolution = resolveAll(evidence, linkingRules(config, dnl.rows.map((r: { a: string; b: string }) => [r.a, r.b] as const)));
-  const profileOf = new Map<IdentityKey, string>();
-  const anchorIds = new Map<IdentityKey, string>();
-  for (const node of records.keys()) {
-    const anchor = resolution.clusterOf.get(node) ?? node;
-    let id = anchorIds.get(anchor);
-    if (!id) anchorIds.set(anchor, (id = profileIdOf(anchor)));
-    profileOf.set(node, id);
-  }
-  return { entity, evidence, resolution, profileOf, fields, scopes, ...(fragments ? { fragments } : {}) };
 }
 
 export interface RebuildResult {
@@ -110,65 +141,91 @@ export interface RebuildResult {
   records: number;
   links: number;
   profiles: number;
+  /** This entity's phases: read + resolve, graph COPYed into the shadows, profiles built and swapped in. */
   ms: { resolve: number; graph: number; profiles: number };
+  /** Since the rebuild started: the new graph (both entities, indexed, swapped in) committed. */
+  graphReadyMs: number;
+  /** Since the rebuild started: this entity's profiles committed. */
+  profilesReadyMs: number;
 }
 
-/** Replaces the graph and the profiles of both entities with a full recompute. */
+/**
+ * Replaces the graph, then the profiles, of both entities with a full recompute. Resolutions in
+ * flight finish first; none starts until the profiles are in (the graph lock is held across both
+ * commits). Nothing else waits: ingestion stores and queues, and readers see the previous graph
+ * and profiles until each swap.
+ */
 export async function rebuildIdentityGraph(db: Knex, opts: { actor?: string } = {}): Promise<RebuildResult[]> {
   const config = await loadIdentityConfig(db);
-  const out: RebuildResult[] = [];
-  for (const entity of ENTITIES) out.push(await rebuildEntity(db, config, entity, opts.actor ?? 'rebuild'));
-  // Fresh statistics: the incremental path's plans depend on them after a bulk rewrite.
-  await db.raw('ANALYZE identity_record, identity_link, identity_decision, person_profile, account_profile, profile_account_link');
-  return out;
+  const actor = opts.actor ?? 'rebuild';
+  return holdGraph(db, async () => {
+    const t0 = performance.now();
+    const resolved = await inPgTransaction(db, async (conn) => {
+      await createShadow(conn, 'identity_record');
+      await createShadow(conn, 'identity_link');
+      const out: Array<{ full: FullResolution; resolveMs: number; graphMs: number }> = [];
+      for (const entity of ENTITIES) {
+        const t = performance.now();
+        const full = await fullResolution(conn, config, entity);
+        const resolveMs = performance.now() - t;
+        await writeGraph(conn, full, actor);
+        out.push({ full, resolveMs, graphMs: performance.now() - t - resolveMs });
+      }
+      await swapShadow(conn, 'identity_record');
+      await swapShadow(conn, 'identity_link');
+      return out;
+    });
+    const graphReadyMs = performance.now() - t0;
+    const results: RebuildResult[] = [];
+    for (const { full, resolveMs, graphMs } of resolved) {
+      const t = performance.now();
+      const profiles = await inPgTransaction(db, (conn) => writeProfilesInBulk(db, conn, config, full, actor));
+      results.push({
+        entity: full.entity,
+        records: full.records.length,
+        links: full.table.linkCount,
+        profiles,
+        ms: { resolve: resolveMs, graph: graphMs, profiles: performance.now() - t },
+        graphReadyMs,
+        profilesReadyMs: performance.now() - t0,
+      });
+    }
+    // Fresh statistics: the incremental path's plans depend on them after a bulk rewrite.
+    await db.raw('ANALYZE identity_decision, profile_account_link');
+    return results;
+  });
 }
 
-async function rebuildEntity(db: Knex, config: IdentityConfig, entity: Entity, actor: string): Promise<RebuildResult> {
-  const t0 = performance.now();
-  let resolveMs = 0;
-  let full!: FullResolution;
-  const written = await inPgTransaction(db, async (conn) => {
-    // Resolutions in flight finish first, and none starts until the rebuild commits. Nothing else
-    // waits: ingestion stores and queues (the resolvers catch up after the commit), and readers see
-    // the previous graph and profiles until then (the rewrite takes row locks only, never a table's).
-    await lockGraph(conn, 'exclusive');
-    full = await fullResolution(conn, config, entity, { keepFragments: true });
-    const tResolved = performance.now();
-    const ns = `${RECORD_NAMESPACE[entity]}:%`;
-    await conn.query(`DELETE FROM identity_link WHERE node LIKE $1`, [ns]);
-    await conn.query(`DELETE FROM identity_record WHERE entity = $1`, [entity]);
-    const outcome = new Map(full.resolution.decisions.map((d) => [`${d.link.record}\u0000${d.link.identity}`, d]));
-    const now = new Date().toISOString();
-    const records = new CopyBuffer(conn, 'identity_record (node, entity, record_key, scope, first_seen, profile_id)');
-    const links = new CopyBuffer(conn, 'identity_link (node, identity, seq, field, outcome, rule, observed_at)');
-    const log = new CopyBuffer(conn, 'identity_decision (entity, kind, node, identity, seq, identities, scope, rule, profile_id, actor)');
-    for (const [node, seen] of full.evidence.records) {
-      await records.add(`${copyValue(node)}\t${entity}\t${copyValue(node.slice(node.indexOf(':') + 1))}\t${copyValue(full.scopes.get(node) ?? null)}\t${seen}\t${full.profileOf.get(node)}\n`);
-    }
-    await records.flush();
-    const byRecord = new Map<IdentityKey, Link[]>();
-    for (const l of full.evidence.links) {
-      const d = outcome.get(`${l.record}\u0000${l.identity}`)!;
-      await links.add(`${copyValue(l.record)}\t${copyValue(l.identity)}\t${l.seq}\t${copyValue(full.fields.get(`${l.record}\u0000${l.identity}`)!)}\t${d.outcome}\t${copyValue(d.rule ?? null)}\t${now}\n`);
-      const list = byRecord.get(l.record);
-      if (list) list.push(l);
-      else byRecord.set(l.record, [l]);
-    }
-    await links.flush();
-    // The log: one observation per record as the rebuild saw it, and each rejected link with its rule.
-    for (const [node, seen] of full.evidence.records) {
-      const ids = (byRecord.get(node) ?? []).map((l) => l.identity);
-      await log.add(`${entity}\tobserve\t${copyValue(node)}\t\\N\t${seen}\t${copyArray(ids)}\t${copyValue(full.scopes.get(node) ?? null)}\t\\N\t${full.profileOf.get(node)}\t${copyValue(actor)}\n`);
-    }
-    for (const d of full.resolution.decisions) {
-      if (d.outcome !== 'rejected') continue;
-      await log.add(`${entity}\treject\t${copyValue(d.link.record)}\t${copyValue(d.link.identity)}\t${d.link.seq}\t\\N\t\\N\t${copyValue(d.rule ?? null)}\t${full.profileOf.get(d.link.record)}\t${copyValue(actor)}\n`);
-    }
-    await log.flush();
-    resolveMs = tResolved - t0;
-    const t1 = performance.now();
-    const profiles = await writeProfilesInBulk(conn, config, full, actor);
-    return { profiles, graphMs: t1 - t0 - resolveMs, profilesMs: performance.now() - t1 };
-  });
-  return { entity, records: full.evidence.records.size, links: full.evidence.links.length, profiles: written.profiles, ms: { resolve: resolveMs, graph: written.graphMs, profiles: written.profilesMs } };
+/** One entity's graph into the shadows, and the decision log's entries for the rebuild. */
+async function writeGraph(conn: PgConn, full: FullResolution, actor: string): Promise<void> {
+  const { entity, table } = full;
+  const { linkRecord, linkIdentity, linkSeq } = table.columns();
+  const now = new Date().toISOString();
+  const records = new CopyBuffer(conn, 'identity_record_next (node, entity, record_key, scope, first_seen, profile_id)');
+  for (const r of full.records) {
+    const node = table.keys[r]!;
+    await records.add(`${copyValue(node)}\t${entity}\t${copyValue(node.slice(node.indexOf(':') + 1))}\t${copyValue(table.scopeOf(r) ?? null)}\t${table.recordSeqOf(r)}\t${full.profileIdOf(r)}\n`);
+  }
+  await records.flush();
+  const links = new CopyBuffer(conn, 'identity_link_next (node, identity, seq, field, outcome, rule, observed_at)');
+  for (let l = 0; l < linkSeq.length; l++) {
+    const rule = full.resolution.rules.get(l) ?? null;
+    await links.add(`${copyValue(table.keys[linkRecord[l]!]!)}\t${copyValue(table.keys[linkIdentity[l]!]!)}\t${linkSeq[l]}\t${copyValue(full.linkFields[l]!)}\t${OUTCOMES[full.resolution.outcome[l]!]}\t${copyValue(rule)}\t${now}\n`);
+  }
+  await links.flush();
+  // The log: one observation per record as the rebuild saw it, and each rejected link with its rule.
+  const log = new CopyBuffer(conn, 'identity_decision (entity, kind, node, identity, seq, identities, scope, rule, profile_id, actor)');
+  for (let i = 0; i < full.records.length; i++) {
+    const r = full.records[i]!;
+    const ids: string[] = [];
+    for (let l = full.linkStart[i]!; l < full.linkEnd[i]!; l++) ids.push(table.keys[linkIdentity[l]!]!);
+    await log.add(`${entity}\tobserve\t${copyValue(table.keys[r]!)}\t\\N\t${table.recordSeqOf(r)}\t${copyArray(ids)}\t${copyValue(table.scopeOf(r) ?? null)}\t\\N\t${full.profileIdOf(r)}\t${copyValue(actor)}\n`);
+  }
+  const key = (l: number) => [table.keys[linkRecord[l]!]!, table.keys[linkIdentity[l]!]!] as const;
+  const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+  const rejected = [...full.resolution.rules].sort(([a], [b]) => linkSeq[a]! - linkSeq[b]! || cmp(key(a)[0], key(b)[0]) || cmp(key(a)[1], key(b)[1]));
+  for (const [l, rule] of rejected) {
+    await log.add(`${entity}\treject\t${copyValue(table.keys[linkRecord[l]!]!)}\t${copyValue(table.keys[linkIdentity[l]!]!)}\t${linkSeq[l]}\t\\N\t\\N\t${copyValue(rule)}\t${full.profileIdOf(linkRecord[l]!)}\t${copyValue(actor)}\n`);
+  }
+  await log.flush();
 }

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { ENTITIES, ENTITY_TABLES, RECORD_NAMESPACE } from '../../domain/identity/config';
 import { loadIdentityConfig } from '../../db/repositories/identity-config';
 import { inPgTransaction } from '../../db/pg-transaction';
-import { fullResolution } from '../../engine/identity/rebuild';
+import { fullResolution, linkDecisions, profilesByRecord } from '../../engine/identity/rebuild';
 import { replayDecisionLog } from '../../engine/identity/replay-log';
 import { testDb } from './env';
 
@@ -23,24 +23,25 @@ export async function assertGraphMatchesRecompute(instances?: string[]): Promise
     await conn.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ');
     for (const entity of ENTITIES) {
       const full = await fullResolution(conn, config, entity, instances ? { instances } : {});
+      const profileOf = profilesByRecord(full);
       const replayed = await replayDecisionLog(conn, config, entity, instances?.map((i) => `@${i}.`));
       const held = new Map<string, string>(
         (await conn.query(`SELECT node, profile_id FROM identity_record WHERE entity = $1`, [entity])).rows.filter((r) => mine(r.node)).map((r) => [r.node, r.profile_id]),
       );
-      assert.equal(held.size, full.profileOf.size, `${entity}: the graph holds every stored record`);
-      for (const [node, p] of full.profileOf) {
+      assert.equal(held.size, profileOf.size, `${entity}: the graph holds every stored record`);
+      for (const [node, p] of profileOf) {
         assert.equal(held.get(node), p, `${entity} ${node}: incremental profile = full recompute`);
         assert.equal(replayed.get(node), p, `${entity} ${node}: decision-log replay = full recompute`);
       }
-      assert.equal(replayed.size, full.profileOf.size, `${entity}: the log replays to the same records`);
+      assert.equal(replayed.size, profileOf.size, `${entity}: the log replays to the same records`);
       const links = (await conn.query(`SELECT node, identity, outcome, rule FROM identity_link WHERE node LIKE $1`, [`${RECORD_NAMESPACE[entity]}:%`])).rows.filter((l) => mine(l.node));
-      const decided = new Map(full.resolution.decisions.map((d) => [`${d.link.record} ${d.link.identity}`, d]));
+      const decided = new Map([...linkDecisions(full)].map((d) => [`${d.record} ${d.identity}`, d]));
       assert.equal(links.length, decided.size, `${entity}: same links`);
       for (const l of links) {
         const d = decided.get(`${l.node} ${l.identity}`);
         assert.ok(d, `link ${l.node} → ${l.identity} is in the full recompute`);
         assert.equal(l.outcome, d.outcome, `${l.node} → ${l.identity}`);
-        assert.equal(l.rule, d.rule ?? null);
+        assert.equal(l.rule, d.rule);
       }
       const profiles = new Set(held.values());
       const table = ENTITY_TABLES[entity].profiles;
