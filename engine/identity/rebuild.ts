@@ -177,7 +177,9 @@ export async function rebuildIdentityGraph(db: Knex, opts: { actor?: string } = 
     });
     const graphReadyMs = performance.now() - t0;
     const results: RebuildResult[] = [];
-    for (const { full, resolveMs, graphMs } of resolved) {
+    // Accounts first: people's lead-to-account matching reads the account profiles.
+    const accountsFirst = [...resolved].sort((a, b) => Number(a.full.entity === 'person') - Number(b.full.entity === 'person'));
+    for (const { full, resolveMs, graphMs } of accountsFirst) {
       const t = performance.now();
       const profiles = await inPgTransaction(db, (conn) => writeProfilesInBulk(db, conn, config, full, actor));
       results.push({
