@@ -65,22 +65,40 @@ export function copyArray(values: readonly string[]): string {
   return copyValue(`{${values.map((v) => `"${v.replace(/["\\]/g, (c) => `\\${c}`)}"`).join(',')}}`);
 }
 
-/** COPY lines for one target, written in chunks of `every` rows as they are added. */
+/**
+ * COPY lines for one target, written in chunks of `every` rows as they are added. A full chunk
+ * is sent without waiting for Postgres to take it: the caller builds the next chunk meanwhile
+ * (at most one chunk in flight; the connection runs them in order). `flush` waits for all, and
+ * reports the first failure.
+ */
 export class CopyBuffer {
   private lines: string[] = [];
+  private inFlight: Promise<void> | null = null;
+  private failure: unknown = null;
 
   constructor(private readonly conn: PgConn, private readonly target: string, private readonly every = 50_000) {}
 
   async add(line: string): Promise<void> {
     this.lines.push(line);
-    if (this.lines.length >= this.every) await this.flush();
+    if (this.lines.length >= this.every) await this.send();
   }
 
   async flush(): Promise<void> {
+    await this.send();
+    await this.inFlight;
+    this.inFlight = null;
+    if (this.failure) throw this.failure;
+  }
+
+  private async send(): Promise<void> {
+    await this.inFlight;
+    if (this.failure) throw this.failure;
     if (!this.lines.length) return;
     const text = this.lines.join('');
     this.lines = [];
-    await copyRows(this.conn, this.target, text);
+    this.inFlight = copyRows(this.conn, this.target, text).catch((e: unknown) => {
+      this.failure ??= e;
+    });
   }
 }
 

@@ -177,26 +177,22 @@ async function rematerialisePeople(conn: PgConn, config: IdentityConfig, ids: st
   const counts = await identityCounts(conn, ids);
   const profiles = [...fragments.entries()];
   const rows = profiles.map(([profileId, frags]) => personRow(config, profileId, anchorOf(frags), frags.map(toFragment), counts.get(profileId) ?? frags.length));
-  await conn.query(
+  // Written only when the content changed (an unchanged profile keeps its row, version and no outbox entry).
+  const written = await conn.query(
     `INSERT INTO person_profile (profile_id, anchor, attributes, provenance, record_keys, person_types, identity_count)
-     SELECT p, a, at, pv, string_to_array(rk, chr(31)), string_to_array(ty, chr(31)), n
-       FROM unnest($1::uuid[], $2::text[], $3::jsonb[], $4::jsonb[], $5::text[], $6::text[], $7::int[]) AS t(p, a, at, pv, rk, ty, n)
+     SELECT p, a, at, pv, rk, ty, n FROM jsonb_to_recordset($1::jsonb) AS t(p uuid, a text, at jsonb, pv jsonb, rk text[], ty text[], n int)
      ON CONFLICT (profile_id) DO UPDATE SET anchor = excluded.anchor, attributes = excluded.attributes, provenance = excluded.provenance,
        record_keys = excluded.record_keys, person_types = excluded.person_types, identity_count = excluded.identity_count,
-       version = person_profile.version + 1, updated_at = now()`,
-    [
-      rows.map((r) => r.profileId),
-      rows.map((r) => r.anchor),
-      rows.map((r) => JSON.stringify(r.m.attributes)),
-      rows.map((r) => JSON.stringify(provenanceByRecord(r.m.provenance))),
-      rows.map((r) => listParam(r.recordKeys)),
-      rows.map((r) => listParam(r.types)),
-      rows.map((r) => r.count),
-    ],
+       version = person_profile.version + 1, updated_at = now()
+     WHERE (person_profile.anchor, person_profile.attributes, person_profile.provenance, person_profile.record_keys, person_profile.person_types, person_profile.identity_count)
+           IS DISTINCT FROM (excluded.anchor, excluded.attributes, excluded.provenance, excluded.record_keys, excluded.person_types, excluded.identity_count)
+     RETURNING profile_id`,
+    [JSON.stringify(rows.map((r) => ({ p: r.profileId, a: r.anchor, at: r.m.attributes, pv: provenanceByRecord(r.m.provenance), rk: r.recordKeys, ty: r.types, n: r.count })))],
   );
-  const jobChanges = await relinkPeople(conn, config, rows.map((r) => ({ profileId: r.profileId, recordKeys: r.recordKeys, attributes: r.m.attributes })));
-  await appendChanges(conn, 'person', rows.map((r) => r.profileId), cause);
-  return { upserted: rows.length, deleted, jobChanges };
+  const relinked = await relinkPeople(conn, config, rows.map((r) => ({ profileId: r.profileId, recordKeys: r.recordKeys, attributes: r.m.attributes })));
+  const changed = new Set<string>([...written.rows.map((r: { profile_id: string }) => r.profile_id), ...relinked.changed]);
+  await appendChanges(conn, 'person', [...changed], cause);
+  return { upserted: changed.size, deleted, jobChanges: relinked.jobChanges };
 }
 
 export async function appendChanges(conn: PgConn, entity: Entity, ids: string[], cause: string): Promise<void> {
@@ -223,10 +219,15 @@ const day = (v: unknown): string | null => (typeof v === 'string' && /^\d{4}-\d{
 /**
  * People's account links, rebuilt for these profiles: what the sources say (direct, relations,
  * opportunity contact roles), else an inferred match; a change of current employer is a job change:
- * the old links are kept as inactive history and a job_change event is recorded.
+ * the old links are kept as inactive history and a job_change event is recorded. Only people whose
+ * links differ from the stored ones are rewritten; they are returned with the job changes.
  */
-export async function relinkPeople(conn: PgConn, config: IdentityConfig, people: Array<{ profileId: string; recordKeys: string[]; attributes: Record<string, unknown> }>): Promise<number> {
-  if (!people.length) return 0;
+export async function relinkPeople(
+  conn: PgConn,
+  config: IdentityConfig,
+  people: Array<{ profileId: string; recordKeys: string[]; attributes: Record<string, unknown> }>,
+): Promise<{ jobChanges: number; changed: string[] }> {
+  if (!people.length) return { jobChanges: 0, changed: [] };
   const ids = people.map((p) => p.profileId);
   const ownerOf = new Map<string, string>();
   for (const p of people) for (const k of p.recordKeys) ownerOf.set(k, p.profileId);
@@ -320,7 +321,7 @@ export async function relinkPeople(conn: PgConn, config: IdentityConfig, people:
 
   const today = new Date().toISOString().slice(0, 10);
   const events: Array<{ profileId: string; details: object }> = [];
-  const final: Array<{ profileId: string; link: StoredLink }> = [];
+  let final: Array<{ profileId: string; link: StoredLink }> = [];
   for (const id of ids) {
     const now = links.get(id)!;
     const before = previous.get(id)!;
@@ -355,7 +356,15 @@ export async function relinkPeople(conn: PgConn, config: IdentityConfig, people:
       }
     }
   }
-  await conn.query(`DELETE FROM profile_account_link WHERE person_profile_id = ANY($1::uuid[])`, [ids]);
+  // Only the people whose links differ from what is stored are rewritten.
+  const linkKey = (l: StoredLink) =>
+    [l.accountRecordKey, l.via, l.sourceKey, l.role ?? '', l.isPrimary, l.isActive, l.startDate ?? '', l.endDate ?? '', l.score === null ? '' : Math.fround(l.score), (l.evidence ?? []).join('\u001f')].join('\u0000');
+  const keysOf = (ls: StoredLink[]) => ls.map(linkKey).sort().join('\u0001');
+  const finalOf = new Map<string, StoredLink[]>(ids.map((id) => [id, []]));
+  for (const f of final) finalOf.get(f.profileId)!.push(f.link);
+  const changed = new Set(ids.filter((id) => keysOf(finalOf.get(id)!) !== keysOf(previous.get(id)!)));
+  final = final.filter((f) => changed.has(f.profileId));
+  if (changed.size) await conn.query(`DELETE FROM profile_account_link WHERE person_profile_id = ANY($1::uuid[])`, [[...changed]]);
   if (final.length) {
     await conn.query(
       `INSERT INTO profile_account_link (person_profile_id, account_record_key, via, source_key, role, is_primary, is_active, start_date, end_date, score, evidence)
@@ -383,7 +392,7 @@ export async function relinkPeople(conn: PgConn, config: IdentityConfig, people:
       [events.map((e) => e.profileId), events.map((e) => JSON.stringify(e.details))],
     );
   }
-  return events.length;
+  return { jobChanges: events.length, changed: [...changed] };
 }
 
 async function rematerialiseAccounts(conn: PgConn, config: IdentityConfig, ids: string[], gone: Map<string, string[]>, cause: string): Promise<ProfileUpdate['account']> {
