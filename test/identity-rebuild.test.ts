@@ -42,7 +42,7 @@ test('the SQL/JSON paths of a recompute read the same identity values as extract
 
 test('the graph and profile tables swapped in by a rebuild keep the indexes and constraints of the live ones', async () => {
   const db = testDb();
-  const tables = ['identity_record', 'identity_link', 'person_profile', 'account_profile'];
+  const tables = ['identity_record', 'identity_link', 'person_profile', 'account_profile', 'profile_account_link'];
   const catalogue = async () => ({
     indexes: (await db.raw(`SELECT tablename, indexname, indexdef FROM pg_indexes WHERE schemaname = current_schema() AND tablename = ANY(?) ORDER BY 2`, [tables])).rows,
     constraints: (await db.raw(`SELECT conrelid::regclass::text AS t, conname, contype, pg_get_constraintdef(oid) AS def FROM pg_constraint WHERE conrelid::regclass::text = ANY(?) ORDER BY 2`, [tables])).rows,

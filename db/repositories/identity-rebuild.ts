@@ -120,18 +120,20 @@ export async function swapShadow(conn: PgConn, table: string): Promise<void> {
 /**
  * Every live record of a canonical table with what profiles are built from, streamed from a
  * connection of its own (a read-only transaction) with the next page fetched while the caller
- * works on the current one.
+ * works on the current one. `recordAs: 'text'` leaves the JSON unparsed (for a worker thread).
  */
-export async function* storedFragments(
+export async function* storedFragments<R extends 'json' | 'text'>(
   db: Knex,
   table: string,
-): AsyncGenerator<Array<{ record_key: string; source_instance_id: string | null; updated_at: Date; record: Record<string, unknown> }>> {
+  recordAs: R,
+): AsyncGenerator<Array<{ record_key: string; source_instance_id: string | null; updated_at: Date; record: R extends 'text' ? string : Record<string, unknown> }>> {
   const conn = (await db.client.acquireConnection()) as PgConn;
   try {
     await conn.query('BEGIN READ ONLY');
     await conn.query(
       `/* identity_rebuild.stored_fragments */ DECLARE profile_rebuild NO SCROLL CURSOR FOR
-         SELECT record_key, source_instance_id, coalesce(source_updated_at, received_at) AS updated_at, record FROM ${table} WHERE NOT is_deleted`,
+         SELECT record_key, source_instance_id, coalesce(source_updated_at, received_at) AS updated_at, record${recordAs === 'text' ? '::text' : ''} AS record
+           FROM ${table} WHERE NOT is_deleted`,
     );
     const page = () => conn.query(`FETCH ${FETCH / 2} FROM profile_rebuild`);
     let next = page();
@@ -160,4 +162,55 @@ export async function recordRebuiltProfiles(conn: PgConn, entity: string, table:
     [entity, cause],
   );
   return upserted.rowCount ?? 0;
+}
+
+/**
+ * Every person's account links from the sources, into a shadow swapped in: direct (the person
+ * record's account), relations and opportunity contact roles, plus the history kept at earlier
+ * job changes for the people who still exist. Each row's key is unique by construction (one per
+ * source record and kind); the primary key built on the shadow checks it.
+ */
+export async function rebuildAccountLinks(conn: PgConn, personNodePrefix: string): Promise<void> {
+  await createShadow(conn, 'profile_account_link');
+  await conn.query(
+    `/* identity_rebuild.history_links */ INSERT INTO profile_account_link_next
+     SELECT l.* FROM profile_account_link l WHERE l.source_key LIKE 'history:%' AND EXISTS (SELECT 1 FROM person_profile p WHERE p.profile_id = l.person_profile_id)`,
+  );
+  await conn.query(
+    `/* identity_rebuild.direct_links */ INSERT INTO profile_account_link_next (person_profile_id, account_record_key, via, source_key, is_primary, is_active)
+     SELECT r.profile_id, p.account_key, 'direct', p.record_key, true, true
+       FROM xdm_person p JOIN identity_record r ON r.node = $1 || p.record_key
+      WHERE p.account_key IS NOT NULL AND NOT p.is_deleted`,
+    [personNodePrefix],
+  );
+  await conn.query(
+    `/* identity_rebuild.relation_links */ INSERT INTO profile_account_link_next (person_profile_id, account_record_key, via, source_key, role, is_primary, is_active, start_date, end_date)
+     SELECT r.profile_id, x.account_key, 'relation', x.record_key,
+            coalesce((SELECT string_agg(v, ';') FROM jsonb_array_elements_text(CASE WHEN jsonb_typeof(x.record->'personRoles') = 'array' THEN x.record->'personRoles' END) v), x.record->>'personRole'),
+            coalesce(x.is_primary, false), coalesce(x.is_active, true),
+            CASE WHEN x.record->>'relationStartDate' ~ '^\\d{4}-\\d{2}-\\d{2}' THEN left(x.record->>'relationStartDate', 10)::date END,
+            CASE WHEN x.record->>'relationEndDate' ~ '^\\d{4}-\\d{2}-\\d{2}' THEN left(x.record->>'relationEndDate', 10)::date END
+       FROM xdm_account_person x JOIN identity_record r ON r.node = $1 || x.person_key
+      WHERE x.account_key IS NOT NULL AND NOT x.is_deleted`,
+    [personNodePrefix],
+  );
+  await conn.query(
+    `/* identity_rebuild.opportunity_links */ INSERT INTO profile_account_link_next (person_profile_id, account_record_key, via, source_key, role, is_primary, is_active)
+     SELECT r.profile_id, o.account_key, 'opportunity', op.record_key, op.person_role, coalesce((op.record->>'isPrimary')::boolean, false), NOT coalesce(o.is_closed, false)
+       FROM xdm_opportunity_person op JOIN xdm_opportunity o ON o.record_key = op.opportunity_key
+       JOIN identity_record r ON r.node = $1 || op.person_key
+      WHERE NOT op.is_deleted AND NOT o.is_deleted AND o.account_key IS NOT NULL`,
+    [personNodePrefix],
+  );
+  await swapShadow(conn, 'profile_account_link');
+}
+
+/** People with no current account link (lead-to-account matching's candidates). */
+export async function unlinkedPeople(conn: PgConn): Promise<Array<{ profile_id: string; record_keys: string[]; attributes: Record<string, unknown> }>> {
+  return (
+    await conn.query(
+      `SELECT p.profile_id, p.record_keys, p.attributes FROM person_profile p
+        WHERE NOT EXISTS (SELECT 1 FROM profile_account_link l WHERE l.person_profile_id = p.profile_id AND NOT l.source_key LIKE 'history:%')`,
+    )
+  ).rows;
 }

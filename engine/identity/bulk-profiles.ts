@@ -1,17 +1,22 @@
 /**
- * Profiles for a whole entity at once (a rebuild): materialised from the records streamed once,
- * COPYed into a shadow table swapped in, and people's account links written with set-based SQL —
+ * Profiles for a whole entity at once (a rebuild): materialised from the records streamed once —
+ * person rows in worker threads (platform/ts-worker.ts) from the JSON text, so parsing and merging
+ * use the other cores while this thread moves rows — COPYed into a shadow table swapped in, and
+ * people's account links written with set-based SQL —
  * the same rows the incremental path writes (personRow / accountRow / relinkPeople), without a
  * round trip per profile. Lead-to-account matching runs for the people no source links.
  */
+import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
 import type { Knex } from 'knex';
 import type { IdentityConfig } from '../../domain/identity/config';
 import { ENTITY_TABLES, RECORD_NAMESPACE } from '../../domain/identity/config';
 import { resolveHierarchy } from '../../domain/profiles/hierarchy';
-import type { Fragment } from '../../domain/profiles/merge-policy';
 import { copyArray, CopyBuffer, copyValue, type PgConn } from '../../db/pg-transaction';
-import { createShadow, recordRebuiltProfiles, storedFragments, swapShadow } from '../../db/repositories/identity-rebuild';
-import { accountRow, personRow, provenanceByRecord, relinkPeople, type AccountRow } from './profiles';
+import { createShadow, rebuildAccountLinks, recordRebuiltProfiles, storedFragments, swapShadow, unlinkedPeople } from '../../db/repositories/identity-rebuild';
+import { WorkerPool } from '../../platform/ts-worker';
+import { accountRow, provenanceByRecord, relinkPeople, type AccountRow } from './profiles';
+import type { PersonProfileJob } from './profile-rows-worker';
 import type { FullResolution } from './rebuild';
 
 const FLUSH = 20_000;
@@ -24,74 +29,125 @@ const FLUSH = 20_000;
  * since leaves its profile built from the others.
  */
 export async function writeProfilesInBulk(db: Knex, conn: PgConn, config: IdentityConfig, full: FullResolution, cause: string): Promise<number> {
-  const { entity, table: graph } = full;
+  const table = ENTITY_TABLES[full.entity].profiles;
+  await createShadow(conn, table);
+  if (full.entity === 'person') await writePeople(db, conn, config, full, table);
+  else await writeAccounts(db, conn, config, full, table);
+  const profiles = await recordRebuiltProfiles(conn, full.entity, table, cause);
+  await swapShadow(conn, table);
+  if (full.entity === 'person') await relinkAll(conn, config);
+  return profiles;
+}
+
+/** Profiles per worker-thread job, and jobs in flight per thread. */
+const JOB_PROFILES = 1_000;
+const JOBS_IN_FLIGHT = 3;
+
+/** Threads that build person rows during a rebuild: every core but the one moving the rows. */
+function rebuildThreads(): number {
+  const configured = Number(process.env.TESSERA_REBUILD_THREADS);
+  if (Number.isInteger(configured) && configured > 0) return Math.min(configured, 16);
+  return Math.min(4, Math.max(1, availableParallelism() - 1));
+}
+
+/**
+ * Groups the streamed records of an entity by profile: `complete` gets each profile as soon as
+ * its last record has arrived (most have one), and once more at the end for profiles some of
+ * whose records are gone.
+ */
+async function streamProfiles<R extends 'json' | 'text'>(
+  db: Knex,
+  full: FullResolution,
+  recordAs: R,
+  complete: (anchor: number, frags: Array<{ recordKey: string; sourceInstanceId: string | null; updatedAt: string; record: R extends 'text' ? string : Record<string, unknown> }>) => Promise<void>,
+): Promise<void> {
+  const { table: graph, entity } = full;
   const { anchorOf } = full.resolution;
-  // Per anchor: nodes in its cluster (records and the identities they link) and records.
-  const size = new Int32Array(graph.nodeCount);
-  for (let i = 0; i < graph.nodeCount; i++) size[anchorOf[i]!]!++;
   const recordsIn = new Int32Array(graph.nodeCount);
   for (const r of full.records) recordsIn[anchorOf[r]!]!++;
-  const pending = new Map<number, Fragment[]>();
-  const built: Array<{ anchor: number; frags: Fragment[] }> = [];
-  const table = ENTITY_TABLES[entity].profiles;
-  await createShadow(conn, table);
-
-  const personRows = new CopyBuffer(conn, `${table}_next (profile_id, anchor, attributes, provenance, record_keys, person_types, identity_count)`, FLUSH);
-  const accounts: AccountRow[] = [];
-  const build = async (anchor: number, frags: Fragment[]) => {
-    const profileId = full.profileIdOf(anchor);
-    const key = graph.keys[anchor]!;
-    if (entity === 'person') {
-      const r = personRow(config, profileId, key, frags, size[anchor]!);
-      await personRows.add(`${profileId}\t${copyValue(r.anchor)}\t${copyValue(JSON.stringify(r.m.attributes))}\t${copyValue(JSON.stringify(provenanceByRecord(r.m.provenance)))}\t${copyArray(r.recordKeys)}\t${copyArray(r.types)}\t${r.count}\n`);
-    } else accounts.push(accountRow(config, profileId, key, frags, size[anchor]!));
-  };
+  type Frag = Parameters<typeof complete>[1][number];
+  const pending = new Map<number, Frag[]>();
   const ns = `${RECORD_NAMESPACE[entity]}:`;
-  for await (const rows of storedFragments(db, ENTITY_TABLES[entity].records)) {
+  for await (const rows of storedFragments(db, ENTITY_TABLES[entity].records, recordAs)) {
     for (const row of rows) {
       const node = graph.indexOf(ns + row.record_key);
       if (node === undefined || !graph.isRecord(node)) continue;
       const anchor = anchorOf[node]!;
-      const fragment: Fragment = { recordKey: row.record_key, sourceInstanceId: row.source_instance_id, updatedAt: row.updated_at.toISOString(), record: row.record };
+      const fragment: Frag = { recordKey: row.record_key, sourceInstanceId: row.source_instance_id, updatedAt: row.updated_at.toISOString(), record: row.record };
       if (recordsIn[anchor] === 1) {
-        await build(anchor, [fragment]);
+        await complete(anchor, [fragment]);
         continue;
       }
       const frags = pending.get(anchor) ?? pending.set(anchor, []).get(anchor)!;
       frags.push(fragment);
       if (frags.length === recordsIn[anchor]) {
         pending.delete(anchor);
-        built.push({ anchor, frags });
+        await complete(anchor, frags);
       }
-      if (built.length >= 1_000) for (const b of built.splice(0)) await build(b.anchor, b.frags);
     }
   }
-  for (const b of built.splice(0)) await build(b.anchor, b.frags);
-  for (const [anchor, frags] of pending) await build(anchor, frags);
-  await personRows.flush();
+  for (const [anchor, frags] of pending) await complete(anchor, frags);
+}
 
-  if (entity === 'account') {
-    const parentOf = new Map<string, string | null>();
-    for (const r of accounts) {
-      const parent = r.parentKey ? graph.indexOf(ns + r.parentKey) : undefined;
-      const p = parent !== undefined && graph.isRecord(parent) ? full.profileIdOf(parent) : null;
-      parentOf.set(r.profileId, p === r.profileId ? null : p);
-    }
-    const h = resolveHierarchy(parentOf);
-    const out = new CopyBuffer(conn, `${table}_next (profile_id, anchor, attributes, provenance, record_keys, identity_count, parent_profile_id, ultimate_parent_id, hierarchy_depth, in_cycle, match_domains, match_names)`, FLUSH);
-    for (const r of accounts) {
-      const node = h.nodes.get(r.profileId)!;
-      await out.add(
-        `${r.profileId}\t${copyValue(r.anchor)}\t${copyValue(JSON.stringify(r.m.attributes))}\t${copyValue(JSON.stringify(provenanceByRecord(r.m.provenance)))}\t${copyArray(r.recordKeys)}\t${r.count}\t` +
-          `${copyValue(parentOf.get(r.profileId) ?? null)}\t${node.ultimateParentId}\t${node.depth}\t${node.inCycle ? 't' : 'f'}\t${copyArray(r.domains)}\t${copyArray(r.names)}\n`,
-      );
-    }
+/** Nodes in each anchor's cluster: its records and the identities they link. */
+function clusterSizes(full: FullResolution): Int32Array {
+  const size = new Int32Array(full.table.nodeCount);
+  for (let i = 0; i < full.table.nodeCount; i++) size[full.resolution.anchorOf[i]!]!++;
+  return size;
+}
+
+/** Person rows: built in worker threads from the records' JSON text, COPYed as they come back. */
+async function writePeople(db: Knex, conn: PgConn, config: IdentityConfig, full: FullResolution, table: string): Promise<void> {
+  const size = clusterSizes(full);
+  const threads = rebuildThreads();
+  const pool = new WorkerPool<PersonProfileJob, string>(join(__dirname, 'profile-rows-worker.ts'), { config }, threads);
+  const out = new CopyBuffer(conn, `${table}_next (profile_id, anchor, attributes, provenance, record_keys, person_types, identity_count)`, 1);
+  const inFlight: Array<Promise<string>> = [];
+  let job: PersonProfileJob['profiles'] = [];
+  const send = async () => {
+    if (job.length) inFlight.push(pool.run({ profiles: job }));
+    job = [];
+    while (inFlight.length >= threads * JOBS_IN_FLIGHT) await out.add(await inFlight.shift()!);
+  };
+  try {
+    await streamProfiles(db, full, 'text', async (anchor, frags) => {
+      job.push({ profileId: full.profileIdOf(anchor), anchor: full.table.keys[anchor]!, count: size[anchor]!, frags });
+      if (job.length >= JOB_PROFILES) await send();
+    });
+    await send();
+    for (const chunk of inFlight.splice(0)) await out.add(await chunk);
     await out.flush();
+  } finally {
+    await Promise.allSettled(inFlight);
+    await pool.close();
   }
-  const profiles = await recordRebuiltProfiles(conn, entity, table, cause);
-  await swapShadow(conn, table);
-  if (entity === 'person') await relinkAll(conn, config);
-  return profiles;
+}
+
+/** Account rows, with the hierarchy resolved over all of them (accounts are few). */
+async function writeAccounts(db: Knex, conn: PgConn, config: IdentityConfig, full: FullResolution, table: string): Promise<void> {
+  const { table: graph } = full;
+  const size = clusterSizes(full);
+  const accounts: AccountRow[] = [];
+  await streamProfiles(db, full, 'json', async (anchor, frags) => {
+    accounts.push(accountRow(config, full.profileIdOf(anchor), graph.keys[anchor]!, frags, size[anchor]!));
+  });
+  const ns = `${RECORD_NAMESPACE.account}:`;
+  const parentOf = new Map<string, string | null>();
+  for (const r of accounts) {
+    const parent = r.parentKey ? graph.indexOf(ns + r.parentKey) : undefined;
+    const p = parent !== undefined && graph.isRecord(parent) ? full.profileIdOf(parent) : null;
+    parentOf.set(r.profileId, p === r.profileId ? null : p);
+  }
+  const h = resolveHierarchy(parentOf);
+  const out = new CopyBuffer(conn, `${table}_next (profile_id, anchor, attributes, provenance, record_keys, identity_count, parent_profile_id, ultimate_parent_id, hierarchy_depth, in_cycle, match_domains, match_names)`, FLUSH);
+  for (const r of accounts) {
+    const node = h.nodes.get(r.profileId)!;
+    await out.add(
+      `${r.profileId}\t${copyValue(r.anchor)}\t${copyValue(JSON.stringify(r.m.attributes))}\t${copyValue(JSON.stringify(provenanceByRecord(r.m.provenance)))}\t${copyArray(r.recordKeys)}\t${r.count}\t` +
+        `${copyValue(parentOf.get(r.profileId) ?? null)}\t${node.ultimateParentId}\t${node.depth}\t${node.inCycle ? 't' : 'f'}\t${copyArray(r.domains)}\t${copyArray(r.names)}\n`,
+    );
+  }
+  await out.flush();
 }
 
 /**
@@ -100,44 +156,9 @@ export async function writeProfilesInBulk(db: Knex, conn: PgConn, config: Identi
  * people left with no link go through relinkPeople (lead-to-account matching).
  */
 async function relinkAll(conn: PgConn, config: IdentityConfig): Promise<void> {
-  const ns = `${RECORD_NAMESPACE.person}:`;
-  await conn.query(`DELETE FROM profile_account_link l WHERE NOT l.source_key LIKE 'history:%' OR NOT EXISTS (SELECT 1 FROM person_profile p WHERE p.profile_id = l.person_profile_id)`);
-  await conn.query(
-    `INSERT INTO profile_account_link (person_profile_id, account_record_key, via, source_key, is_primary, is_active)
-     SELECT r.profile_id, p.account_key, 'direct', p.record_key, true, true
-       FROM xdm_person p JOIN identity_record r ON r.node = $1 || p.record_key
-      WHERE p.account_key IS NOT NULL AND NOT p.is_deleted
-     ON CONFLICT DO NOTHING`,
-    [ns],
-  );
-  await conn.query(
-    `INSERT INTO profile_account_link (person_profile_id, account_record_key, via, source_key, role, is_primary, is_active, start_date, end_date)
-     SELECT r.profile_id, x.account_key, 'relation', x.record_key,
-            coalesce((SELECT string_agg(v, ';') FROM jsonb_array_elements_text(CASE WHEN jsonb_typeof(x.record->'personRoles') = 'array' THEN x.record->'personRoles' END) v), x.record->>'personRole'),
-            coalesce(x.is_primary, false), coalesce(x.is_active, true),
-            CASE WHEN x.record->>'relationStartDate' ~ '^\\d{4}-\\d{2}-\\d{2}' THEN left(x.record->>'relationStartDate', 10)::date END,
-            CASE WHEN x.record->>'relationEndDate' ~ '^\\d{4}-\\d{2}-\\d{2}' THEN left(x.record->>'relationEndDate', 10)::date END
-       FROM xdm_account_person x JOIN identity_record r ON r.node = $1 || x.person_key
-      WHERE x.account_key IS NOT NULL AND NOT x.is_deleted
-     ON CONFLICT DO NOTHING`,
-    [ns],
-  );
-  await conn.query(
-    `INSERT INTO profile_account_link (person_profile_id, account_record_key, via, source_key, role, is_primary, is_active)
-     SELECT r.profile_id, o.account_key, 'opportunity', op.record_key, op.person_role, coalesce((op.record->>'isPrimary')::boolean, false), NOT coalesce(o.is_closed, false)
-       FROM xdm_opportunity_person op JOIN xdm_opportunity o ON o.record_key = op.opportunity_key
-       JOIN identity_record r ON r.node = $1 || op.person_key
-      WHERE NOT op.is_deleted AND NOT o.is_deleted AND o.account_key IS NOT NULL
-     ON CONFLICT DO NOTHING`,
-    [ns],
-  );
+  await rebuildAccountLinks(conn, `${RECORD_NAMESPACE.person}:`);
   if (!config.settings.leadToAccount.enabled) return;
-  const unlinked = (
-    await conn.query(
-      `SELECT p.profile_id, p.record_keys, p.attributes FROM person_profile p
-        WHERE NOT EXISTS (SELECT 1 FROM profile_account_link l WHERE l.person_profile_id = p.profile_id AND NOT l.source_key LIKE 'history:%')`,
-    )
-  ).rows as Array<{ profile_id: string; record_keys: string[]; attributes: Record<string, unknown> }>;
+  const unlinked = await unlinkedPeople(conn);
   for (let i = 0; i < unlinked.length; i += 5_000) {
     await relinkPeople(conn, config, unlinked.slice(i, i + 5_000).map((u) => ({ profileId: u.profile_id, recordKeys: u.record_keys, attributes: u.attributes })));
   }
