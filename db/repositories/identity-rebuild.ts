@@ -24,7 +24,8 @@ const FETCH = 50_000;
 
 /**
  * The live records of a canonical table, narrowly: each identity field's values selected by its
- * SQL/JSON path (parameters, never spliced), joined to the graph's first-seen sequence.
+ * SQL/JSON path (parameters, never spliced), joined to the graph's first-seen sequence; the next
+ * page is fetched while the caller extracts identities from the current one.
  */
 export async function* narrowRecords(
   conn: PgConn,
@@ -42,13 +43,18 @@ export async function* narrowRecords(
         WHERE NOT t.is_deleted${opts.instances ? ` AND t.source_instance_id = ANY($${params.length}::text[])` : ''}`,
     params,
   );
+  // The next page is fetched while the caller works on the current one.
+  const page = () => conn.query(`FETCH ${FETCH} FROM identity_rebuild`);
+  let next = page();
   try {
     for (;;) {
-      const { rows } = await conn.query(`FETCH ${FETCH} FROM identity_rebuild`);
+      const { rows } = await next;
       if (!rows.length) break;
+      next = page();
       yield rows as NarrowRecord[];
     }
   } finally {
+    await next.catch(() => undefined);
     await conn.query('CLOSE identity_rebuild');
   }
 }
@@ -128,6 +134,7 @@ export async function* storedFragments<R extends 'json' | 'text'>(
   recordAs: R,
 ): AsyncGenerator<Array<{ record_key: string; source_instance_id: string | null; updated_at: Date; record: R extends 'text' ? string : Record<string, unknown> }>> {
   const conn = (await db.client.acquireConnection()) as PgConn;
+  let next: Promise<{ rows: unknown[] }> | null = null;
   try {
     await conn.query('BEGIN READ ONLY');
     await conn.query(
@@ -136,14 +143,15 @@ export async function* storedFragments<R extends 'json' | 'text'>(
            FROM ${table} WHERE NOT is_deleted`,
     );
     const page = () => conn.query(`FETCH ${FETCH / 2} FROM profile_rebuild`);
-    let next = page();
+    next = page();
     for (;;) {
       const { rows } = await next;
       if (!rows.length) break;
       next = page();
-      yield rows;
+      yield rows as never;
     }
   } finally {
+    await next?.catch(() => undefined);
     await conn.query('ROLLBACK').catch(() => undefined);
     await db.client.releaseConnection(conn);
   }

@@ -9,10 +9,11 @@
  * 1. narrow reads: each record's identity fields selected by SQL/JSON path, never its JSON;
  * 2. resolution over interned integer ids and typed arrays;
  * 3. the graph COPYed into shadow tables, indexed, and swapped in — graph ready (one commit);
- * 4. profiles built from the records streamed once, COPYed into shadows and swapped in —
- *    profiles ready (a second commit).
+ * 4. the decision log's entries for the rebuild (one commit);
+ * 5. profiles built from the records streamed once (person rows in worker threads), COPYed into
+ *    shadows and swapped in, account links likewise — profiles ready (a commit per entity).
  * Ingestion goes on throughout (it only stores and queues); the resolvers wait for the graph lock,
- * held from 1 to 4, and drain what was queued meanwhile once it is released.
+ * held from 1 to 5, and drain what was queued meanwhile once it is released.
  */
 import type { Knex } from 'knex';
 import { ENTITIES, ENTITY_TABLES, RECORD_NAMESPACE, type Entity, type IdentityConfig } from '../../domain/identity/config';
@@ -176,6 +177,11 @@ export async function rebuildIdentityGraph(db: Knex, opts: { actor?: string } = 
       return out;
     });
     const graphReadyMs = performance.now() - t0;
+    // The decision log's entries for the rebuild land after the graph: still before any other
+    // writer's (the graph is held), so the log stays in processing order and replays exactly.
+    await inPgTransaction(db, async (conn) => {
+      for (const { full } of resolved) await writeLog(conn, full, actor);
+    });
     const results: RebuildResult[] = [];
     // Accounts first: people's lead-to-account matching reads the account profiles.
     const accountsFirst = [...resolved].sort((a, b) => Number(a.full.entity === 'person') - Number(b.full.entity === 'person'));
@@ -198,7 +204,7 @@ export async function rebuildIdentityGraph(db: Knex, opts: { actor?: string } = 
   });
 }
 
-/** One entity's graph into the shadows, and the decision log's entries for the rebuild. */
+/** One entity's graph into the shadows. */
 async function writeGraph(conn: PgConn, full: FullResolution, actor: string): Promise<void> {
   const { entity, table } = full;
   const { linkRecord, linkIdentity, linkSeq } = table.columns();
@@ -215,7 +221,12 @@ async function writeGraph(conn: PgConn, full: FullResolution, actor: string): Pr
     await links.add(`${copyValue(table.keys[linkRecord[l]!]!)}\t${copyValue(table.keys[linkIdentity[l]!]!)}\t${linkSeq[l]}\t${copyValue(full.linkFields[l]!)}\t${OUTCOMES[full.resolution.outcome[l]!]}\t${copyValue(rule)}\t${now}\n`);
   }
   await links.flush();
-  // The log: one observation per record as the rebuild saw it, and each rejected link with its rule.
+}
+
+/** The decision log's entries for the rebuild: one observation per record as it saw it, and each rejected link with its rule. */
+async function writeLog(conn: PgConn, full: FullResolution, actor: string): Promise<void> {
+  const { entity, table } = full;
+  const { linkRecord, linkIdentity, linkSeq } = table.columns();
   const log = new CopyBuffer(conn, 'identity_decision (entity, kind, node, identity, seq, identities, scope, rule, profile_id, actor)');
   for (let i = 0; i < full.records.length; i++) {
     const r = full.records[i]!;
