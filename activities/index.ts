@@ -1,4 +1,5 @@
 /** All activities, built once per worker from their dependencies. */
+import type { ResolverBatchConfig } from '../platform/config';
 import type { Knex } from 'knex';
 import type { Logger } from '../platform/logger';
 import { createFileIngestionActivities } from './file-ingestion';
@@ -6,6 +7,6 @@ import { createIdentityActivities } from './identity';
 import { createResolverActivities } from './resolver';
 import { createSyncActivities } from './sync';
 
-export function createActivities(deps: { db: Knex; log: Logger; resolverMaxBatch?: number }) {
+export function createActivities(deps: { db: Knex; log: Logger; resolverBatch?: ResolverBatchConfig }) {
   return { ...createFileIngestionActivities(deps), ...createSyncActivities(deps), ...createIdentityActivities(deps), ...createResolverActivities(deps) };
 }

@@ -3,6 +3,7 @@
  * micro-batches (engine/identity/resolver.ts), heartbeating while it runs, and returns its totals.
  * The lease holder is this attempt, so a retried attempt takes over only once the lease lapsed.
  */
+import type { ResolverBatchConfig } from '../platform/config';
 import { Context } from '@temporalio/activity';
 import type { Knex } from 'knex';
 import { z } from 'zod';
@@ -15,7 +16,7 @@ import { parseActivityInput } from './parse-input';
 
 const runInput = z.object({ entity: z.enum(['person', 'account']), runForMs: z.number().int().min(1_000).max(60 * 60_000) });
 
-export function createResolverActivities(deps: { db: Knex; log: Logger; resolverMaxBatch?: number }) {
+export function createResolverActivities(deps: { db: Knex; log: Logger; resolverBatch?: ResolverBatchConfig }) {
   const { db, log } = deps;
   return withFailureConversion({
     async drainResolverQueue(input: ResolverRunInput): Promise<Omit<ResolverTotals, 'runs'>> {
@@ -29,7 +30,8 @@ export function createResolverActivities(deps: { db: Knex; log: Logger; resolver
         const totals = await runResolver(db, entity, {
           holder,
           runForMs,
-          maxBatch: deps.resolverMaxBatch,
+          maxBatch: deps.resolverBatch?.max,
+          bulkBatchMs: deps.resolverBatch?.bulkMs,
           signal: ctx.cancellationSignal,
           onProgress: (_t, batch) => {
             ctx.heartbeat();

@@ -5,6 +5,12 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 
+/** How the resolver sizes its micro-batches (see engine/identity/resolver.ts). */
+export interface ResolverBatchConfig {
+  max: number;
+  bulkMs: number;
+}
+
 export interface TesseraConfig {
   /** Postgres URL of Tessera's own database (not Temporal's). */
   databaseUrl: string | undefined;
@@ -29,8 +35,11 @@ export interface TesseraConfig {
   logLevel: string;
   /** A sources file (`{"instances": [...]}`) the API applies at start: instances and their schedules. */
   sourcesFile: string | undefined;
-  /** Most records one resolver micro-batch claims (TESSERA_RESOLVER_MAX_BATCH, default 5,000). */
-  resolverMaxBatch: number;
+  /**
+   * Resolver micro-batches: most records claimed at once (TESSERA_RESOLVER_MAX_BATCH, default
+   * 5,000) and about how long a bulk-lane batch may take (TESSERA_RESOLVER_BATCH_MS, default 250).
+   */
+  resolverBatch: ResolverBatchConfig;
   /** How long POST /v1/ingest waits for the resolver before answering with the queue position (TESSERA_INGEST_RESOLVE_WAIT_MS). */
   ingestResolveWaitMs: number;
   /** The worker's Prometheus endpoint (TESSERA_WORKER_METRICS_HOST, TESSERA_WORKER_METRICS_PORT; port 0: off). */
@@ -71,7 +80,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): TesseraConfig 
     },
     logLevel: env.LOG_LEVEL || 'info',
     sourcesFile: env.TESSERA_SOURCES_FILE ? resolve(env.TESSERA_SOURCES_FILE) : undefined,
-    resolverMaxBatch: Number(env.TESSERA_RESOLVER_MAX_BATCH ?? 5000),
+    resolverBatch: { max: Number(env.TESSERA_RESOLVER_MAX_BATCH ?? 5000), bulkMs: Number(env.TESSERA_RESOLVER_BATCH_MS ?? 250) },
     ingestResolveWaitMs: Number(env.TESSERA_INGEST_RESOLVE_WAIT_MS ?? 2000),
     workerMetricsHost: env.TESSERA_WORKER_METRICS_HOST || '127.0.0.1',
     workerMetricsPort: Number(env.TESSERA_WORKER_METRICS_PORT ?? 9464),

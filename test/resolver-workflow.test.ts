@@ -7,6 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,6 +17,10 @@ import { RESOLVER_ENTITIES, resolverWorkflowId } from '../contracts/resolver';
 import { ensureResolvers } from '../control/resolvers';
 import { XDM_CLASSES } from '../domain/xdm/registry';
 import { ingestRecords } from '../engine/ingest/ingest-records';
+import { queueForResolution } from '../engine/identity/resolve-stored';
+import { validateRecord } from '../domain/ingestion/validate-record';
+import { storeIngestBatch } from '../db/repositories/ingest-batches';
+import { inPgTransaction } from '../db/pg-transaction';
 import { seededRandom } from '../simulators/shared/random';
 import { testApi } from './support/api';
 import { closeTemporal, closeTestDb, countRows, eventually as until, requireEnv, temporalEnv, testDb, testWorker, uniqueInstance, uniqueTaskQueue, workflowBundle } from './support/env';
@@ -106,6 +111,28 @@ describe('the identity resolver workflows', () => {
     for (const line of [/^tessera_resolver_queue_depth\{entity="person"\} \d+$/m, /^tessera_records_ingested_total\{channel="api",outcome="accepted"\} \d+$/m, /^tessera_identity_merges\{entity="person"\} \d+$/m]) {
       assert.ok(line.test(metrics.body), `/metrics has ${line}`);
     }
+  });
+
+  test('a streamed record overtakes a bulk backlog: its answer names its profile while the backlog is still being worked off', async () => {
+    const inst = uniqueInstance('00D');
+    const spec = XDM_CLASSES.person;
+    const receivedAt = new Date();
+    const backlog = Array.from({ length: 10_000 }, (_, i) => person(inst, `bulk${i}`, `bulk${i}@${inst}.example`));
+    const accepted = backlog.flatMap((raw, position) => {
+      const o = validateRecord(spec, raw, JSON.stringify(raw), { position, receivedAt });
+      return o.kind === 'accepted' ? [o.value] : [];
+    });
+    await inPgTransaction(testDb(), async (tx) => {
+      const stored = await storeIngestBatch(tx, spec, { batchId: randomUUID(), channel: 'file', receivedAt, accepted, rejected: [], classifyNotApplied: true });
+      await queueForResolution(tx, 'person', stored.appliedKeys, 'file:test');
+    });
+    const res = await inject('POST', '/v1/ingest/person', person(inst, 'streamed', `streamed@${inst}.example`));
+    assert.equal(res.statusCode, 200, res.body);
+    assert.equal(res.json().resolution.status, 'resolved', res.body);
+    assert.ok(res.json().results[0].profileId);
+    const left = await countRows('identity_queue', (q) => q.where({ lane: 'bulk' }).whereLike('record_key', `%@${inst}.%`));
+    assert.ok(left > 0, `the bulk backlog is still queued (${left} left) when the streamed record's answer comes back`);
+    await until('the backlog to be worked off', async () => (await countRows('identity_queue', (q) => q.whereLike('record_key', `%@${inst}.%`))) === 0, 120_000);
   });
 
   test('kill -9 of the worker while the resolver drains a backlog: each record resolved once, the graph equals a full recompute', async (t) => {

@@ -38,7 +38,7 @@ async function main() {
   const connection = await NativeConnection.connect({ address: config.temporalAddress });
   const db = createDb(config.databaseUrl);
   const taskQueues = config.workerQueues.map((q) => (q === 'core' ? config.taskQueue : config.resolverTaskQueue));
-  const workers = await Promise.all(taskQueues.map((taskQueue) => createTesseraWorker({ connection, namespace: config.temporalNamespace, taskQueue, db, log, resolverMaxBatch: config.resolverMaxBatch })));
+  const workers = await Promise.all(taskQueues.map((taskQueue) => createTesseraWorker({ connection, namespace: config.temporalNamespace, taskQueue, db, log, resolverBatch: config.resolverBatch })));
   collectResolverFigures(() => withPgConn(db, resolverStates));
   const metrics = config.workerMetricsPort ? serveMetrics(config.workerMetricsHost, config.workerMetricsPort) : undefined;
   log.info({ temporal: config.temporalAddress, namespace: config.temporalNamespace, taskQueues, database: redactUrl(config.databaseUrl) }, 'worker started');

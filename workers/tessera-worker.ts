@@ -1,4 +1,5 @@
 /** Builds Tessera's worker: one task queue, every workflow and activity, the encrypting data converter. */
+import type { ResolverBatchConfig } from '../platform/config';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import type { Knex } from 'knex';
 import { createActivities } from '../activities';
@@ -12,7 +13,7 @@ export interface TesseraWorkerDeps {
   db: Knex;
   log: Logger;
   /** Most records a resolver micro-batch claims (default 5,000). */
-  resolverMaxBatch?: number;
+  resolverBatch?: ResolverBatchConfig;
   /** A pre-built bundle (tests build it once per process), else TESSERA_WORKFLOW_BUNDLE (a bundle file), else the worker bundles workflows/ itself. */
   workflowBundle?: WorkerOptions['workflowBundle'];
 }
@@ -25,7 +26,7 @@ export async function createTesseraWorker(deps: TesseraWorkerDeps): Promise<Work
     ...(deps.workflowBundle ? { workflowBundle: deps.workflowBundle }
       : process.env.TESSERA_WORKFLOW_BUNDLE ? { workflowBundle: { codePath: process.env.TESSERA_WORKFLOW_BUNDLE } }
       : { workflowsPath: require.resolve('../workflows') }),
-    activities: createActivities({ db: deps.db, log: deps.log, resolverMaxBatch: deps.resolverMaxBatch }),
+    activities: createActivities({ db: deps.db, log: deps.log, resolverBatch: deps.resolverBatch }),
     dataConverter: tesseraDataConverter(),
     shutdownGraceTime: '20s',
     maxConcurrentActivityTaskExecutions: 20,

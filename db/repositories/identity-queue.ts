@@ -13,47 +13,58 @@ export const RESOLVED_CHANNEL = 'tessera_identity_resolved';
 
 export interface QueuedRecord {
   id: number;
+  lane: QueueLane;
   xdmClass: string;
   recordKey: string;
   actor: string;
   enqueuedAt: Date;
 }
 
+/** stream: written through the streaming API, claimed first; bulk: files, syncs, replays. */
+export type QueueLane = 'stream' | 'bulk';
+
 /** Queues the records a write changed; returns their queue ids (in key order). */
-export async function enqueueRecords(conn: PgConn, entity: Entity, xdmClass: string, recordKeys: readonly string[], actor: string): Promise<number[]> {
+export async function enqueueRecords(conn: PgConn, entity: Entity, xdmClass: string, recordKeys: readonly string[], actor: string, lane: QueueLane): Promise<number[]> {
   if (!recordKeys.length) return [];
   const { rows } = await conn.query(
     `/* identity_queue.enqueue */
-     INSERT INTO identity_queue (entity, xdm_class, record_key, actor) SELECT $1, $2, k, $4 FROM unnest($3::text[]) k RETURNING id::float8 AS id`,
-    [entity, xdmClass, recordKeys, actor],
+     INSERT INTO identity_queue (entity, xdm_class, record_key, actor, lane) SELECT $1, $2, k, $4, $5 FROM unnest($3::text[]) k RETURNING id::float8 AS id`,
+    [entity, xdmClass, recordKeys, actor, lane],
   );
   await conn.query(`/* identity_queue.notify */ SELECT pg_notify($1, $2)`, [QUEUE_CHANNEL, entity]);
   return rows.map((r: { id: number }) => r.id);
 }
 
 /**
- * Claims the oldest queued records of one resolver, locking them for this transaction (SKIP LOCKED
- * keeps any second drainer off the same rows). People never overtake accounts: the person
- * resolver claims only records queued before the oldest account still waiting, so a page's
- * accounts are resolved before its people (lead-to-account matching sees them), as one
- * transaction did before the queue.
+ * Claims queued records of one resolver, locking them for this transaction (SKIP LOCKED keeps any
+ * second drainer off the same rows): the stream lane's oldest, up to `limits.stream`, when it has
+ * any — a micro-batch of streamed records only, so their answers come quickly — else the bulk
+ * lane's oldest, up to `limits.bulk`. People never overtake accounts: the person resolver claims
+ * only records queued before the oldest account still waiting, so a page's accounts are resolved
+ * before its people (lead-to-account matching sees them), as one transaction did before the queue.
  */
-export async function claimQueued(conn: PgConn, entity: Entity, limit: number): Promise<QueuedRecord[]> {
-  const { rows } = await conn.query(
-    `/* identity_queue.claim */
-     SELECT id::float8 AS id, xdm_class, record_key, actor, enqueued_at FROM identity_queue
-      WHERE entity = $1 AND failed_at IS NULL
-        AND ($1 <> 'person' OR id < coalesce((SELECT min(a.id) FROM identity_queue a WHERE a.entity = 'account' AND a.failed_at IS NULL), 9223372036854775807))
-      ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED`,
-    [entity, limit],
-  );
-  return rows.map((r: { id: number; xdm_class: string; record_key: string; actor: string; enqueued_at: Date }) => ({
-    id: r.id,
-    xdmClass: r.xdm_class,
-    recordKey: r.record_key,
-    actor: r.actor,
-    enqueuedAt: r.enqueued_at,
-  }));
+export async function claimQueued(conn: PgConn, entity: Entity, limits: { stream: number; bulk: number }): Promise<QueuedRecord[]> {
+  for (const lane of ['stream', 'bulk'] as const) {
+    const { rows } = await conn.query(
+      `/* identity_queue.claim */
+       SELECT id::float8 AS id, lane, xdm_class, record_key, actor, enqueued_at FROM identity_queue
+        WHERE entity = $1 AND failed_at IS NULL AND lane = $3
+          AND ($1 <> 'person' OR id < coalesce((SELECT min(a.id) FROM identity_queue a WHERE a.entity = 'account' AND a.failed_at IS NULL), 9223372036854775807))
+        ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED`,
+      [entity, limits[lane], lane],
+    );
+    if (rows.length) {
+      return rows.map((r: { id: number; lane: QueueLane; xdm_class: string; record_key: string; actor: string; enqueued_at: Date }) => ({
+        id: r.id,
+        lane: r.lane,
+        xdmClass: r.xdm_class,
+        recordKey: r.record_key,
+        actor: r.actor,
+        enqueuedAt: r.enqueued_at,
+      }));
+    }
+  }
+  return [];
 }
 
 export async function deleteClaimed(conn: PgConn, ids: readonly number[]): Promise<void> {
@@ -81,7 +92,12 @@ export async function stillQueued(conn: PgConn, ids: readonly number[]): Promise
 
 /** How many records of this resolver wait before `id` (0: it is next). */
 export async function queuePosition(conn: PgConn, entity: Entity, id: number): Promise<number> {
-  const { rows } = await conn.query(`/* identity_queue.position */ SELECT count(*)::int AS n FROM identity_queue WHERE entity = $1 AND id < $2 AND failed_at IS NULL`, [entity, id]);
+  // Ahead of a streamed record: the streamed records before it; of a bulk one: every stream record and the bulk ones before it.
+  const { rows } = await conn.query(
+    `/* identity_queue.position */ SELECT count(*)::int AS n FROM identity_queue q, (SELECT lane FROM identity_queue WHERE id = $2) me
+      WHERE q.entity = $1 AND q.failed_at IS NULL AND q.id <> $2 AND (q.lane = 'stream' AND (me.lane = 'bulk' OR q.id < $2) OR q.lane = 'bulk' AND me.lane = 'bulk' AND q.id < $2)`,
+    [entity, id],
+  );
   return rows[0].n;
 }
 

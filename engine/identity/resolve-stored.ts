@@ -8,7 +8,7 @@ import { RECORD_NAMESPACE, type Entity, type IdentityConfig } from '../../domain
 import type { XdmClassName } from '../../domain/xdm/class-spec';
 import type { PgConn } from '../../db/pg-transaction';
 import { lockGraph, peopleNamedBy, profileIdsOfNodes } from '../../db/repositories/identity-graph';
-import { enqueueRecords } from '../../db/repositories/identity-queue';
+import { enqueueRecords, type QueueLane } from '../../db/repositories/identity-queue';
 import { resolveRecords, type GraphChange } from './resolve-records';
 import { rematerialiseProfiles } from './profiles';
 
@@ -40,12 +40,13 @@ export function resolverOf(className: XdmClassName): Entity | null {
 
 /**
  * The write path's hand-off, in the writer's transaction: the records a write changed go into
- * their resolver's queue (nothing for classes that change no profile). Returns the queue ids.
+ * their resolver's queue (nothing for classes that change no profile), in the stream lane when a
+ * caller waits for them (the streaming API), else the bulk lane. Returns the queue ids.
  */
-export async function queueForResolution(conn: PgConn, className: XdmClassName, recordKeys: readonly string[], actor: string): Promise<{ entity: Entity; ids: number[] } | null> {
+export async function queueForResolution(conn: PgConn, className: XdmClassName, recordKeys: readonly string[], actor: string, lane: QueueLane = 'bulk'): Promise<{ entity: Entity; ids: number[] } | null> {
   const entity = resolverOf(className);
   if (!entity || !recordKeys.length) return null;
-  return { entity, ids: await enqueueRecords(conn, entity, className, recordKeys, actor) };
+  return { entity, ids: await enqueueRecords(conn, entity, className, recordKeys, actor, lane) };
 }
 
 /** Records of one class written by one actor: one slice of a micro-batch. */

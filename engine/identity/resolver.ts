@@ -29,6 +29,7 @@ import {
   setAside,
   takeLease,
   type QueuedRecord,
+  type QueueLane,
 } from '../../db/repositories/identity-queue';
 import { resolveQueuedGroups, type QueuedGroup } from './resolve-stored';
 import { addUpTotals, RESOLVER_ENTITIES, type ResolverTotals } from '../../contracts/resolver';
@@ -47,10 +48,15 @@ export interface MicroBatch {
   lagMs: number;
   /** Another holder has the lease: nothing was done. */
   leaseLost?: boolean;
+  /** The lane the records were claimed from. */
+  lane?: QueueLane;
 }
 
 export interface MicroBatchOptions {
+  /** Most records claimed at once (streamed records; bulk ones too unless `bulkLimit` says fewer). */
   limit: number;
+  /** Most bulk-lane records claimed at once (the resolver loop sizes it to a duration). */
+  bulkLimit?: number;
   /** The lease holder (the resolver activity); absent for an operator's or a test's drain. */
   holder?: string;
   leaseMs?: number;
@@ -72,13 +78,14 @@ export async function resolveMicroBatch(db: Knex, entity: Entity, opts: MicroBat
         if (opts.holder) {
           if (!(await takeLease(conn, entity, opts.holder, opts.leaseMs ?? LEASE_MS))) return { ...empty, leaseLost: true };
         } else await lockResolver(conn, entity);
-        const claimed = await claimQueued(conn, entity, onlyFirst ?? opts.limit);
+        const claimed = await claimQueued(conn, entity, onlyFirst ? { stream: onlyFirst, bulk: onlyFirst } : { stream: opts.limit, bulk: Math.min(opts.bulkLimit ?? opts.limit, opts.limit) });
         if (!claimed.length) return empty;
         const summary = await resolveQueuedGroups(conn, config, entity, groupsOf(claimed), causeOf(entity, claimed));
         await deleteClaimed(conn, claimed.map((c) => c.id));
         const oldest = claimed.reduce((min, c) => Math.min(min, c.enqueuedAt.getTime()), Infinity);
         const batch: MicroBatch = {
           entity,
+          lane: claimed[0]!.lane,
           records: claimed.length,
           profilesWritten: summary.profiles,
           merges: summary.merges,
@@ -114,7 +121,7 @@ async function setAsideOldest(db: Knex, entity: Entity, opts: MicroBatchOptions,
     if (opts.holder) {
       if (!(await takeLease(conn, entity, opts.holder, opts.leaseMs ?? LEASE_MS))) return false;
     } else await lockResolver(conn, entity);
-    const [first] = await claimQueued(conn, entity, 1);
+    const [first] = await claimQueued(conn, entity, { stream: 1, bulk: 1 });
     if (!first) return false;
     await setAside(conn, first.id, `${error.name}: ${error.message}`);
     return true;
@@ -168,6 +175,11 @@ export interface ResolverRunOptions {
   runForMs: number;
   /** Largest micro-batch (records claimed at once; default 5,000). */
   maxBatch?: number;
+  /**
+   * About how long a bulk micro-batch may take (default 250 ms): its size follows the measured
+   * rate, so a streamed record never waits long behind one.
+   */
+  bulkBatchMs?: number;
   /** With no NOTIFY, look at the queue this often anyway. */
   idlePollMs?: number;
   signal?: AbortSignal;
@@ -188,6 +200,7 @@ export type ResolverRunTotals = Omit<ResolverTotals, 'runs'>;
 export async function runResolver(db: Knex, entity: Entity, opts: ResolverRunOptions): Promise<ResolverRunTotals> {
   const totals: ResolverRunTotals = { batches: 0, records: 0, profilesWritten: 0, merges: 0, splits: 0, setAside: 0 };
   const limit = opts.maxBatch ?? 5000;
+  const sizer = new BulkBatchSizer(opts.bulkBatchMs ?? 250, limit);
   const wake = new Wakeup();
   const listener: Listener = await listen(db, QUEUE_CHANNEL, (payload) => {
     if (payload === undefined || payload === entity) wake.fire();
@@ -198,7 +211,8 @@ export async function runResolver(db: Knex, entity: Entity, opts: ResolverRunOpt
   try {
     while (!opts.signal?.aborted && Date.now() < deadline) {
       wake.clear();
-      const b = await resolveMicroBatch(db, entity, { limit, holder: opts.holder });
+      const b = await resolveMicroBatch(db, entity, { limit, bulkLimit: sizer.size, holder: opts.holder });
+      if (b.records && b.lane === 'bulk') sizer.observe(b.records, b.ms);
       if (b.leaseLost) {
         // Another resolver holds the lease (a previous attempt still finishing): stand by.
         opts.onProgress?.(totals);
@@ -239,6 +253,27 @@ export async function runResolversUntil(db: Knex, signal: AbortSignal, opts: { h
       }
     }),
   );
+}
+
+/**
+ * The size of the next bulk micro-batch: the records the resolver passes in `targetMs` at its
+ * recent rate (a moving average over bulk batches), between 100 and the largest batch.
+ */
+export class BulkBatchSizer {
+  private perMs: number | null = null;
+
+  constructor(private readonly targetMs: number, private readonly max: number) {}
+
+  get size(): number {
+    if (this.perMs === null) return Math.min(this.max, 1_000);
+    return Math.max(Math.min(100, this.max), Math.min(this.max, Math.round(this.perMs * this.targetMs)));
+  }
+
+  observe(records: number, ms: number): void {
+    if (ms <= 0) return;
+    const rate = records / ms;
+    this.perMs = this.perMs === null ? rate : 0.7 * this.perMs + 0.3 * rate;
+  }
 }
 
 /** A latch: `fire` wakes the current (or the next) `wait`. */

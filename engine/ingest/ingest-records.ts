@@ -47,7 +47,7 @@ export async function ingestRecords(db: Knex, spec: XdmClassSpec, records: unkno
 
   const stored = await inPgTransaction(db, async (tx) => {
     const out = await storeIngestBatch(tx, spec, { batchId, channel, receivedAt, accepted, rejected, classifyNotApplied: true });
-    const queued = await queueForResolution(tx, spec.name, out.appliedKeys, channel);
+    const queued = await queueForResolution(tx, spec.name, out.appliedKeys, channel, 'stream');
     return { ...out, queued };
   });
   ingestMetrics.count(channel, accepted.length, rejected.length);
