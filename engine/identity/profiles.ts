@@ -6,15 +6,40 @@
  * accounts get their parent and ultimate parent (cycles flagged), and every change goes to the
  * profile_change outbox that segments and destinations read.
  */
-import { ENTITY_TABLES, RECORD_NAMESPACE, type Entity, type IdentityConfig } from '../../domain/identity/config';
+import { RECORD_NAMESPACE, type Entity, type IdentityConfig } from '../../domain/identity/config';
 import { canonicalWebDomain, isFreeMailDomain } from '../../domain/identity/normalise';
 import { resolveHierarchy } from '../../domain/profiles/hierarchy';
 import { currentEmployer, detectJobChange, keepHistory, type AccountLink } from '../../domain/profiles/job-change';
 import { bestAccountMatch, matchKeys, normaliseCompanyName, type AccountCandidate } from '../../domain/profiles/lead-account-match';
 import { materialise, type Fragment, type MaterialisedProfile, type Provenance } from '../../domain/profiles/merge-policy';
-import { listParam, type PgConn } from '../../db/pg-transaction';
+import type { PgConn } from '../../db/pg-transaction';
 import type { GraphChange } from './resolve-records';
-import { lockNodes } from '../../db/repositories/identity-graph';
+import { lockNodes, profileIdsOfNodes } from '../../db/repositories/identity-graph';
+import {
+  accountChildren,
+  accountMatchCandidates,
+  accountParents,
+  accountRelationsOfPeople,
+  appendProfileChanges,
+  appendProfileDeletions,
+  childAccountsOf,
+  clusterIdentityCounts,
+  deleteAccountLinksOf,
+  deleteEndedProfiles,
+  directAccountsOfPeople,
+  inferredPeopleOfAccounts,
+  opportunityRolesOfPeople,
+  profileFragments,
+  recordJobChanges,
+  recordKeysOfProfiles,
+  replaceAccountLinks,
+  storedAccountLinks,
+  updateAccountHierarchy,
+  upsertAccountProfiles,
+  upsertPersonProfiles,
+  type AccountLinkWrite,
+  type FragmentRow,
+} from '../../db/repositories/profile-writes';
 
 /** Left out of profile attributes: per-record keys and audit fields (the profile lists its records). */
 export const EXCLUDED: Record<Entity, ReadonlySet<string>> = {
@@ -27,27 +52,8 @@ export interface ProfileUpdate {
   account: { upserted: number; deleted: number; cycles: string[][] };
 }
 
-interface FragmentRow {
-  profile_id: string;
-  node: string;
-  first_seen: number;
-  record_key: string;
-  source_instance_id: string | null;
-  updated_at: Date;
-  record: Record<string, unknown>;
-}
-
 async function fragmentsOf(conn: PgConn, entity: Entity, profileIds: string[]): Promise<Map<string, FragmentRow[]>> {
-  const table = ENTITY_TABLES[entity].records;
-  const rows: FragmentRow[] = (
-    await conn.query(
-      `SELECT r.profile_id, r.node, r.first_seen::float8 AS first_seen, x.record_key, x.source_instance_id,
-              coalesce(x.source_updated_at, x.received_at) AS updated_at, x.record
-         FROM identity_record r JOIN ${table} x ON x.record_key = r.record_key
-        WHERE r.profile_id = ANY($1::uuid[]) AND r.entity = $2 AND NOT x.is_deleted`,
-      [profileIds, entity],
-    )
-  ).rows;
+  const rows = await profileFragments(conn, entity, profileIds);
   const out = new Map<string, FragmentRow[]>();
   for (const r of rows) out.set(r.profile_id, [...(out.get(r.profile_id) ?? []), r]);
   return out;
@@ -55,18 +61,8 @@ async function fragmentsOf(conn: PgConn, entity: Entity, profileIds: string[]): 
 
 /** Identities in each profile's cluster: its records and every identity they link (once each). */
 async function identityCounts(conn: PgConn, profileIds: string[]): Promise<Map<string, number>> {
-  const rows = (
-    await conn.query(
-      `SELECT profile_id, count(DISTINCT n)::int AS n FROM (
-         SELECT r.profile_id, r.node AS n FROM identity_record r WHERE r.profile_id = ANY($1::uuid[])
-         UNION ALL
-         SELECT r.profile_id, l.identity FROM identity_record r JOIN identity_link l ON l.node = r.node AND l.outcome <> 'rejected'
-          WHERE r.profile_id = ANY($1::uuid[])) s
-       GROUP BY profile_id`,
-      [profileIds],
-    )
-  ).rows;
-  return new Map(rows.map((r: { profile_id: string; n: number }) => [r.profile_id, r.n]));
+  const rows = await clusterIdentityCounts(conn, profileIds);
+  return new Map(rows.map((r) => [r.profile_id, r.n]));
 }
 
 /** The cluster's anchor: its earliest record (first seen, then key), as in resolve.ts. */
@@ -106,16 +102,9 @@ export async function rematerialiseProfiles(conn: PgConn, config: IdentityConfig
 async function removeGone(conn: PgConn, entity: Entity, gone: Map<string, string[]>, cause: string): Promise<number> {
   if (!gone.size) return 0;
   const ids = [...gone.keys()];
-  const table = ENTITY_TABLES[entity].profiles;
-  const deleted = (await conn.query(`DELETE FROM ${table} WHERE profile_id = ANY($1::uuid[]) AND NOT EXISTS (SELECT 1 FROM identity_record r WHERE r.profile_id = ${table}.profile_id) RETURNING profile_id`, [ids])).rows.map((r: { profile_id: string }) => r.profile_id);
-  if (entity === 'person' && deleted.length) await conn.query(`DELETE FROM profile_account_link WHERE person_profile_id = ANY($1::uuid[])`, [deleted]);
-  if (deleted.length) {
-    await conn.query(
-      `INSERT INTO profile_change (entity, profile_id, change, replaced_by, cause)
-       SELECT $1, p, 'deleted', string_to_array(r, chr(31))::uuid[], $4 FROM unnest($2::uuid[], $3::text[]) AS t(p, r)`,
-      [entity, deleted, deleted.map((d) => listParam(gone.get(d) ?? [])), cause],
-    );
-  }
+  const deleted = await deleteEndedProfiles(conn, entity, ids);
+  if (entity === 'person' && deleted.length) await deleteAccountLinksOf(conn, deleted);
+  await appendProfileDeletions(conn, entity, deleted.map((d) => ({ profileId: d, replacedBy: gone.get(d) ?? [] })), cause);
   return deleted.length;
 }
 
@@ -178,40 +167,22 @@ async function rematerialisePeople(conn: PgConn, config: IdentityConfig, ids: st
   const profiles = [...fragments.entries()];
   const rows = profiles.map(([profileId, frags]) => personRow(config, profileId, anchorOf(frags), frags.map(toFragment), counts.get(profileId) ?? frags.length));
   // Written only when the content changed (an unchanged profile keeps its row, version and no outbox entry).
-  const written = await conn.query(
-    `INSERT INTO person_profile (profile_id, anchor, attributes, provenance, record_keys, person_types, identity_count)
-     SELECT p, a, at, pv, rk, ty, n FROM jsonb_to_recordset($1::jsonb) AS t(p uuid, a text, at jsonb, pv jsonb, rk text[], ty text[], n int)
-     ON CONFLICT (profile_id) DO UPDATE SET anchor = excluded.anchor, attributes = excluded.attributes, provenance = excluded.provenance,
-       record_keys = excluded.record_keys, person_types = excluded.person_types, identity_count = excluded.identity_count,
-       version = person_profile.version + 1, updated_at = now()
-     WHERE (person_profile.anchor, person_profile.attributes, person_profile.provenance, person_profile.record_keys, person_profile.person_types, person_profile.identity_count)
-           IS DISTINCT FROM (excluded.anchor, excluded.attributes, excluded.provenance, excluded.record_keys, excluded.person_types, excluded.identity_count)
-     RETURNING profile_id`,
-    [JSON.stringify(rows.map((r) => ({ p: r.profileId, a: r.anchor, at: r.m.attributes, pv: provenanceByRecord(r.m.provenance), rk: r.recordKeys, ty: r.types, n: r.count })))],
+  const written = await upsertPersonProfiles(
+    conn,
+    rows.map((r) => ({ profileId: r.profileId, anchor: r.anchor, attributes: r.m.attributes, provenance: provenanceByRecord(r.m.provenance), recordKeys: r.recordKeys, types: r.types, count: r.count })),
   );
   const relinked = await relinkPeople(conn, config, rows.map((r) => ({ profileId: r.profileId, recordKeys: r.recordKeys, attributes: r.m.attributes })));
-  const changed = new Set<string>([...written.rows.map((r: { profile_id: string }) => r.profile_id), ...relinked.changed]);
+  const changed = new Set<string>([...written, ...relinked.changed]);
   await appendChanges(conn, 'person', [...changed], cause);
   return { upserted: changed.size, deleted, jobChanges: relinked.jobChanges };
 }
 
+/** Outbox entries for these upserted profiles. */
 export async function appendChanges(conn: PgConn, entity: Entity, ids: string[], cause: string): Promise<void> {
-  if (!ids.length) return;
-  await conn.query(`INSERT INTO profile_change (entity, profile_id, change, cause) SELECT $1, p, 'upserted', $3 FROM unnest($2::uuid[]) p`, [entity, ids, cause]);
+  await appendProfileChanges(conn, entity, ids, cause);
 }
 
-interface StoredLink {
-  accountRecordKey: string;
-  via: AccountLink['via'];
-  sourceKey: string;
-  role: string | null;
-  isPrimary: boolean;
-  isActive: boolean;
-  startDate: string | null;
-  endDate: string | null;
-  score: number | null;
-  evidence: string[] | null;
-}
+type StoredLink = AccountLinkWrite;
 
 /** An ISO date's day (dates are read as text: never through a time zone). */
 const day = (v: unknown): string | null => (typeof v === 'string' && /^\d{4}-\d{2}-\d{2}/.test(v) ? v.slice(0, 10) : null);
@@ -232,33 +203,19 @@ export async function relinkPeople(
   const ownerOf = new Map<string, string>();
   for (const p of people) for (const k of p.recordKeys) ownerOf.set(k, p.profileId);
   const allKeys = [...ownerOf.keys()];
-  const direct = await conn.query(`SELECT record_key, account_key FROM xdm_person WHERE record_key = ANY($1::text[]) AND account_key IS NOT NULL AND NOT is_deleted`, [allKeys]);
-  const relations = await conn.query(
-      `SELECT person_key, record_key, account_key, is_primary, is_active, record->'personRoles' AS roles, record->>'personRole' AS role,
-              record->>'relationStartDate' AS start_date, record->>'relationEndDate' AS end_date
-         FROM xdm_account_person WHERE person_key = ANY($1::text[]) AND account_key IS NOT NULL AND NOT is_deleted`,
-      [allKeys],
-    );
-  const opportunities = await conn.query(
-      `SELECT op.person_key, op.record_key, o.account_key, op.person_role, (op.record->>'isPrimary')::boolean AS is_primary, o.is_closed
-         FROM xdm_opportunity_person op JOIN xdm_opportunity o ON o.record_key = op.opportunity_key
-        WHERE op.person_key = ANY($1::text[]) AND NOT op.is_deleted AND NOT o.is_deleted AND o.account_key IS NOT NULL`,
-      [allKeys],
-    );
-  const previousRows = await conn.query(
-    `SELECT person_profile_id, account_record_key, via, source_key, role, is_primary, is_active, start_date::text AS start_date, end_date::text AS end_date, score, evidence
-       FROM profile_account_link WHERE person_profile_id = ANY($1::uuid[])`,
-    [ids],
-  );
+  const direct = await directAccountsOfPeople(conn, allKeys);
+  const relations = await accountRelationsOfPeople(conn, allKeys);
+  const opportunities = await opportunityRolesOfPeople(conn, allKeys);
+  const previousRows = await storedAccountLinks(conn, ids);
 
   const links = new Map<string, StoredLink[]>(ids.map((id) => [id, []]));
   const add = (personKey: string, l: StoredLink) => links.get(ownerOf.get(personKey)!)?.push(l);
-  for (const r of direct.rows) add(r.record_key, { accountRecordKey: r.account_key, via: 'direct', sourceKey: r.record_key, role: null, isPrimary: true, isActive: true, startDate: null, endDate: null, score: null, evidence: null });
-  for (const r of relations.rows) {
+  for (const r of direct) add(r.record_key, { accountRecordKey: r.account_key, via: 'direct', sourceKey: r.record_key, role: null, isPrimary: true, isActive: true, startDate: null, endDate: null, score: null, evidence: null });
+  for (const r of relations) {
     const roles = Array.isArray(r.roles) ? (r.roles as string[]).join(';') : r.role;
     add(r.person_key, { accountRecordKey: r.account_key, via: 'relation', sourceKey: r.record_key, role: roles ?? null, isPrimary: r.is_primary ?? false, isActive: r.is_active ?? true, startDate: day(r.start_date), endDate: day(r.end_date), score: null, evidence: null });
   }
-  for (const r of opportunities.rows) {
+  for (const r of opportunities) {
     add(r.person_key, { accountRecordKey: r.account_key, via: 'opportunity', sourceKey: r.record_key, role: r.person_role ?? null, isPrimary: r.is_primary ?? false, isActive: !r.is_closed, startDate: null, endDate: null, score: null, evidence: null });
   }
 
@@ -278,13 +235,9 @@ export async function relinkPeople(
       k.names.forEach((n) => names.add(n));
     }
     if (domains.size || names.size) {
-      const candidates: Array<AccountCandidate & { anchor: string; names: string[] }> = (
-        await conn.query(
-          `SELECT profile_id, anchor, attributes->>'accountName' AS name, match_domains, match_names FROM account_profile
-            WHERE match_domains && $1::text[] OR match_names && $2::text[]`,
-          [[...domains], [...names]],
-        )
-      ).rows.map((r: Record<string, unknown>) => ({ profileId: r.profile_id as string, anchor: r.anchor as string, name: r.name as string | null, domains: r.match_domains as string[], names: r.match_names as string[] }));
+      const candidates: Array<AccountCandidate & { anchor: string; names: string[] }> = (await accountMatchCandidates(conn, [...domains], [...names])).map((r) => ({
+        profileId: r.profile_id, anchor: r.anchor, name: r.name, domains: r.match_domains, names: r.match_names,
+      }));
       for (const [profileId, lead] of evidence) {
         const k = matchKeys(lead);
         const mine = candidates.filter((c) => c.domains.some((d) => k.domains.includes(d)) || c.names.some((n) => k.names.includes(n)));
@@ -301,7 +254,7 @@ export async function relinkPeople(
 
   // Account profiles of every account record involved (links to accounts not yet seen stay, unresolved).
   const previous = new Map<string, StoredLink[]>(ids.map((id) => [id, []]));
-  for (const r of previousRows.rows) {
+  for (const r of previousRows) {
     previous.get(r.person_profile_id)!.push({
       accountRecordKey: r.account_record_key, via: r.via, sourceKey: r.source_key, role: r.role, isPrimary: r.is_primary, isActive: r.is_active,
       startDate: day(r.start_date), endDate: day(r.end_date), score: r.score, evidence: r.evidence,
@@ -309,11 +262,7 @@ export async function relinkPeople(
   }
   const accountKeys = new Set<string>();
   for (const list of [...links.values(), ...previous.values()]) for (const l of list) accountKeys.add(l.accountRecordKey);
-  const accountProfile = new Map<string, string>(
-    (await conn.query(`SELECT record_key, profile_id FROM identity_record WHERE node = ANY($1::text[])`, [[...accountKeys].map((k) => `${RECORD_NAMESPACE.account}:${k}`)])).rows.map(
-      (r: { record_key: string; profile_id: string }) => [r.record_key, r.profile_id],
-    ),
-  );
+  const accountProfile = await profileIdsOfNodes(conn, [...accountKeys].map((k) => `${RECORD_NAMESPACE.account}:${k}`));
   const asAccountLink = (l: StoredLink): AccountLink => ({
     accountProfileId: accountProfile.get(l.accountRecordKey) ?? `record:${l.accountRecordKey}`,
     via: l.via, role: l.role, isPrimary: l.isPrimary, isActive: l.isActive, startDate: l.startDate, endDate: l.endDate,
@@ -364,34 +313,8 @@ export async function relinkPeople(
   for (const f of final) finalOf.get(f.profileId)!.push(f.link);
   const changed = new Set(ids.filter((id) => keysOf(finalOf.get(id)!) !== keysOf(previous.get(id)!)));
   final = final.filter((f) => changed.has(f.profileId));
-  if (changed.size) await conn.query(`DELETE FROM profile_account_link WHERE person_profile_id = ANY($1::uuid[])`, [[...changed]]);
-  if (final.length) {
-    await conn.query(
-      `INSERT INTO profile_account_link (person_profile_id, account_record_key, via, source_key, role, is_primary, is_active, start_date, end_date, score, evidence)
-       SELECT p, a, v, s, r, pr, ac, sd, ed, sc, string_to_array(ev, chr(31))
-         FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::boolean[], $7::boolean[], $8::date[], $9::date[], $10::real[], $11::text[])
-           AS t(p, a, v, s, r, pr, ac, sd, ed, sc, ev)`,
-      [
-        final.map((f) => f.profileId),
-        final.map((f) => f.link.accountRecordKey),
-        final.map((f) => f.link.via),
-        final.map((f) => f.link.sourceKey),
-        final.map((f) => f.link.role),
-        final.map((f) => f.link.isPrimary),
-        final.map((f) => f.link.isActive),
-        final.map((f) => f.link.startDate),
-        final.map((f) => f.link.endDate),
-        final.map((f) => f.link.score),
-        final.map((f) => (f.link.evidence ? listParam(f.link.evidence) : null)),
-      ],
-    );
-  }
-  if (events.length) {
-    await conn.query(
-      `INSERT INTO profile_event (entity, profile_id, type, details) SELECT 'person', p, 'job_change', d FROM unnest($1::uuid[], $2::jsonb[]) AS t(p, d)`,
-      [events.map((e) => e.profileId), events.map((e) => JSON.stringify(e.details))],
-    );
-  }
+  await replaceAccountLinks(conn, [...changed], final);
+  await recordJobChanges(conn, events);
   return { jobChanges: events.length, changed: [...changed] };
 }
 
@@ -399,54 +322,30 @@ async function rematerialiseAccounts(conn: PgConn, config: IdentityConfig, ids: 
   const deleted = await removeGone(conn, 'account', gone, cause);
   // Children whose parent record sits in a touched or ended profile get their parent re-resolved.
   const involved = [...new Set([...ids, ...gone.keys(), ...[...gone.values()].flat()])];
-  const children = (
-    await conn.query(
-      `SELECT profile_id FROM account_profile WHERE parent_profile_id = ANY($1::uuid[])
-       UNION
-       SELECT r.profile_id FROM identity_record parent
-         JOIN xdm_account a ON a.parent_key = parent.record_key AND NOT a.is_deleted
-         JOIN identity_record r ON r.node = $2 || a.record_key
-        WHERE parent.profile_id = ANY($1::uuid[])`,
-      [involved, `${RECORD_NAMESPACE.account}:`],
-    )
-  ).rows.map((r: { profile_id: string }) => r.profile_id);
+  const children = await childAccountsOf(conn, involved);
   const all = [...new Set([...ids, ...children])];
   if (!all.length) return { upserted: 0, deleted, cycles: [] };
   const fragments = await fragmentsOf(conn, 'account', all);
   const counts = await identityCounts(conn, all);
   const rows = [...fragments.entries()].map(([profileId, frags]) => accountRow(config, profileId, anchorOf(frags), frags.map(toFragment), counts.get(profileId) ?? frags.length));
   const parentKeys = rows.flatMap((r) => (r.parentKey ? [`${RECORD_NAMESPACE.account}:${r.parentKey}`] : []));
-  const parentProfile = new Map<string, string>(
-    (await conn.query(`SELECT record_key, profile_id FROM identity_record WHERE node = ANY($1::text[])`, [parentKeys])).rows.map((r: { record_key: string; profile_id: string }) => [r.record_key, r.profile_id]),
-  );
+  const parentProfile = await profileIdsOfNodes(conn, parentKeys);
   const parentOf = (r: (typeof rows)[number]) => {
     const p = r.parentKey ? parentProfile.get(r.parentKey) ?? null : null;
     return p === r.profileId ? null : p;
   };
-  await conn.query(
-    `INSERT INTO account_profile (profile_id, anchor, attributes, provenance, record_keys, identity_count, parent_profile_id, match_domains, match_names)
-     SELECT p, a, at, pv, string_to_array(rk, chr(31)), n, pp, string_to_array(md, chr(31)), string_to_array(mn, chr(31))
-       FROM unnest($1::uuid[], $2::text[], $3::jsonb[], $4::jsonb[], $5::text[], $6::int[], $7::uuid[], $8::text[], $9::text[]) AS t(p, a, at, pv, rk, n, pp, md, mn)
-     ON CONFLICT (profile_id) DO UPDATE SET anchor = excluded.anchor, attributes = excluded.attributes, provenance = excluded.provenance,
-       record_keys = excluded.record_keys, identity_count = excluded.identity_count, parent_profile_id = excluded.parent_profile_id,
-       match_domains = excluded.match_domains, match_names = excluded.match_names, version = account_profile.version + 1, updated_at = now()`,
-    [
-      rows.map((r) => r.profileId),
-      rows.map((r) => r.anchor),
-      rows.map((r) => JSON.stringify(r.m.attributes)),
-      rows.map((r) => JSON.stringify(provenanceByRecord(r.m.provenance))),
-      rows.map((r) => listParam(r.recordKeys)),
-      rows.map((r) => r.count),
-      rows.map(parentOf),
-      rows.map((r) => listParam(r.domains)),
-      rows.map((r) => listParam(r.names)),
-    ],
+  await upsertAccountProfiles(
+    conn,
+    rows.map((r) => ({
+      profileId: r.profileId, anchor: r.anchor, attributes: r.m.attributes, provenance: provenanceByRecord(r.m.provenance), recordKeys: r.recordKeys, count: r.count,
+      parentProfileId: parentOf(r), domains: r.domains, names: r.names,
+    })),
   );
   const cycles = await recomputeHierarchy(conn, rows.map((r) => r.profileId));
   await appendChanges(conn, 'account', rows.map((r) => r.profileId), cause);
   // People matched to these accounts by inference are matched again: the evidence may have changed.
-  const accountKeys = [...new Set([...rows.flatMap((r) => r.recordKeys), ...(await conn.query(`SELECT record_key FROM identity_record WHERE profile_id = ANY($1::uuid[])`, [involved])).rows.map((r: { record_key: string }) => r.record_key)])];
-  const inferred = (await conn.query(`SELECT DISTINCT person_profile_id FROM profile_account_link WHERE via = 'inferred' AND account_record_key = ANY($1::text[])`, [accountKeys])).rows.map((r: { person_profile_id: string }) => r.person_profile_id);
+  const accountKeys = [...new Set([...rows.flatMap((r) => r.recordKeys), ...(await recordKeysOfProfiles(conn, involved))])];
+  const inferred = await inferredPeopleOfAccounts(conn, accountKeys);
   if (inferred.length) {
     await lockNodes(conn, inferred, 'profiles');
     await rematerialisePeople(conn, config, inferred, new Map(), cause);
@@ -463,7 +362,7 @@ export async function recomputeHierarchy(conn: PgConn, ids: string[]): Promise<s
   const parentOf = new Map<string, string | null>();
   let frontier = [...new Set(ids)];
   while (frontier.length) {
-    const rows = (await conn.query(`SELECT profile_id, parent_profile_id FROM account_profile WHERE profile_id = ANY($1::uuid[])`, [frontier])).rows;
+    const rows = await accountParents(conn, frontier);
     frontier = [];
     for (const r of rows) {
       parentOf.set(r.profile_id, r.parent_profile_id);
@@ -472,7 +371,7 @@ export async function recomputeHierarchy(conn: PgConn, ids: string[]): Promise<s
   }
   frontier = [...parentOf.keys()];
   while (frontier.length) {
-    const rows = (await conn.query(`SELECT profile_id, parent_profile_id FROM account_profile WHERE parent_profile_id = ANY($1::uuid[])`, [frontier])).rows;
+    const rows = await accountChildren(conn, frontier);
     frontier = [];
     for (const r of rows) {
       if (!parentOf.has(r.profile_id)) frontier.push(r.profile_id);
@@ -481,13 +380,6 @@ export async function recomputeHierarchy(conn: PgConn, ids: string[]): Promise<s
   }
   const h = resolveHierarchy(parentOf);
   const nodes = [...h.nodes.entries()].filter(([id]) => parentOf.has(id));
-  if (nodes.length) {
-    await conn.query(
-      `UPDATE account_profile p SET ultimate_parent_id = t.u, hierarchy_depth = t.d, in_cycle = t.c
-         FROM unnest($1::uuid[], $2::uuid[], $3::int[], $4::boolean[]) AS t(id, u, d, c)
-        WHERE p.profile_id = t.id AND (p.ultimate_parent_id IS DISTINCT FROM t.u OR p.hierarchy_depth IS DISTINCT FROM t.d OR p.in_cycle <> t.c)`,
-      [nodes.map(([id]) => id), nodes.map(([, n]) => n.ultimateParentId), nodes.map(([, n]) => n.depth), nodes.map(([, n]) => n.inCycle)],
-    );
-  }
+  await updateAccountHierarchy(conn, nodes);
   return h.cycles;
 }
