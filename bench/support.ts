@@ -15,6 +15,9 @@ import { connectClient } from '../platform/temporal';
 import { startTemporalDevServer } from '../scripts/temporal-dev-server';
 import { RESOLVER_ENTITIES, resolverWorkflowId } from '../contracts/resolver';
 import { ensureResolvers } from '../control/resolvers';
+import { XDM_CLASSES } from '../domain/xdm/registry';
+import { ingestRecords } from '../engine/ingest/ingest-records';
+import { ResolutionWatcher } from '../engine/identity/read-your-writes';
 
 export async function freshDatabase(name: string): Promise<{ url: string; db: Knex; drop(): Promise<void> }> {
   const url = await postgresServer(`tessera_bench_${name}_${randomBytes(3).toString('hex')}`);
@@ -138,6 +141,36 @@ export function sampleResolverLag(db: Knex, everyMs = 250): { stop(): Promise<{ 
       await loop;
       const sorted = [...samples].sort((a, b) => a - b);
       return { p50: percentile(sorted, 50), p95: percentile(sorted, 95), max: sorted[sorted.length - 1] ?? 0, samples: sorted.length };
+    },
+  };
+}
+
+/**
+ * Streams one new person record every `everyMs` through the streaming path until stopped, each
+ * answer waiting (up to 10 s) for its profile: what a streamed record waits, ingest to profile,
+ * while the benchmark's load runs.
+ */
+export function streamedRecordProbe(db: Knex, everyMs = 500): { stop(): Promise<{ p50: number; p95: number; max: number; samples: number; resolved: number }> } {
+  const watcher = new ResolutionWatcher(db);
+  const samples: number[] = [];
+  let resolved = 0;
+  let stopped = false;
+  const loop = (async () => {
+    for (let k = 0; !stopped; k++) {
+      const t = performance.now();
+      const r = await ingestRecords(db, XDM_CLASSES.person, [personRecord(20_000_000 + k)], { resolution: { watcher, waitMs: 10_000 } });
+      samples.push(performance.now() - t);
+      if (r.resolution?.status === 'resolved') resolved++;
+      await new Promise((res) => setTimeout(res, everyMs));
+    }
+  })();
+  return {
+    async stop() {
+      stopped = true;
+      await loop;
+      await watcher.close();
+      const sorted = [...samples].sort((a, b) => a - b);
+      return { p50: percentile(sorted, 50), p95: percentile(sorted, 95), max: sorted[sorted.length - 1] ?? 0, samples: sorted.length, resolved };
     },
   };
 }
