@@ -18,6 +18,7 @@ import { sourceRoutes } from './routes/sources';
 import { temporalCodecRoutes } from './routes/temporal-codec';
 import type { TemporalAccess } from './temporal-access';
 import type { ResolutionWatcher } from '../engine/identity/read-your-writes';
+import { databaseAnswers } from '../db/connection';
 
 export interface ApiDeps {
   db: Knex;
@@ -63,7 +64,7 @@ export async function buildApp(deps: ApiDeps) {
   await app.register(swaggerUi, { routePrefix: '/docs' });
 
   app.get('/health', { schema: { tags: ['operations'], summary: 'Liveness and dependencies' } }, async (_req, reply) => {
-    const database = await deps.db.raw('SELECT 1').then(() => 'up' as const, () => 'down' as const);
+    const database = (await databaseAnswers(deps.db)) ? ('up' as const) : ('down' as const);
     const temporal = await deps.temporal
       .client()
       .then((c) => (c.connection as Connection).healthService.check({}))

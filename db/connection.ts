@@ -73,3 +73,8 @@ export function isDatabaseUnavailable(err: unknown): boolean {
   if (e.name === 'KnexTimeoutError') return true;
   return /Connection terminated|connect ECONNREFUSED|the database system is (starting up|shutting down)/i.test(e.message ?? '');
 }
+
+/** Whether the database answers (the API's health check). */
+export async function databaseAnswers(db: Knex): Promise<boolean> {
+  return db.raw('SELECT 1').then(() => true, () => false);
+}

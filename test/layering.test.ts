@@ -69,3 +69,25 @@ test('imports point down DESIGN §2 table (known exceptions listed, none new)', 
   const gone = Object.keys(KNOWN).filter((arrow) => !seen.has(arrow));
   assert.deepEqual(gone, [], 'listed exceptions that no longer exist: take them off KNOWN');
 });
+
+/** SQL handed to a database call: a query string, a knex raw statement or a knex table builder. */
+const SQL_CALL = [
+  /\.(?:query|raw)\(\s*[`'"]\s*(?:\/\*[^*]*\*\/\s*)?(?:SELECT|INSERT|UPDATE|DELETE|WITH|ANALYZE|CREATE|DROP|ALTER|LOCK|SET|DECLARE|FETCH|TRUNCATE|COPY)\b/i,
+  /\b(?:db|knex|tx|trx)\(\s*['"][a-z_]+['"]\s*\)/,
+];
+
+test('SQL lives in db/ only (DESIGN §2): no other layer sends a statement of its own', () => {
+  const offenders: string[] = [];
+  for (const folder of Object.keys(ALLOWED).filter((f) => f !== 'db')) {
+    for (const file of tsFiles(join(root, folder))) {
+      const source = readFileSync(file, 'utf8');
+      for (const re of SQL_CALL) {
+        for (const m of source.matchAll(new RegExp(re.source, `${re.flags}g`))) {
+          const line = source.slice(0, m.index).split('\n').length;
+          offenders.push(`${relative(root, file)}:${line}: ${m[0].replace(/\s+/g, ' ').slice(0, 100)}`);
+        }
+      }
+    }
+  }
+  assert.deepEqual(offenders, []);
+});

@@ -11,6 +11,7 @@ import { normaliseIdentity } from '../../domain/identity/extract';
 import { parseMergePolicy } from '../../domain/profiles/merge-policy';
 import { loadIdentityConfig, replaceBlockedValues, updateIdentitySettings, upsertNamespace } from '../../db/repositories/identity-config';
 import { accountProfile, explainIdentities, hierarchyCycles, personProfile, profileHistory, profileIdOfIdentity } from '../../db/repositories/profiles';
+import { identityChangesTouching } from '../../db/repositories/identity-changes';
 import { createIdentityChange, getIdentityChange, type IdentityChangeKind } from '../../engine/identity/identity-changes';
 import { blockListOf } from '../../engine/identity/resolve-records';
 import { HttpError } from '../errors';
@@ -139,7 +140,7 @@ export function identityRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
       },
       async (req) => {
         const decisions = await profileHistory(db, req.params.profileId, { afterId: req.query.after, limit: req.query.limit });
-        const changes = await db('identity_change').whereRaw('? = ANY(touched)', [req.params.profileId]).orderBy('created_at').select('id', 'kind', 'status', 'actor', 'reason', 'created_at', 'error');
+        const changes = await identityChangesTouching(db, req.params.profileId);
         return { profileId: req.params.profileId, decisions, next: decisions.length === req.query.limit ? decisions.at(-1)!.id : null, operatorChanges: changes };
       },
     );

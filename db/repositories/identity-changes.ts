@@ -102,3 +102,8 @@ export async function removeDoNotLink(conn: PgConn, a: string, b: string): Promi
 export async function profileOfIdentity(conn: PgConn, identity: string): Promise<string | null> {
   return (await conn.query(`SELECT coalesce((SELECT profile_id FROM identity_record WHERE node = $1), (SELECT r.profile_id FROM identity_link l JOIN identity_record r ON r.node = l.node WHERE l.identity = $1 AND l.outcome <> 'rejected' LIMIT 1)) AS p`, [identity])).rows[0]?.p ?? null;
 }
+
+/** The operators' changes (splits, merges back) that touched a profile, oldest first. */
+export async function identityChangesTouching(db: Knex, profileId: string) {
+  return db('identity_change').whereRaw('? = ANY(touched)', [profileId]).orderBy('created_at').select('id', 'kind', 'status', 'actor', 'reason', 'created_at', 'error');
+}

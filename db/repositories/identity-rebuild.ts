@@ -222,3 +222,8 @@ export async function unlinkedPeople(conn: PgConn): Promise<Array<{ profile_id: 
     )
   ).rows;
 }
+
+/** Fresh statistics after a rebuild's bulk writes (the incremental path's plans depend on them). */
+export async function analyzeAfterRebuild(db: Knex): Promise<void> {
+  await db.raw('ANALYZE identity_decision, profile_account_link');
+}

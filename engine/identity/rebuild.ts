@@ -24,7 +24,7 @@ import { EvidenceTable, OUTCOMES, resolveIndexed, type IndexedResolution } from 
 import { copyArray, CopyBuffer, copyValue, inPgTransaction, type PgConn } from '../../db/pg-transaction';
 import { loadIdentityConfig } from '../../db/repositories/identity-config';
 import { holdGraph } from '../../db/repositories/identity-graph';
-import { createShadow, doNotLinkOf, laterLinkSeqs, narrowRecords, reserveSeqs, swapShadow } from '../../db/repositories/identity-rebuild';
+import { analyzeAfterRebuild, createShadow, doNotLinkOf, laterLinkSeqs, narrowRecords, reserveSeqs, swapShadow } from '../../db/repositories/identity-rebuild';
 import { blockListOf, linkingRules } from './resolve-records';
 import { writeProfilesInBulk } from './bulk-profiles';
 
@@ -198,8 +198,7 @@ export async function rebuildIdentityGraph(db: Knex, opts: { actor?: string } = 
         profilesReadyMs: performance.now() - t0,
       });
     }
-    // Fresh statistics: the incremental path's plans depend on them after a bulk rewrite.
-    await db.raw('ANALYZE identity_decision, profile_account_link');
+    await analyzeAfterRebuild(db);
     return results;
   });
 }
