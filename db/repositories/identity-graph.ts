@@ -13,6 +13,8 @@ export interface LinkRow {
   outcome: 'linked' | 'redundant' | 'rejected';
   rule: string | null;
   observed_at: Date;
+  /** The evidence component (the first-seen sequence of its earliest record). */
+  component_id: number;
 }
 
 export interface RecordRow {
@@ -21,6 +23,7 @@ export interface RecordRow {
   scope: string | null;
   first_seen: number;
   profile_id: string;
+  component_id: number;
 }
 
 export interface DecisionRow {
@@ -38,23 +41,33 @@ export interface DecisionRow {
   reason: string | null;
 }
 
-/** Lock-key space: nodes hash into this many keys, so a 5,000-record batch never holds more than this many locks. */
+/** Lock-key space: profiles hash into this many keys, so a 5,000-record batch never holds more than this many locks. */
 const LOCK_BUCKETS = 1024;
 /** The whole graph: resolutions hold it shared, a rebuild exclusively. */
 const GRAPH_LOCK = 7_420_001;
 
 /**
- * Transaction-scoped advisory locks on graph nodes (hashed into LOCK_BUCKETS keys), taken in one
- * sorted statement: two resolutions touching one component serialise (DESIGN §4). A deadlock
- * between two lock rounds is detected by Postgres (40P01) and the caller retries.
+ * Transaction-scoped advisory locks on profiles (hashed into LOCK_BUCKETS keys), taken in one
+ * sorted statement: two writers of one profile (a person resolver's batch and an account
+ * resolver's re-match of the same person) take turns. A deadlock is detected by Postgres (40P01)
+ * and the caller retries.
  */
-export async function lockNodes(conn: PgConn, nodes: Iterable<string>, space: 'graph' | 'profiles' = 'graph'): Promise<void> {
-  const list = [...new Set(nodes)];
+export async function lockProfiles(conn: PgConn, profileIds: Iterable<string>): Promise<void> {
+  const list = [...new Set(profileIds)];
   if (!list.length) return;
   await conn.query(
-    `SELECT pg_advisory_xact_lock($2::int, k) FROM (SELECT DISTINCT (hashtext(n) & ${LOCK_BUCKETS - 1}) AS k FROM unnest($1::text[]) n) s ORDER BY k`,
-    [list, space === 'graph' ? 1 : 2],
+    `SELECT pg_advisory_xact_lock(2, k) FROM (SELECT DISTINCT (hashtext(n) & ${LOCK_BUCKETS - 1}) AS k FROM unnest($1::text[]) n) s ORDER BY k`,
+    [list],
   );
+}
+
+/**
+ * One writer at a time per entity's graph (a resolver micro-batch, an operator's saga step): the
+ * components it loads cannot change under it, so they load in one query, without a lock per node.
+ * Taken after the graph lock (shared), always in that order.
+ */
+export async function lockEntityGraph(conn: PgConn, entity: string): Promise<void> {
+  await conn.query(`SELECT pg_advisory_xact_lock(3, hashtext($1))`, [entity]);
 }
 
 /** Every incremental resolution holds the graph shared; a rebuild waits for them and holds it alone. */
@@ -78,7 +91,7 @@ export async function holdGraph<T>(db: Knex, fn: () => Promise<T>): Promise<T> {
   });
 }
 
-const LINK_COLUMNS = 'node, identity, seq::float8 AS seq, field, outcome, rule, observed_at';
+const LINK_COLUMNS = 'node, identity, seq::float8 AS seq, field, outcome, rule, observed_at, component_id::float8 AS component_id';
 
 /** The stored rows of these records in their canonical table (person tables have an account key). */
 export async function storedRecordRows(conn: PgConn, table: string, hasAccountKey: boolean, keys: string[]): Promise<Array<Record<string, unknown>>> {
@@ -133,45 +146,29 @@ export async function linksOfRecords(conn: PgConn, nodes: string[]): Promise<Lin
 const RECORD_NODE = /^b2b_(person|account):/;
 
 /**
- * Every link of the evidence components containing `seeds` (connected through any link), read
- * breadth-first. `from` continues an earlier read: its links are kept, except those touching
- * `reread` (nodes whose links may have changed since, now that they are locked), which are read
- * again and expanded from.
+ * Every link of the evidence components containing `seeds` (records and identities connected
+ * through any link): the stored component ids of the seeds, then every link of those components,
+ * in two queries.
  */
-export async function loadComponents(
-  conn: PgConn,
-  seeds: Iterable<string>,
-  from?: { nodes: Set<string>; links: LinkRow[]; reread: string[] },
-): Promise<{ nodes: Set<string>; links: LinkRow[] }> {
-  const nodes = new Set(from ? from.nodes : seeds);
-  const links = new Map<string, LinkRow>();
-  const again = new Set(from?.reread ?? []);
-  for (const l of from?.links ?? []) if (!again.has(l.node) && !again.has(l.identity)) links.set(`${l.node}\u0000${l.identity}`, l);
-  let frontier = from ? [...again] : [...nodes];
-  while (frontier.length) {
-    const asRecord = frontier.filter((n) => RECORD_NODE.test(n));
-    const rows: LinkRow[] = (
-      await conn.query(`SELECT ${LINK_COLUMNS} FROM identity_link WHERE node = ANY($1::text[]) OR identity = ANY($2::text[])`, [asRecord, frontier])
-    ).rows;
-    const next: string[] = [];
-    for (const r of rows) {
-      links.set(`${r.node}\u0000${r.identity}`, r);
-      for (const n of [r.node, r.identity]) {
-        if (!nodes.has(n)) {
-          nodes.add(n);
-          next.push(n);
-        }
-      }
-    }
-    frontier = next;
-  }
-  return { nodes, links: [...links.values()] };
+export async function loadComponents(conn: PgConn, seeds: Iterable<string>): Promise<{ nodes: Set<string>; links: LinkRow[] }> {
+  const nodes = new Set(seeds);
+  const list = [...nodes];
+  const links: LinkRow[] = (
+    await conn.query(
+      `/* identity_graph.components */ SELECT ${LINK_COLUMNS} FROM identity_link WHERE component_id IN (
+         SELECT component_id FROM identity_link WHERE node = ANY($1::text[]) OR identity = ANY($2::text[])
+         UNION SELECT component_id FROM identity_record WHERE node = ANY($1::text[]))`,
+      [list.filter((n) => RECORD_NODE.test(n)), list],
+    )
+  ).rows;
+  for (const l of links) nodes.add(l.node).add(l.identity);
+  return { nodes, links };
 }
 
 export async function recordsByNode(conn: PgConn, nodes: string[]): Promise<RecordRow[]> {
   if (!nodes.length) return [];
   return (
-    await conn.query(`SELECT node, record_key, scope, first_seen::float8 AS first_seen, profile_id FROM identity_record WHERE node = ANY($1::text[])`, [nodes])
+    await conn.query(`SELECT node, record_key, scope, first_seen::float8 AS first_seen, profile_id, component_id::float8 AS component_id FROM identity_record WHERE node = ANY($1::text[])`, [nodes])
   ).rows;
 }
 
@@ -190,10 +187,10 @@ export async function nextSeqs(conn: PgConn, n: number): Promise<number[]> {
 export async function upsertRecords(conn: PgConn, entity: string, rows: Array<Omit<RecordRow, 'first_seen'> & { first_seen: number }>): Promise<void> {
   if (!rows.length) return;
   await conn.query(
-    `INSERT INTO identity_record (node, entity, record_key, scope, first_seen, profile_id)
-     SELECT n, $1, k, s, f, p FROM unnest($2::text[], $3::text[], $4::text[], $5::bigint[], $6::uuid[]) AS t(n, k, s, f, p)
-     ON CONFLICT (node) DO UPDATE SET scope = excluded.scope, profile_id = excluded.profile_id, updated_at = now()`,
-    [entity, rows.map((r) => r.node), rows.map((r) => r.record_key), rows.map((r) => r.scope), rows.map((r) => r.first_seen), rows.map((r) => r.profile_id)],
+    `INSERT INTO identity_record (node, entity, record_key, scope, first_seen, profile_id, component_id)
+     SELECT n, $1, k, s, f, p, c FROM unnest($2::text[], $3::text[], $4::text[], $5::bigint[], $6::uuid[], $7::bigint[]) AS t(n, k, s, f, p, c)
+     ON CONFLICT (node) DO UPDATE SET scope = excluded.scope, profile_id = excluded.profile_id, component_id = excluded.component_id, updated_at = now()`,
+    [entity, rows.map((r) => r.node), rows.map((r) => r.record_key), rows.map((r) => r.scope), rows.map((r) => r.first_seen), rows.map((r) => r.profile_id), rows.map((r) => r.component_id)],
   );
 }
 
@@ -209,13 +206,13 @@ export async function deleteLinks(conn: PgConn, links: Array<{ node: string; ide
   );
 }
 
-/** Inserts new links and updates the decision of existing ones (their seq and provenance stay). */
+/** Inserts new links and updates the decision and component of existing ones (their seq and provenance stay). */
 export async function upsertLinks(conn: PgConn, links: LinkRow[]): Promise<void> {
   if (!links.length) return;
   await conn.query(
-    `INSERT INTO identity_link (node, identity, seq, field, outcome, rule, observed_at)
-     SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::timestamptz[])
-     ON CONFLICT (node, identity) DO UPDATE SET outcome = excluded.outcome, rule = excluded.rule`,
+    `INSERT INTO identity_link (node, identity, seq, field, outcome, rule, observed_at, component_id)
+     SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::timestamptz[], $8::bigint[])
+     ON CONFLICT (node, identity) DO UPDATE SET outcome = excluded.outcome, rule = excluded.rule, component_id = excluded.component_id`,
     [
       links.map((l) => l.node),
       links.map((l) => l.identity),
@@ -224,6 +221,7 @@ export async function upsertLinks(conn: PgConn, links: LinkRow[]): Promise<void>
       links.map((l) => l.outcome),
       links.map((l) => l.rule),
       links.map((l) => l.observed_at),
+      links.map((l) => l.component_id),
     ],
   );
 }

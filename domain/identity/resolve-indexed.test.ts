@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { resolveAll, type Evidence, type LinkingRules } from './resolve';
-import { resolutionOf, resolveIndexed, tableOf } from './resolve-indexed';
+import { evidenceComponentIds, resolveAll, type Evidence, type LinkingRules } from './resolve';
+import { componentIdsIndexed, resolutionOf, resolveIndexed, tableOf } from './resolve-indexed';
 
 const NAMESPACES: LinkingRules['namespaces'] = {
   rec: { unique: false, priority: 10 },
@@ -60,5 +60,24 @@ test('the indexed resolution does not depend on the order records and links arri
       assert.deepEqual(resolutionOf(b, resolveIndexed(b, r)), resolutionOf(a, resolveIndexed(a, r)));
     }),
     { numRuns: 500 },
+  );
+});
+
+test('component ids: the earliest record of each evidence component, the same from strings and from the table', () => {
+  fc.assert(
+    fc.property(evidence, (ev) => {
+      const byKey = evidenceComponentIds(ev.records, ev.links);
+      const table = tableOf(ev);
+      const ids = componentIdsIndexed(table);
+      const indexed = new Map<string, number>();
+      table.keys.forEach((k, i) => {
+        if (!Number.isNaN(ids[i]!)) indexed.set(k, ids[i]!);
+      });
+      assert.deepEqual(indexed, byKey);
+      // Two nodes share an id exactly when a path of links joins them.
+      for (const l of ev.links) assert.equal(byKey.get(l.record), byKey.get(l.identity));
+      for (const [k, seq] of ev.records) assert.ok(byKey.get(k)! <= seq);
+    }),
+    { numRuns: 1_000 },
   );
 });

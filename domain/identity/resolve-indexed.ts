@@ -340,3 +340,39 @@ export function resolutionOf(table: EvidenceTable, r: IndexedResolution): Resolu
   }
   return sortResolution({ clusterOf, decisions });
 }
+
+/** `evidenceComponentIds` over the table: per node, its component's id (NaN for a node in no component with a record). */
+export function componentIdsIndexed(table: EvidenceTable): Float64Array {
+  const n = table.nodeCount;
+  const { recordSeq, linkRecord, linkIdentity } = table.columns();
+  const parent = new Int32Array(n);
+  for (let i = 0; i < n; i++) parent[i] = i;
+  const find = (k: number): number => {
+    let r = k;
+    while (parent[r] !== r) r = parent[r]!;
+    while (parent[k] !== r) {
+      const next = parent[k]!;
+      parent[k] = r;
+      k = next;
+    }
+    return r;
+  };
+  for (let l = 0; l < linkRecord.length; l++) {
+    const a = find(linkRecord[l]!);
+    const b = find(linkIdentity[l]!);
+    if (a !== b) parent[a] = b;
+  }
+  const least = new Float64Array(n).fill(Infinity);
+  for (let i = 0; i < n; i++) {
+    const seq = recordSeq[i]!;
+    if (Number.isNaN(seq)) continue;
+    const root = find(i);
+    if (seq < least[root]!) least[root] = seq;
+  }
+  const out = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    const id = least[find(i)]!;
+    out[i] = id === Infinity ? NaN : id;
+  }
+  return out;
+}

@@ -464,3 +464,36 @@ export class IdentityGraph {
     for (const id of ids) yield this.links.get(id)!;
   }
 }
+
+/**
+ * The stored id of each record's and link's evidence component (records and identities connected
+ * by any link, accepted or refused): the first-seen sequence of the component's earliest record.
+ * Every component holding a link has a record (a link starts at one); a record alone is its own.
+ */
+export function evidenceComponentIds(records: ReadonlyMap<IdentityKey, number>, links: Iterable<{ record: IdentityKey; identity: IdentityKey }>): Map<IdentityKey, number> {
+  const parent = new Map<IdentityKey, IdentityKey>();
+  const find = (k: IdentityKey): IdentityKey => {
+    let r = k;
+    for (let p = parent.get(r); p !== undefined && p !== r; p = parent.get(r)) r = p;
+    for (let n = k, p = parent.get(n); p !== undefined && p !== r; n = p, p = parent.get(n)) parent.set(n, r);
+    return r;
+  };
+  for (const k of records.keys()) if (!parent.has(k)) parent.set(k, k);
+  for (const l of links) {
+    for (const k of [l.record, l.identity]) if (!parent.has(k)) parent.set(k, k);
+    const a = find(l.record);
+    const b = find(l.identity);
+    if (a !== b) parent.set(a, b);
+  }
+  const least = new Map<IdentityKey, number>();
+  for (const [k, seq] of records) {
+    const root = find(k);
+    least.set(root, Math.min(seq, least.get(root) ?? Infinity));
+  }
+  const out = new Map<IdentityKey, number>();
+  for (const k of parent.keys()) {
+    const id = least.get(find(k));
+    if (id !== undefined) out.set(k, id);
+  }
+  return out;
+}

@@ -14,7 +14,7 @@ import { bestAccountMatch, matchKeys, normaliseCompanyName, type AccountCandidat
 import { materialise, type Fragment, type MaterialisedProfile, type Provenance } from '../../domain/profiles/merge-policy';
 import type { PgConn } from '../../db/pg-transaction';
 import type { GraphChange } from './resolve-records';
-import { lockNodes, profileIdsOfNodes } from '../../db/repositories/identity-graph';
+import { lockProfiles, profileIdsOfNodes } from '../../db/repositories/identity-graph';
 import {
   accountChildren,
   accountMatchCandidates,
@@ -93,7 +93,7 @@ export async function rematerialiseProfiles(conn: PgConn, config: IdentityConfig
   const update: ProfileUpdate = { person: { upserted: 0, deleted: 0, jobChanges: 0 }, account: { upserted: 0, deleted: 0, cycles: [] } };
   // Two writers of one profile (say, its Salesforce and its Marketo record, updated at once) take
   // turns, so the second reads the first's committed fragments (always after the graph's locks).
-  await lockNodes(conn, [...change.touched, ...change.gone.keys(), ...[...change.gone.values()].flat()], 'profiles');
+  await lockProfiles(conn, [...change.touched, ...change.gone.keys(), ...[...change.gone.values()].flat()]);
   if (change.entity === 'person') update.person = await rematerialisePeople(conn, config, [...change.touched], change.gone, cause);
   else update.account = await rematerialiseAccounts(conn, config, [...change.touched], change.gone, cause);
   return update;
@@ -347,7 +347,7 @@ async function rematerialiseAccounts(conn: PgConn, config: IdentityConfig, ids: 
   const accountKeys = [...new Set([...rows.flatMap((r) => r.recordKeys), ...(await recordKeysOfProfiles(conn, involved))])];
   const inferred = await inferredPeopleOfAccounts(conn, accountKeys);
   if (inferred.length) {
-    await lockNodes(conn, inferred, 'profiles');
+    await lockProfiles(conn, inferred);
     await rematerialisePeople(conn, config, inferred, new Map(), cause);
   }
   return { upserted: rows.length, deleted, cycles };

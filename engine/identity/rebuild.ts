@@ -20,7 +20,7 @@ import { ENTITIES, ENTITY_TABLES, RECORD_NAMESPACE, type Entity, type IdentityCo
 import { extractIdentitiesOf, identityFieldPath, identityFields, pathStrings, type ExtractedIdentity } from '../../domain/identity/extract';
 import { profileIdOf } from '../../domain/identity/profile-id';
 import type { IdentityKey, RejectionRule } from '../../domain/identity/resolve';
-import { EvidenceTable, OUTCOMES, resolveIndexed, type IndexedResolution } from '../../domain/identity/resolve-indexed';
+import { componentIdsIndexed, EvidenceTable, OUTCOMES, resolveIndexed, type IndexedResolution } from '../../domain/identity/resolve-indexed';
 import { copyArray, CopyBuffer, copyValue, inPgTransaction, type PgConn } from '../../db/pg-transaction';
 import { loadIdentityConfig } from '../../db/repositories/identity-config';
 import { holdGraph } from '../../db/repositories/identity-graph';
@@ -39,6 +39,8 @@ export interface FullResolution {
   linkEnd: Int32Array;
   /** Per link: the record field it came from. */
   linkFields: string[];
+  /** Per node: its evidence component's id (see evidenceComponentIds). */
+  componentOf: Float64Array;
   /** The profile id of a node's cluster (named after its anchor). */
   profileIdOf(node: number): string;
 }
@@ -111,6 +113,7 @@ export async function fullResolution(conn: PgConn, config: IdentityConfig, entit
     linkStart: Int32Array.from(linkStart),
     linkEnd: Int32Array.from(linkEnd),
     linkFields,
+    componentOf: componentIdsIndexed(table),
     profileIdOf: profileIdOfNode,
   };
 }
@@ -208,16 +211,16 @@ async function writeGraph(conn: PgConn, full: FullResolution, actor: string): Pr
   const { entity, table } = full;
   const { linkRecord, linkIdentity, linkSeq } = table.columns();
   const now = new Date().toISOString();
-  const records = new CopyBuffer(conn, 'identity_record_next (node, entity, record_key, scope, first_seen, profile_id)');
+  const records = new CopyBuffer(conn, 'identity_record_next (node, entity, record_key, scope, first_seen, profile_id, component_id)');
   for (const r of full.records) {
     const node = table.keys[r]!;
-    await records.add(`${copyValue(node)}\t${entity}\t${copyValue(node.slice(node.indexOf(':') + 1))}\t${copyValue(table.scopeOf(r) ?? null)}\t${table.recordSeqOf(r)}\t${full.profileIdOf(r)}\n`);
+    await records.add(`${copyValue(node)}\t${entity}\t${copyValue(node.slice(node.indexOf(':') + 1))}\t${copyValue(table.scopeOf(r) ?? null)}\t${table.recordSeqOf(r)}\t${full.profileIdOf(r)}\t${full.componentOf[r]}\n`);
   }
   await records.flush();
-  const links = new CopyBuffer(conn, 'identity_link_next (node, identity, seq, field, outcome, rule, observed_at)');
+  const links = new CopyBuffer(conn, 'identity_link_next (node, identity, seq, field, outcome, rule, observed_at, component_id)');
   for (let l = 0; l < linkSeq.length; l++) {
     const rule = full.resolution.rules.get(l) ?? null;
-    await links.add(`${copyValue(table.keys[linkRecord[l]!]!)}\t${copyValue(table.keys[linkIdentity[l]!]!)}\t${linkSeq[l]}\t${copyValue(full.linkFields[l]!)}\t${OUTCOMES[full.resolution.outcome[l]!]}\t${copyValue(rule)}\t${now}\n`);
+    await links.add(`${copyValue(table.keys[linkRecord[l]!]!)}\t${copyValue(table.keys[linkIdentity[l]!]!)}\t${linkSeq[l]}\t${copyValue(full.linkFields[l]!)}\t${OUTCOMES[full.resolution.outcome[l]!]}\t${copyValue(rule)}\t${now}\t${full.componentOf[linkRecord[l]!]}\n`);
   }
   await links.flush();
 }

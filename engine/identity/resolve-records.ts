@@ -8,7 +8,7 @@
 import { ENTITY_TABLES, RECORD_NAMESPACE, type Entity, type IdentityConfig } from '../../domain/identity/config';
 import { BlockList, extractIdentities, linkingNamespaces, type ExtractedIdentity, type RecordFacts } from '../../domain/identity/extract';
 import { profileIdOf } from '../../domain/identity/profile-id';
-import { identityKey, resolveComponentsOf, type Evidence, type IdentityKey, type Link, type LinkingRules } from '../../domain/identity/resolve';
+import { evidenceComponentIds, identityKey, resolveComponentsOf, type Evidence, type IdentityKey, type Link, type LinkingRules } from '../../domain/identity/resolve';
 import {
   appendDecisions,
   deleteLinks,
@@ -16,7 +16,7 @@ import {
   doNotLinkPairs,
   linksOfRecords,
   loadComponents,
-  lockNodes,
+  lockEntityGraph,
   nextSeqs,
   recordsByNode,
   storedRecordRows,
@@ -101,7 +101,7 @@ export async function resolveRecords(
   if (!keys.length && !alsoAround.length) return change;
   const nodeOf = (k: string) => identityKey(RECORD_NAMESPACE[entity], k);
   const nodes = keys.map(nodeOf);
-  await lockNodes(conn, nodes);
+  await lockEntityGraph(conn, entity);
 
   // What each record says now, against what the graph holds for it.
   const facts = await recordFacts(conn, entity, keys);
@@ -135,25 +135,13 @@ export async function resolveRecords(
   }
   if (!changed.length && !alsoAround.length) return change;
 
-  // Lock the whole evidence components the change touches, growing until nothing new appears.
+  // The whole evidence components the change touches (the entity's graph is ours until commit).
   const seeds = new Set<IdentityKey>([...changed, ...alsoAround]);
   for (const n of changed) {
     for (const i of desired.get(n)?.identities ?? []) seeds.add(i.key);
     for (const l of heldLinks.get(n) ?? []) seeds.add(l.identity);
   }
-  // Links touching a node we hold cannot change under us (their writer must hold it too); links
-  // read between two unlocked nodes are read again once those are locked.
-  const held = new Set(nodes);
-  await lockNodes(conn, [...seeds].filter((n) => !held.has(n)));
-  const locked = new Set([...nodes, ...seeds]);
-  let component = await loadComponents(conn, seeds);
-  for (;;) {
-    const more = [...component.nodes].filter((n) => !locked.has(n));
-    if (!more.length) break;
-    await lockNodes(conn, more);
-    for (const n of more) locked.add(n);
-    component = await loadComponents(conn, seeds, { ...component, nodes: new Set(component.nodes), reread: more });
-  }
+  const component = await loadComponents(conn, seeds);
   const compNodes = [...component.nodes];
   const records = await recordsByNode(conn, compNodes);
   const dnl = await doNotLinkPairs(conn, compNodes);
@@ -184,7 +172,7 @@ export async function resolveRecords(
     else scopes.set(node, want.scope);
     for (const x of want.identities) {
       const id = linkId(node, x.key);
-      if (!afterLinks.has(id)) afterLinks.set(id, { node, identity: x.key, seq, field: x.field, outcome: 'linked', rule: null, observed_at: now });
+      if (!afterLinks.has(id)) afterLinks.set(id, { node, identity: x.key, seq, field: x.field, outcome: 'linked', rule: null, observed_at: now, component_id: NaN });
     }
   });
   const evidence: Evidence = {
@@ -196,6 +184,8 @@ export async function resolveRecords(
   for (const l of afterLinks.values()) linked.add(l.node).add(l.identity);
   const resolution = resolveComponentsOf(evidence, compNodes.filter((n) => firstSeen.has(n) || linked.has(n)), linkingRules(config, dnl));
   const decisionOf = new Map(resolution.decisions.map((d) => [linkId(d.link.record, d.link.identity), d]));
+  // Evidence components after the change (joined or split by it): their stored ids.
+  const componentOf = evidenceComponentIds(firstSeen, [...afterLinks.values()].map((l) => ({ record: l.node, identity: l.identity })));
 
   // Records: new, moved to another profile, or gone.
   const recordWrites: RecordRow[] = [];
@@ -205,8 +195,9 @@ export async function resolveRecords(
     profileAfter.set(node, profileId);
     const held = recordRows.get(node);
     const scope = scopes.get(node) ?? null;
-    if (!held || held.profile_id !== profileId || (held.scope ?? null) !== scope) {
-      recordWrites.push({ node, record_key: node.slice(node.indexOf(':') + 1), scope, first_seen: seen, profile_id: profileId });
+    const componentId = componentOf.get(node)!;
+    if (!held || held.profile_id !== profileId || (held.scope ?? null) !== scope || held.component_id !== componentId) {
+      recordWrites.push({ node, record_key: node.slice(node.indexOf(':') + 1), scope, first_seen: seen, profile_id: profileId, component_id: componentId });
     }
   }
   const profilesAfter = new Set(profileAfter.values());
@@ -238,8 +229,10 @@ export async function resolveRecords(
     const outcome = d?.outcome ?? 'linked';
     const rule = d?.rule ?? null;
     const before = beforeLinks.get(id);
-    if (before && before.outcome === outcome && before.rule === rule) continue;
-    linkWrites.push({ ...l, outcome, rule });
+    const componentId = componentOf.get(l.node)!;
+    if (before && before.outcome === outcome && before.rule === rule && before.component_id === componentId) continue;
+    linkWrites.push({ ...l, outcome, rule, component_id: componentId });
+    if (before && before.outcome === outcome && before.rule === rule) continue; // only its component changed
     const flipped = before ? accepted(before.outcome) !== accepted(outcome) || before.rule !== rule : outcome === 'rejected';
     if (flipped) {
       log.push({ ...base, kind: outcome === 'rejected' ? 'reject' : 'link', node: l.node, identity: l.identity, seq: l.seq, rule, profileId: profileAfter.get(l.node) ?? null });

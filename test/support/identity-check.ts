@@ -25,16 +25,18 @@ export async function assertGraphMatchesRecompute(instances?: string[]): Promise
       const full = await fullResolution(conn, config, entity, instances ? { instances } : {});
       const profileOf = profilesByRecord(full);
       const replayed = await replayDecisionLog(conn, config, entity, instances?.map((i) => `@${i}.`));
-      const held = new Map<string, string>(
-        (await conn.query(`SELECT node, profile_id FROM identity_record WHERE entity = $1`, [entity])).rows.filter((r) => mine(r.node)).map((r) => [r.node, r.profile_id]),
-      );
+      const heldRows = (await conn.query(`SELECT node, profile_id, component_id::float8 AS component_id FROM identity_record WHERE entity = $1`, [entity])).rows.filter((r) => mine(r.node));
+      const held = new Map<string, string>(heldRows.map((r) => [r.node, r.profile_id]));
+      const componentOf = new Map(full.table.keys.map((k, i) => [k, full.componentOf[i]!]));
+      for (const r of heldRows) assert.equal(r.component_id, componentOf.get(r.node), `${entity} ${r.node}: stored component id = full recompute`);
       assert.equal(held.size, profileOf.size, `${entity}: the graph holds every stored record`);
       for (const [node, p] of profileOf) {
         assert.equal(held.get(node), p, `${entity} ${node}: incremental profile = full recompute`);
         assert.equal(replayed.get(node), p, `${entity} ${node}: decision-log replay = full recompute`);
       }
       assert.equal(replayed.size, profileOf.size, `${entity}: the log replays to the same records`);
-      const links = (await conn.query(`SELECT node, identity, outcome, rule FROM identity_link WHERE node LIKE $1`, [`${RECORD_NAMESPACE[entity]}:%`])).rows.filter((l) => mine(l.node));
+      const links = (await conn.query(`SELECT node, identity, outcome, rule, component_id::float8 AS component_id FROM identity_link WHERE node LIKE $1`, [`${RECORD_NAMESPACE[entity]}:%`])).rows.filter((l) => mine(l.node));
+      for (const l of links) assert.equal(l.component_id, componentOf.get(l.node), `link ${l.node} → ${l.identity}: stored component id = full recompute`);
       const decided = new Map([...linkDecisions(full)].map((d) => [`${d.record} ${d.identity}`, d]));
       assert.equal(links.length, decided.size, `${entity}: same links`);
       for (const l of links) {
