@@ -45,13 +45,15 @@ export async function enqueueRecords(conn: PgConn, entity: Entity, xdmClass: str
  */
 export async function claimQueued(conn: PgConn, entity: Entity, limits: { stream: number; bulk: number }): Promise<QueuedRecord[]> {
   for (const lane of ['stream', 'bulk'] as const) {
+    // The lane is spelled out, not a parameter: each lane's statement gets its own plan (the stream
+    // lane's partial index), never a generic one that sorts the whole backlog.
     const { rows } = await conn.query(
-      `/* identity_queue.claim */
+      `/* identity_queue.claim_${lane} */
        SELECT id::float8 AS id, lane, xdm_class, record_key, actor, enqueued_at FROM identity_queue
-        WHERE entity = $1 AND failed_at IS NULL AND lane = $3
+        WHERE entity = $1 AND failed_at IS NULL AND lane = '${lane}'
           AND ($1 <> 'person' OR id < coalesce((SELECT min(a.id) FROM identity_queue a WHERE a.entity = 'account' AND a.failed_at IS NULL), 9223372036854775807))
         ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED`,
-      [entity, limits[lane], lane],
+      [entity, limits[lane]],
     );
     if (rows.length) {
       return rows.map((r: { id: number; lane: QueueLane; xdm_class: string; record_key: string; actor: string; enqueued_at: Date }) => ({

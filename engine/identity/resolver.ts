@@ -255,9 +255,12 @@ export async function runResolversUntil(db: Knex, signal: AbortSignal, opts: { h
   );
 }
 
+/** Below this, a micro-batch's fixed costs (claim, lease, component loads) outweigh its records. */
+const MIN_BULK_BATCH = 500;
+
 /**
  * The size of the next bulk micro-batch: the records the resolver passes in `targetMs` at its
- * recent rate (a moving average over bulk batches), between 100 and the largest batch.
+ * recent rate (a moving average over bulk batches), between MIN_BULK_BATCH and the largest batch.
  */
 export class BulkBatchSizer {
   private perMs: number | null = null;
@@ -266,7 +269,7 @@ export class BulkBatchSizer {
 
   get size(): number {
     if (this.perMs === null) return Math.min(this.max, 1_000);
-    return Math.max(Math.min(100, this.max), Math.min(this.max, Math.round(this.perMs * this.targetMs)));
+    return Math.max(Math.min(MIN_BULK_BATCH, this.max), Math.min(this.max, Math.round(this.perMs * this.targetMs)));
   }
 
   observe(records: number, ms: number): void {
