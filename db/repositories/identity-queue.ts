@@ -44,16 +44,17 @@ export async function enqueueRecords(conn: PgConn, entity: Entity, xdmClass: str
  * before its people (lead-to-account matching sees them), as one transaction did before the queue.
  */
 export async function claimQueued(conn: PgConn, entity: Entity, limits: { stream: number; bulk: number }): Promise<QueuedRecord[]> {
+  if (entity !== 'person' && entity !== 'account') throw new Error(`no resolver for '${entity}'`);
+  const beforeAccounts = entity === 'person' ? `AND q.id < coalesce((SELECT min(a.id) FROM identity_queue a WHERE a.entity = 'account' AND a.failed_at IS NULL), 9223372036854775807)` : '';
   for (const lane of ['stream', 'bulk'] as const) {
-    // The lane is spelled out, not a parameter: each lane's statement gets its own plan (the stream
-    // lane's partial index), never a generic one that sorts the whole backlog.
+    // Entity and lane are spelled out (from closed sets), not parameters: each statement gets a
+    // plan of its own that reads the head of its index, never a generic one sorting the backlog.
     const { rows } = await conn.query(
-      `/* identity_queue.claim_${lane} */
-       SELECT id::float8 AS id, lane, xdm_class, record_key, actor, enqueued_at FROM identity_queue
-        WHERE entity = $1 AND failed_at IS NULL AND lane = '${lane}'
-          AND ($1 <> 'person' OR id < coalesce((SELECT min(a.id) FROM identity_queue a WHERE a.entity = 'account' AND a.failed_at IS NULL), 9223372036854775807))
-        ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED`,
-      [entity, limits[lane]],
+      `/* identity_queue.claim_${entity}_${lane} */
+       SELECT q.id::float8 AS id, q.lane, q.xdm_class, q.record_key, q.actor, q.enqueued_at FROM identity_queue q
+        WHERE q.entity = '${entity}' AND q.failed_at IS NULL AND q.lane = '${lane}' ${beforeAccounts}
+        ORDER BY q.id LIMIT $1 FOR UPDATE SKIP LOCKED`,
+      [limits[lane]],
     );
     if (rows.length) {
       return rows.map((r: { id: number; lane: QueueLane; xdm_class: string; record_key: string; actor: string; enqueued_at: Date }) => ({
