@@ -147,20 +147,23 @@ const RECORD_NODE = /^b2b_(person|account):/;
 
 /**
  * Every link of the evidence components containing `seeds` (records and identities connected
- * through any link): the stored component ids of the seeds, then every link of those components,
- * in two queries.
+ * through any link): the stored component ids of the seeds, then every link of those components
+ * (two statements, each an index scan).
  */
 export async function loadComponents(conn: PgConn, seeds: Iterable<string>): Promise<{ nodes: Set<string>; links: LinkRow[] }> {
   const nodes = new Set(seeds);
   const list = [...nodes];
-  const links: LinkRow[] = (
+  // Two statements, so the second is planned for the ids it gets (an index scan of each component).
+  const ids = (
     await conn.query(
-      `/* identity_graph.components */ SELECT ${LINK_COLUMNS} FROM identity_link WHERE component_id IN (
-         SELECT component_id FROM identity_link WHERE node = ANY($1::text[]) OR identity = ANY($2::text[])
-         UNION SELECT component_id FROM identity_record WHERE node = ANY($1::text[]))`,
+      `/* identity_graph.component_ids */ SELECT component_id FROM identity_link WHERE node = ANY($1::text[]) OR identity = ANY($2::text[])
+       UNION SELECT component_id FROM identity_record WHERE node = ANY($1::text[])`,
       [list.filter((n) => RECORD_NODE.test(n)), list],
     )
-  ).rows;
+  ).rows.map((r: { component_id: string }) => r.component_id);
+  const links: LinkRow[] = ids.length
+    ? (await conn.query(`/* identity_graph.components */ SELECT ${LINK_COLUMNS} FROM identity_link WHERE component_id = ANY($1::bigint[])`, [ids])).rows
+    : [];
   for (const l of links) nodes.add(l.node).add(l.identity);
   return { nodes, links };
 }
