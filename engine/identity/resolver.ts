@@ -176,8 +176,8 @@ export interface ResolverRunOptions {
   /** Largest micro-batch (records claimed at once; default 5,000). */
   maxBatch?: number;
   /**
-   * About how long a bulk micro-batch may take (default 250 ms): its size follows the measured
-   * rate, so a streamed record never waits long behind one.
+   * About how long a bulk micro-batch may take while records are being streamed (default 250 ms):
+   * its size follows the measured rate, so a streamed record never waits long behind one.
    */
   bulkBatchMs?: number;
   /** With no NOTIFY, look at the queue this often anyway. */
@@ -212,7 +212,7 @@ export async function runResolver(db: Knex, entity: Entity, opts: ResolverRunOpt
     while (!opts.signal?.aborted && Date.now() < deadline) {
       wake.clear();
       const b = await resolveMicroBatch(db, entity, { limit, bulkLimit: sizer.size, holder: opts.holder });
-      if (b.records && b.lane === 'bulk') sizer.observe(b.records, b.ms);
+      if (b.records && b.lane) sizer.observe(b.lane, b.records, b.ms);
       if (b.leaseLost) {
         // Another resolver holds the lease (a previous attempt still finishing): stand by.
         opts.onProgress?.(totals);
@@ -257,23 +257,33 @@ export async function runResolversUntil(db: Knex, signal: AbortSignal, opts: { h
 
 /** Below this, a micro-batch's fixed costs (claim, lease, component loads) outweigh its records. */
 const MIN_BULK_BATCH = 500;
+/** Streamed records seen this recently keep bulk micro-batches short. */
+const STREAM_QUIET_MS = 10_000;
 
 /**
- * The size of the next bulk micro-batch: the records the resolver passes in `targetMs` at its
- * recent rate (a moving average over bulk batches), between MIN_BULK_BATCH and the largest batch.
+ * The size of the next bulk micro-batch. While records are being streamed (one seen in the last
+ * STREAM_QUIET_MS), a batch is what the resolver passes in `targetMs` at its recent rate (a moving
+ * average over bulk batches, at least MIN_BULK_BATCH), so a streamed record waits behind one short
+ * batch at most; otherwise the largest batch, where the per-transaction cost is spread thinnest.
  */
 export class BulkBatchSizer {
   private perMs: number | null = null;
+  private lastStreamAt = -Infinity;
 
-  constructor(private readonly targetMs: number, private readonly max: number) {}
+  constructor(private readonly targetMs: number, private readonly max: number, private readonly now: () => number = () => performance.now()) {}
 
   get size(): number {
+    if (this.now() - this.lastStreamAt > STREAM_QUIET_MS) return this.max;
     if (this.perMs === null) return Math.min(this.max, 1_000);
     return Math.max(Math.min(MIN_BULK_BATCH, this.max), Math.min(this.max, Math.round(this.perMs * this.targetMs)));
   }
 
-  observe(records: number, ms: number): void {
-    if (ms <= 0) return;
+  observe(lane: QueueLane, records: number, ms: number): void {
+    if (lane === 'stream') {
+      this.lastStreamAt = this.now();
+      return;
+    }
+    if (ms <= 0 || records <= 0) return;
     const rate = records / ms;
     this.perMs = this.perMs === null ? rate : 0.7 * this.perMs + 0.3 * rate;
   }
