@@ -82,6 +82,11 @@ export async function doNotLinkOf(conn: PgConn, entity: string): Promise<Array<[
   return (await conn.query(`SELECT a, b FROM identity_do_not_link WHERE entity = $1`, [entity])).rows.map((r: { a: string; b: string }) => [r.a, r.b]);
 }
 
+/** Index builds of this transaction sort in memory (a rebuild's shadows hold millions of rows). */
+export async function allowLargeSorts(conn: PgConn): Promise<void> {
+  await conn.query(`SET LOCAL maintenance_work_mem = '512MB'`);
+}
+
 /**
  * An empty, unindexed shadow of a live table (`<table>_next`), with its columns, defaults, checks
  * and comments. Transactional: a rebuild that fails leaves none.

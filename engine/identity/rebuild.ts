@@ -24,7 +24,7 @@ import { componentIdsIndexed, EvidenceTable, OUTCOMES, resolveIndexed, type Inde
 import { copyArray, CopyBuffer, copyValue, inPgTransaction, type PgConn } from '../../db/pg-transaction';
 import { loadIdentityConfig } from '../../db/repositories/identity-config';
 import { holdGraph } from '../../db/repositories/identity-graph';
-import { analyzeAfterRebuild, createShadow, doNotLinkOf, laterLinkSeqs, narrowRecords, reserveSeqs, swapShadow } from '../../db/repositories/identity-rebuild';
+import { allowLargeSorts, analyzeAfterRebuild, createShadow, doNotLinkOf, laterLinkSeqs, narrowRecords, reserveSeqs, swapShadow } from '../../db/repositories/identity-rebuild';
 import { blockListOf, linkingRules } from './resolve-records';
 import { writeProfilesInBulk } from './bulk-profiles';
 
@@ -165,6 +165,7 @@ export async function rebuildIdentityGraph(db: Knex, opts: { actor?: string } = 
   return holdGraph(db, async () => {
     const t0 = performance.now();
     const resolved = await inPgTransaction(db, async (conn) => {
+      await allowLargeSorts(conn);
       await createShadow(conn, 'identity_record');
       await createShadow(conn, 'identity_link');
       const out: Array<{ full: FullResolution; resolveMs: number; graphMs: number }> = [];
@@ -190,7 +191,10 @@ export async function rebuildIdentityGraph(db: Knex, opts: { actor?: string } = 
     const accountsFirst = [...resolved].sort((a, b) => Number(a.full.entity === 'person') - Number(b.full.entity === 'person'));
     for (const { full, resolveMs, graphMs } of accountsFirst) {
       const t = performance.now();
-      const profiles = await inPgTransaction(db, (conn) => writeProfilesInBulk(db, conn, config, full, actor));
+      const profiles = await inPgTransaction(db, async (conn) => {
+        await allowLargeSorts(conn);
+        return writeProfilesInBulk(db, conn, config, full, actor);
+      });
       results.push({
         entity: full.entity,
         records: full.records.length,
