@@ -11,15 +11,22 @@ export type PgConn = ClientBase;
 export async function inPgTransaction<T>(db: Knex, fn: (conn: PgConn) => Promise<T>): Promise<T> {
   const conn = (await db.client.acquireConnection()) as PgConn;
   try {
-    await conn.query('BEGIN');
-    const out = await fn(conn);
+    return await inTransactionOn(conn, () => fn(conn));
+  } finally {
+    await db.client.releaseConnection(conn);
+  }
+}
+
+/** One transaction on a connection the caller holds (several in a row keep its session locks). */
+export async function inTransactionOn<T>(conn: PgConn, fn: () => Promise<T>): Promise<T> {
+  await conn.query('BEGIN');
+  try {
+    const out = await fn();
     await conn.query('COMMIT');
     return out;
   } catch (e) {
     await conn.query('ROLLBACK').catch(() => undefined);
     throw e;
-  } finally {
-    await db.client.releaseConnection(conn);
   }
 }
 

@@ -26,3 +26,16 @@ test("a job's error rejects that job only; the thread goes on with the next", as
     await pool.close();
   }
 });
+
+test('a thread that dies fails its jobs and every later one at once, without an unhandled rejection', async () => {
+  const pool = new WorkerPool<number, number>(ENTRY, { factor: 2 }, 1);
+  try {
+    const dying = pool.run(-99);
+    const behind = pool.run(5); // never awaited before the death: must not crash the process
+    await assert.rejects(dying, /exited/);
+    await assert.rejects(behind, /exited/);
+    await assert.rejects(pool.run(1), /exited/);
+  } finally {
+    await pool.close();
+  }
+});

@@ -77,14 +77,14 @@ export async function lockGraph(conn: PgConn, mode: 'shared' | 'exclusive'): Pro
 
 /**
  * Holds the graph exclusively across several transactions (a full recompute's graph and profile
- * commits): a session lock on a connection of its own, released when `fn` ends — or by Postgres
- * when the session dies with its process.
+ * commits): a session lock on a connection of its own, which `fn` runs its transactions on;
+ * released when `fn` ends — or by Postgres when the session dies.
  */
-export async function holdGraph<T>(db: Knex, fn: () => Promise<T>): Promise<T> {
+export async function holdGraph<T>(db: Knex, fn: (conn: PgConn) => Promise<T>): Promise<T> {
   return withPgConn(db, async (conn) => {
     await conn.query(`SELECT pg_advisory_lock(${GRAPH_LOCK})`);
     try {
-      return await fn();
+      return await fn(conn);
     } finally {
       await conn.query(`SELECT pg_advisory_unlock(${GRAPH_LOCK})`).catch(() => undefined);
     }

@@ -75,9 +75,10 @@ export async function deleteClaimed(conn: PgConn, ids: readonly number[]): Promi
   await conn.query(`/* identity_queue.delete_claimed */ DELETE FROM identity_queue WHERE id = ANY($1::bigint[])`, [ids]);
 }
 
-/** Sets one record aside after it failed to resolve on its own (the queue behind it moves on). */
-export async function setAside(conn: PgConn, id: number, error: string): Promise<void> {
-  await conn.query(`/* identity_queue.set_aside */ UPDATE identity_queue SET failed_at = clock_timestamp(), error = left($2, 2000) WHERE id = $1`, [id, error]);
+/** Sets one record aside after it failed to resolve on its own (the queue behind it moves on); false when it is no longer queued. */
+export async function setAside(conn: PgConn, id: number, error: string): Promise<boolean> {
+  const { rowCount } = await conn.query(`/* identity_queue.set_aside */ UPDATE identity_queue SET failed_at = clock_timestamp(), error = left($2, 2000) WHERE id = $1 AND failed_at IS NULL`, [id, error]);
+  return (rowCount ?? 0) > 0;
 }
 
 /** Puts the set-aside records of a resolver back in the queue (after a fix); returns how many. */

@@ -44,7 +44,11 @@ export async function* narrowRecords(
     params,
   );
   // The next page is fetched while the caller works on the current one.
-  const page = () => conn.query(`FETCH ${FETCH} FROM identity_rebuild`);
+  const page = () => {
+    const p = conn.query(`FETCH ${FETCH} FROM identity_rebuild`);
+    p.catch(() => undefined); // awaited below; a failure while the caller works is not unhandled
+    return p;
+  };
   let next = page();
   try {
     for (;;) {
@@ -96,14 +100,18 @@ export async function createShadow(conn: PgConn, table: string): Promise<void> {
   await conn.query(`CREATE TABLE ${table}_next (LIKE ${table} INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING STORAGE INCLUDING COMMENTS)`);
 }
 
+/** A filled shadow, indexed like its live table and ready to be swapped in. */
+export interface IndexedShadow {
+  table: string;
+  indexes: Array<{ name: string; constraint_name: string | null }>;
+}
+
 /**
- * Builds the live table's indexes (and primary key) on its filled shadow, then swaps the shadow
- * in under the live names. The live table is locked only for the drop and renames at the end of
- * the caller's transaction (readers in flight finish first; new ones wait those few ms).
- * The index definitions are the catalogue's own (pg_indexes), so the swapped-in table is
- * indistinguishable from the migration's.
+ * Builds the live table's indexes (and primary key) on its filled shadow. The definitions are the
+ * catalogue's own (pg_indexes), so the swapped-in table is indistinguishable from the migration's.
+ * Takes no lock on the live table.
  */
-export async function swapShadow(conn: PgConn, table: string): Promise<void> {
+export async function indexShadow(conn: PgConn, table: string): Promise<IndexedShadow> {
   const indexes = (
     await conn.query(
       `SELECT i.indexname AS name, i.indexdef AS def, c.conname AS constraint_name
@@ -119,12 +127,43 @@ export async function swapShadow(conn: PgConn, table: string): Promise<void> {
     if (ix.constraint_name) await conn.query(`ALTER TABLE ${table}_next ADD CONSTRAINT ${ix.constraint_name}_next PRIMARY KEY USING INDEX ${ix.name}_next`);
   }
   await conn.query(`ANALYZE ${table}_next`);
-  await conn.query(`LOCK TABLE ${table} IN ACCESS EXCLUSIVE MODE`);
-  await conn.query(`DROP TABLE ${table}`);
-  await conn.query(`ALTER TABLE ${table}_next RENAME TO ${table}`);
-  for (const ix of indexes) {
-    if (ix.constraint_name) await conn.query(`ALTER TABLE ${table} RENAME CONSTRAINT ${ix.constraint_name}_next TO ${ix.constraint_name}`);
-    else await conn.query(`ALTER INDEX ${ix.name}_next RENAME TO ${ix.name}`);
+  return { table, indexes: indexes.map(({ name, constraint_name }) => ({ name, constraint_name })) };
+}
+
+/** How long the swap waits for the live tables' readers before it lets them go and tries again. */
+const SWAP_LOCK_TIMEOUT_MS = 1_000;
+const SWAP_ATTEMPTS = 30;
+
+/**
+ * Swaps indexed shadows in under the live names, together. The live tables are locked in one
+ * statement at the end of the caller's transaction, only for the drops and renames; if readers
+ * keep one of them past SWAP_LOCK_TIMEOUT_MS (or a reader's lock order meets ours: a deadlock),
+ * the attempt is rolled back to a savepoint, so the readers go on, and tried again.
+ */
+export async function swapShadows(conn: PgConn, shadows: readonly IndexedShadow[]): Promise<void> {
+  const tables = shadows.map((s) => s.table).join(', ');
+  for (let attempt = 1; ; attempt++) {
+    await conn.query('SAVEPOINT shadow_swap');
+    try {
+      await conn.query(`SET LOCAL lock_timeout = '${SWAP_LOCK_TIMEOUT_MS}ms'`);
+      await conn.query(`LOCK TABLE ${tables} IN ACCESS EXCLUSIVE MODE`);
+      await conn.query(`SET LOCAL lock_timeout = 0`);
+      await conn.query('RELEASE SAVEPOINT shadow_swap');
+      break;
+    } catch (e) {
+      const code = (e as { code?: string }).code;
+      if ((code !== '55P03' && code !== '40P01') || attempt >= SWAP_ATTEMPTS) throw e;
+      await conn.query('ROLLBACK TO SAVEPOINT shadow_swap');
+      await new Promise((r) => setTimeout(r, 100 * Math.min(attempt, 10)));
+    }
+  }
+  for (const { table, indexes } of shadows) {
+    await conn.query(`DROP TABLE ${table}`);
+    await conn.query(`ALTER TABLE ${table}_next RENAME TO ${table}`);
+    for (const ix of indexes) {
+      if (ix.constraint_name) await conn.query(`ALTER TABLE ${table} RENAME CONSTRAINT ${ix.constraint_name}_next TO ${ix.constraint_name}`);
+      else await conn.query(`ALTER INDEX ${ix.name}_next RENAME TO ${ix.name}`);
+    }
   }
 }
 
@@ -149,10 +188,12 @@ export async function* storedFragments<R extends 'json' | 'text'>(
     );
     const page = () => conn.query(`FETCH ${FETCH / 2} FROM profile_rebuild`);
     next = page();
+    next.catch(() => undefined); // awaited below; a failure while the caller works is not unhandled
     for (;;) {
       const { rows } = await next;
       if (!rows.length) break;
       next = page();
+      next.catch(() => undefined);
       yield rows as never;
     }
   } finally {
@@ -178,16 +219,17 @@ export async function recordRebuiltProfiles(conn: PgConn, entity: string, table:
 }
 
 /**
- * Every person's account links from the sources, into a shadow swapped in: direct (the person
- * record's account), relations and opportunity contact roles, plus the history kept at earlier
- * job changes for the people who still exist. Each row's key is unique by construction (one per
+ * Every person's account links from the sources, into an indexed shadow (swapped in with the
+ * person profiles' shadow): direct (the person record's account), relations and opportunity
+ * contact roles, plus the history kept at earlier job changes for the people the rebuilt profiles
+ * still have. Each row's key is unique by construction (one per
  * source record and kind); the primary key built on the shadow checks it.
  */
-export async function rebuildAccountLinks(conn: PgConn, personNodePrefix: string): Promise<void> {
+export async function rebuildAccountLinks(conn: PgConn, personNodePrefix: string): Promise<IndexedShadow> {
   await createShadow(conn, 'profile_account_link');
   await conn.query(
     `/* identity_rebuild.history_links */ INSERT INTO profile_account_link_next
-     SELECT l.* FROM profile_account_link l WHERE l.source_key LIKE 'history:%' AND EXISTS (SELECT 1 FROM person_profile p WHERE p.profile_id = l.person_profile_id)`,
+     SELECT l.* FROM profile_account_link l WHERE l.source_key LIKE 'history:%' AND EXISTS (SELECT 1 FROM person_profile_next p WHERE p.profile_id = l.person_profile_id)`,
   );
   await conn.query(
     `/* identity_rebuild.direct_links */ INSERT INTO profile_account_link_next (person_profile_id, account_record_key, via, source_key, is_primary, is_active)
@@ -201,8 +243,7 @@ export async function rebuildAccountLinks(conn: PgConn, personNodePrefix: string
      SELECT r.profile_id, x.account_key, 'relation', x.record_key,
             coalesce((SELECT string_agg(v, ';') FROM jsonb_array_elements_text(CASE WHEN jsonb_typeof(x.record->'personRoles') = 'array' THEN x.record->'personRoles' END) v), x.record->>'personRole'),
             coalesce(x.is_primary, false), coalesce(x.is_active, true),
-            CASE WHEN x.record->>'relationStartDate' ~ '^\\d{4}-\\d{2}-\\d{2}' THEN left(x.record->>'relationStartDate', 10)::date END,
-            CASE WHEN x.record->>'relationEndDate' ~ '^\\d{4}-\\d{2}-\\d{2}' THEN left(x.record->>'relationEndDate', 10)::date END
+            tessera_day(x.record->>'relationStartDate'), tessera_day(x.record->>'relationEndDate')
        FROM xdm_account_person x JOIN identity_record r ON r.node = $1 || x.person_key
       WHERE x.account_key IS NOT NULL AND NOT x.is_deleted`,
     [personNodePrefix],
@@ -215,7 +256,7 @@ export async function rebuildAccountLinks(conn: PgConn, personNodePrefix: string
       WHERE NOT op.is_deleted AND NOT o.is_deleted AND o.account_key IS NOT NULL`,
     [personNodePrefix],
   );
-  await swapShadow(conn, 'profile_account_link');
+  return indexShadow(conn, 'profile_account_link');
 }
 
 /** People with no current account link (lead-to-account matching's candidates). */

@@ -13,7 +13,7 @@ import type { IdentityConfig } from '../../domain/identity/config';
 import { ENTITY_TABLES, RECORD_NAMESPACE } from '../../domain/identity/config';
 import { resolveHierarchy } from '../../domain/profiles/hierarchy';
 import { copyArray, CopyBuffer, copyValue, type PgConn } from '../../db/pg-transaction';
-import { createShadow, rebuildAccountLinks, recordRebuiltProfiles, storedFragments, swapShadow, unlinkedPeople } from '../../db/repositories/identity-rebuild';
+import { createShadow, indexShadow, rebuildAccountLinks, recordRebuiltProfiles, storedFragments, swapShadows, unlinkedPeople } from '../../db/repositories/identity-rebuild';
 import { WorkerPool } from '../../platform/ts-worker';
 import { accountRow, provenanceByRecord, relinkPeople, type AccountRow } from './profiles';
 import type { PersonProfileJob } from './profile-rows-worker';
@@ -34,8 +34,9 @@ export async function writeProfilesInBulk(db: Knex, conn: PgConn, config: Identi
   if (full.entity === 'person') await writePeople(db, conn, config, full, table);
   else await writeAccounts(db, conn, config, full, table);
   const profiles = await recordRebuiltProfiles(conn, full.entity, table, cause);
-  await swapShadow(conn, table);
-  if (full.entity === 'person') await relinkAll(conn, config);
+  const shadows = [await indexShadow(conn, table)];
+  if (full.entity === 'person') shadows.push(await rebuildAccountLinks(conn, `${RECORD_NAMESPACE.person}:`));
+  await swapShadows(conn, shadows);
   return profiles;
 }
 
@@ -118,8 +119,7 @@ async function writePeople(db: Knex, conn: PgConn, config: IdentityConfig, full:
     for (const chunk of inFlight.splice(0)) await out.add(await chunk);
     await out.flush();
   } finally {
-    await Promise.allSettled(inFlight);
-    await pool.close();
+    await pool.close(); // jobs still in flight are rejected, never left pending
   }
 }
 
@@ -151,12 +151,10 @@ async function writeAccounts(db: Knex, conn: PgConn, config: IdentityConfig, ful
 }
 
 /**
- * Every person's account links, set-based: direct (the record's account), relations and
- * opportunity contact roles; history kept at earlier job changes stays while its person does;
- * people left with no link go through relinkPeople (lead-to-account matching).
+ * Lead-to-account matching for the people no source links to an account (after the rebuilt
+ * profiles and links are in), in batches of 5,000.
  */
-async function relinkAll(conn: PgConn, config: IdentityConfig): Promise<void> {
-  await rebuildAccountLinks(conn, `${RECORD_NAMESPACE.person}:`);
+export async function matchUnlinkedPeople(conn: PgConn, config: IdentityConfig): Promise<void> {
   if (!config.settings.leadToAccount.enabled) return;
   const unlinked = await unlinkedPeople(conn);
   for (let i = 0; i < unlinked.length; i += 5_000) {

@@ -185,7 +185,13 @@ export async function appendChanges(conn: PgConn, entity: Entity, ids: string[],
 type StoredLink = AccountLinkWrite;
 
 /** An ISO date's day (dates are read as text: never through a time zone). */
-const day = (v: unknown): string | null => (typeof v === 'string' && /^\d{4}-\d{2}-\d{2}/.test(v) ? v.slice(0, 10) : null);
+const day = (v: unknown): string | null => {
+  if (typeof v !== 'string' || !/^\d{4}-\d{2}-\d{2}/.test(v)) return null;
+  const d = v.slice(0, 10);
+  const t = Date.parse(`${d}T00:00:00Z`);
+  // A real calendar day (not '2024-02-30'), as Postgres' tessera_day() reads it; year 0 is none.
+  return !Number.isNaN(t) && new Date(t).toISOString().slice(0, 10) === d && d >= '0001-01-01' ? d : null;
+};
 
 /**
  * People's account links, rebuilt for these profiles: what the sources say (direct, relations,
@@ -212,7 +218,9 @@ export async function relinkPeople(
   const add = (personKey: string, l: StoredLink) => links.get(ownerOf.get(personKey)!)?.push(l);
   for (const r of direct) add(r.record_key, { accountRecordKey: r.account_key, via: 'direct', sourceKey: r.record_key, role: null, isPrimary: true, isActive: true, startDate: null, endDate: null, score: null, evidence: null });
   for (const r of relations) {
-    const roles = Array.isArray(r.roles) ? (r.roles as string[]).join(';') : r.role;
+    // As the rebuild's SQL reads them: the array's non-null entries joined, else the single role.
+    const listed = Array.isArray(r.roles) ? (r.roles as unknown[]).filter((v) => v !== null).map((v) => (typeof v === 'string' ? v : JSON.stringify(v))) : [];
+    const roles = listed.length ? listed.join(';') : r.role;
     add(r.person_key, { accountRecordKey: r.account_key, via: 'relation', sourceKey: r.record_key, role: roles ?? null, isPrimary: r.is_primary ?? false, isActive: r.is_active ?? true, startDate: day(r.start_date), endDate: day(r.end_date), score: null, evidence: null });
   }
   for (const r of opportunities) {

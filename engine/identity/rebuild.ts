@@ -21,12 +21,12 @@ import { extractIdentitiesOf, identityFieldPath, identityFields, pathStrings, ty
 import { profileIdOf } from '../../domain/identity/profile-id';
 import type { IdentityKey, RejectionRule } from '../../domain/identity/resolve';
 import { componentIdsIndexed, EvidenceTable, OUTCOMES, resolveIndexed, type IndexedResolution } from '../../domain/identity/resolve-indexed';
-import { copyArray, CopyBuffer, copyValue, inPgTransaction, type PgConn } from '../../db/pg-transaction';
+import { copyArray, CopyBuffer, copyValue, inTransactionOn, type PgConn } from '../../db/pg-transaction';
 import { loadIdentityConfig } from '../../db/repositories/identity-config';
 import { holdGraph } from '../../db/repositories/identity-graph';
-import { allowLargeSorts, analyzeAfterRebuild, createShadow, doNotLinkOf, laterLinkSeqs, narrowRecords, reserveSeqs, swapShadow } from '../../db/repositories/identity-rebuild';
+import { allowLargeSorts, analyzeAfterRebuild, createShadow, doNotLinkOf, indexShadow, laterLinkSeqs, narrowRecords, reserveSeqs, swapShadows } from '../../db/repositories/identity-rebuild';
 import { blockListOf, linkingRules } from './resolve-records';
-import { writeProfilesInBulk } from './bulk-profiles';
+import { matchUnlinkedPeople, writeProfilesInBulk } from './bulk-profiles';
 
 export interface FullResolution {
   entity: Entity;
@@ -162,9 +162,11 @@ export interface RebuildResult {
 export async function rebuildIdentityGraph(db: Knex, opts: { actor?: string } = {}): Promise<RebuildResult[]> {
   const config = await loadIdentityConfig(db);
   const actor = opts.actor ?? 'rebuild';
-  return holdGraph(db, async () => {
+  // Every phase runs on the connection that holds the graph: the lock cannot be lost unnoticed
+  // while the rebuild goes on (its session ending ends the rebuild too).
+  return holdGraph(db, async (conn) => {
     const t0 = performance.now();
-    const resolved = await inPgTransaction(db, async (conn) => {
+    const resolved = await inTransactionOn(conn, async () => {
       await allowLargeSorts(conn);
       await createShadow(conn, 'identity_record');
       await createShadow(conn, 'identity_link');
@@ -176,14 +178,13 @@ export async function rebuildIdentityGraph(db: Knex, opts: { actor?: string } = 
         await writeGraph(conn, full, actor);
         out.push({ full, resolveMs, graphMs: performance.now() - t - resolveMs });
       }
-      await swapShadow(conn, 'identity_record');
-      await swapShadow(conn, 'identity_link');
+      await swapShadows(conn, [await indexShadow(conn, 'identity_record'), await indexShadow(conn, 'identity_link')]);
       return out;
     });
     const graphReadyMs = performance.now() - t0;
     // The decision log's entries for the rebuild land after the graph: still before any other
     // writer's (the graph is held), so the log stays in processing order and replays exactly.
-    await inPgTransaction(db, async (conn) => {
+    await inTransactionOn(conn, async () => {
       for (const { full } of resolved) await writeLog(conn, full, actor);
     });
     const results: RebuildResult[] = [];
@@ -191,10 +192,11 @@ export async function rebuildIdentityGraph(db: Knex, opts: { actor?: string } = 
     const accountsFirst = [...resolved].sort((a, b) => Number(a.full.entity === 'person') - Number(b.full.entity === 'person'));
     for (const { full, resolveMs, graphMs } of accountsFirst) {
       const t = performance.now();
-      const profiles = await inPgTransaction(db, async (conn) => {
+      const profiles = await inTransactionOn(conn, async () => {
         await allowLargeSorts(conn);
         return writeProfilesInBulk(db, conn, config, full, actor);
       });
+      if (full.entity === 'person') await inTransactionOn(conn, () => matchUnlinkedPeople(conn, config));
       results.push({
         entity: full.entity,
         records: full.records.length,

@@ -71,14 +71,17 @@ export async function resolveMicroBatch(db: Knex, entity: Entity, opts: MicroBat
   const empty: MicroBatch = { entity, records: 0, profilesWritten: 0, merges: 0, splits: 0, setAside: 0, ms: 0, lagMs: 0 };
   const config = await loadIdentityConfig(db);
   let onlyFirst: number | undefined; // bisecting a failure: how many of the oldest records to take
+  let lastClaimed: number[] = []; // the queue ids the last attempt claimed (rolled back if it failed)
   let setAsideCount = 0;
   for (let conflicts = 0; ; ) {
     try {
       const out = await inPgTransaction(db, async (conn) => {
+        lastClaimed = [];
         if (opts.holder) {
           if (!(await takeLease(conn, entity, opts.holder, opts.leaseMs ?? LEASE_MS))) return { ...empty, leaseLost: true };
         } else await lockResolver(conn, entity);
         const claimed = await claimQueued(conn, entity, onlyFirst ? { stream: onlyFirst, bulk: onlyFirst } : { stream: opts.limit, bulk: Math.min(opts.bulkLimit ?? opts.limit, opts.limit) });
+        lastClaimed = claimed.map((c) => c.id);
         if (!claimed.length) return empty;
         const summary = await resolveQueuedGroups(conn, config, entity, groupsOf(claimed), causeOf(entity, claimed));
         await deleteClaimed(conn, claimed.map((c) => c.id));
@@ -102,12 +105,13 @@ export async function resolveMicroBatch(db: Knex, entity: Entity, opts: MicroBat
       if (isTransientConflict(e) && ++conflicts <= 10) continue;
       if (isTransientConflict(e) || isDatabaseUnavailable(e)) throw e;
       // The batch failed on its data: halve it until the one record that fails alone is found.
-      const size = onlyFirst ?? opts.limit;
+      const size = Math.min(onlyFirst ?? opts.limit, lastClaimed.length || 1);
       if (size > 1) {
         onlyFirst = Math.max(1, Math.floor(size / 2));
         continue;
       }
-      const failed = await setAsideOldest(db, entity, opts, e as Error);
+      if (lastClaimed.length !== 1) throw e; // it failed before claiming anything: not a record's fault
+      const failed = await setAsideRecord(db, entity, opts, lastClaimed[0]!, e as Error);
       if (!failed) throw e;
       setAsideCount++;
       onlyFirst = undefined;
@@ -115,16 +119,13 @@ export async function resolveMicroBatch(db: Knex, entity: Entity, opts: MicroBat
   }
 }
 
-/** Sets the oldest claimable record aside (it failed alone); false when there was none or the lease is gone. */
-async function setAsideOldest(db: Knex, entity: Entity, opts: MicroBatchOptions, error: Error): Promise<boolean> {
+/** Sets aside the record that failed alone (by its queue id); false when it is gone or the lease is. */
+async function setAsideRecord(db: Knex, entity: Entity, opts: MicroBatchOptions, id: number, error: Error): Promise<boolean> {
   return inPgTransaction(db, async (conn) => {
     if (opts.holder) {
       if (!(await takeLease(conn, entity, opts.holder, opts.leaseMs ?? LEASE_MS))) return false;
     } else await lockResolver(conn, entity);
-    const [first] = await claimQueued(conn, entity, { stream: 1, bulk: 1 });
-    if (!first) return false;
-    await setAside(conn, first.id, `${error.name}: ${error.message}`);
-    return true;
+    return setAside(conn, id, `${error.name}: ${error.message}`);
   });
 }
 
