@@ -219,16 +219,7 @@ export function resolveIndexed(table: EvidenceTable, rules: LinkingRules): Index
     const dnl = dnlOf.has(i) ? [i] : null;
     if (unique || scopes || dnl) groupRules[i] = { unique, scopes, dnl };
   }
-  const find = (k: number): number => {
-    let r = k;
-    while (parent[r] !== r) r = parent[r]!;
-    while (parent[k] !== r) {
-      const next = parent[k]!;
-      parent[k] = r;
-      k = next;
-    }
-    return r;
-  };
+  const find = (k: number): number => findRoot(parent, k);
   /** Whether node a's rank comes before node b's: records first, then first seen, then key. */
   const earlier = (a: number, b: number): boolean => {
     const ra = Number.isNaN(recordSeq[a]!) ? 1 : 0;
@@ -347,16 +338,7 @@ export function componentIdsIndexed(table: EvidenceTable): Float64Array {
   const { recordSeq, linkRecord, linkIdentity } = table.columns();
   const parent = new Int32Array(n);
   for (let i = 0; i < n; i++) parent[i] = i;
-  const find = (k: number): number => {
-    let r = k;
-    while (parent[r] !== r) r = parent[r]!;
-    while (parent[k] !== r) {
-      const next = parent[k]!;
-      parent[k] = r;
-      k = next;
-    }
-    return r;
-  };
+  const find = (k: number): number => findRoot(parent, k);
   for (let l = 0; l < linkRecord.length; l++) {
     const a = find(linkRecord[l]!);
     const b = find(linkIdentity[l]!);
@@ -375,4 +357,16 @@ export function componentIdsIndexed(table: EvidenceTable): Float64Array {
     out[i] = id === Infinity ? NaN : id;
   }
   return out;
+}
+
+/** The root of k in a union-find over a typed array, compressing the path on the way. */
+function findRoot(parent: Int32Array, k: number): number {
+  let r = k;
+  while (parent[r] !== r) r = parent[r]!;
+  while (parent[k] !== r) {
+    const next = parent[k]!;
+    parent[k] = r;
+    k = next;
+  }
+  return r;
 }
