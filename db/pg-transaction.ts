@@ -118,3 +118,29 @@ export async function withPgConn<T>(db: Knex, fn: (conn: PgConn) => Promise<T>):
     await db.client.releaseConnection(conn);
   }
 }
+
+/**
+ * The rows of `sql` a page at a time, through a cursor in the caller's transaction: the next page
+ * is fetched while the caller works on the current one (Postgres and Node take no turns). The
+ * cursor is closed however the caller stops.
+ */
+export async function* cursorPages<T>(conn: PgConn, name: string, sql: string, params: unknown[], pageSize: number): AsyncGenerator<T[]> {
+  await conn.query(`DECLARE ${name} NO SCROLL CURSOR FOR ${sql}`, params);
+  const page = () => {
+    const p = conn.query(`FETCH ${pageSize} FROM ${name}`);
+    p.catch(() => undefined); // awaited below; a failure while the caller works is not unhandled
+    return p;
+  };
+  let next = page();
+  try {
+    for (;;) {
+      const { rows } = await next;
+      if (!rows.length) return;
+      next = page();
+      yield rows as T[];
+    }
+  } finally {
+    await next.catch(() => undefined);
+    await conn.query(`CLOSE ${name}`).catch(() => undefined);
+  }
+}

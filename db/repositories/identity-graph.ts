@@ -3,7 +3,7 @@
  * and the append-only decision log. Set-based statements only (arrays in, unnest out).
  */
 import type { Knex } from 'knex';
-import { listParam, withPgConn, type PgConn } from '../pg-transaction';
+import { cursorPages, listParam, withPgConn, type PgConn } from '../pg-transaction';
 
 export interface LinkRow {
   node: string;
@@ -124,16 +124,7 @@ export async function profileIdsOfNodes(conn: PgConn, nodes: string[]): Promise<
 
 /** The decision log of an entity in processing order, a page at a time (a cursor in the caller's transaction). */
 export async function* decisionLogPages(conn: PgConn, entity: string): AsyncGenerator<Array<{ kind: string; node: string; identity: string | null; seq: number | null; identities: string[] | null; scope: string | null }>> {
-  await conn.query(`/* identity_graph.decision_log */ DECLARE decision_log NO SCROLL CURSOR FOR SELECT kind, node, identity, seq::float8 AS seq, identities, scope FROM identity_decision WHERE entity = $1 ORDER BY id`, [entity]);
-  try {
-    for (;;) {
-      const { rows } = await conn.query(`FETCH 20000 FROM decision_log`);
-      if (!rows.length) return;
-      yield rows;
-    }
-  } finally {
-    await conn.query('CLOSE decision_log');
-  }
+  yield* cursorPages(conn, 'decision_log', `/* identity_graph.decision_log */ SELECT kind, node, identity, seq::float8 AS seq, identities, scope FROM identity_decision WHERE entity = $1 ORDER BY id`, [entity], 20_000);
 }
 
 /** The links of these record nodes. */

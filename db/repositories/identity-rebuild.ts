@@ -4,7 +4,7 @@
  * short step, so the rebuild never deletes or index-maintains millions of live rows.
  */
 import type { Knex } from 'knex';
-import type { PgConn } from '../pg-transaction';
+import { cursorPages, type PgConn } from '../pg-transaction';
 
 /** What a recompute reads of one stored record: no record JSON, only its identity fields' values. */
 export interface NarrowRecord {
@@ -24,8 +24,8 @@ const FETCH = 50_000;
 
 /**
  * The live records of a canonical table, narrowly: each identity field's values selected by its
- * SQL/JSON path (parameters, never spliced), joined to the graph's first-seen sequence; the next
- * page is fetched while the caller extracts identities from the current one.
+ * SQL/JSON path (parameters, never spliced), joined to the graph's first-seen sequence, a page at
+ * a time (the next fetched while the caller extracts identities from the current one).
  */
 export async function* narrowRecords(
   conn: PgConn,
@@ -35,32 +35,17 @@ export async function* narrowRecords(
   const values = opts.paths.map((_, i) => `jsonb_path_query_array(t.record, $${i + 2}::jsonpath, '{}', true)`).join(', ');
   const params: unknown[] = [opts.nodePrefix, ...opts.paths];
   if (opts.instances) params.push(opts.instances);
-  await conn.query(
-    `/* identity_rebuild.narrow_records */ DECLARE identity_rebuild NO SCROLL CURSOR FOR
+  yield* cursorPages<NarrowRecord>(
+    conn,
+    'identity_rebuild',
+    `/* identity_rebuild.narrow_records */
        SELECT t.record_key, t.source_type, t.source_instance_id, ${accountKey}, extract(epoch FROM t.created_at)::float8 AS created,
               r.first_seen::float8 AS first_seen, jsonb_build_array(${values || ''}) AS values
          FROM ${opts.table} t LEFT JOIN identity_record r ON r.node = $1 || t.record_key
         WHERE NOT t.is_deleted${opts.instances ? ` AND t.source_instance_id = ANY($${params.length}::text[])` : ''}`,
     params,
+    FETCH,
   );
-  // The next page is fetched while the caller works on the current one.
-  const page = () => {
-    const p = conn.query(`FETCH ${FETCH} FROM identity_rebuild`);
-    p.catch(() => undefined); // awaited below; a failure while the caller works is not unhandled
-    return p;
-  };
-  let next = page();
-  try {
-    for (;;) {
-      const { rows } = await next;
-      if (!rows.length) break;
-      next = page();
-      yield rows as NarrowRecord[];
-    }
-  } finally {
-    await next.catch(() => undefined);
-    await conn.query('CLOSE identity_rebuild');
-  }
 }
 
 /** Links whose first-seen sequence is not their record's (observed after the record first was). */
@@ -178,26 +163,17 @@ export async function* storedFragments<R extends 'json' | 'text'>(
   recordAs: R,
 ): AsyncGenerator<Array<{ record_key: string; source_instance_id: string | null; updated_at: Date; record: R extends 'text' ? string : Record<string, unknown> }>> {
   const conn = (await db.client.acquireConnection()) as PgConn;
-  let next: Promise<{ rows: unknown[] }> | null = null;
   try {
     await conn.query('BEGIN READ ONLY');
-    await conn.query(
-      `/* identity_rebuild.stored_fragments */ DECLARE profile_rebuild NO SCROLL CURSOR FOR
-         SELECT record_key, source_instance_id, coalesce(source_updated_at, received_at) AS updated_at, record${recordAs === 'text' ? '::text' : ''} AS record
-           FROM ${table} WHERE NOT is_deleted`,
+    yield* cursorPages(
+      conn,
+      'profile_rebuild',
+      `/* identity_rebuild.stored_fragments */ SELECT record_key, source_instance_id, coalesce(source_updated_at, received_at) AS updated_at, record${recordAs === 'text' ? '::text' : ''} AS record
+         FROM ${table} WHERE NOT is_deleted`,
+      [],
+      FETCH / 2,
     );
-    const page = () => conn.query(`FETCH ${FETCH / 2} FROM profile_rebuild`);
-    next = page();
-    next.catch(() => undefined); // awaited below; a failure while the caller works is not unhandled
-    for (;;) {
-      const { rows } = await next;
-      if (!rows.length) break;
-      next = page();
-      next.catch(() => undefined);
-      yield rows as never;
-    }
   } finally {
-    await next?.catch(() => undefined);
     await conn.query('ROLLBACK').catch(() => undefined);
     await db.client.releaseConnection(conn);
   }
