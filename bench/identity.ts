@@ -15,6 +15,7 @@ import { randomUUID } from 'node:crypto';
 import { XDM_CLASSES } from '../domain/xdm/registry';
 import { validateRecord } from '../domain/ingestion/validate-record';
 import { storeIngestBatch } from '../db/repositories/ingest-batches';
+import { identityExtractions } from '../engine/identity/ingest-identities';
 import { inPgTransaction } from '../db/pg-transaction';
 import { ingestRecords } from '../engine/ingest/ingest-records';
 import { rebuildIdentityGraph } from '../engine/identity/rebuild';
@@ -40,7 +41,8 @@ async function storeOnly(db: import('knex').Knex, records: unknown[]) {
   const receivedAt = new Date();
   const outcomes = records.map((raw, position) => validateRecord(spec, raw, JSON.stringify(raw), { position, receivedAt }));
   const accepted = outcomes.flatMap((o) => (o.kind === 'accepted' ? [o.value] : []));
-  await inPgTransaction(db, (tx) => storeIngestBatch(tx, spec, { batchId: randomUUID(), channel: 'api', receivedAt, accepted, rejected: [], classifyNotApplied: true }));
+  const identities = (await identityExtractions(db))(spec);
+  await inPgTransaction(db, (tx) => storeIngestBatch(tx, spec, { batchId: randomUUID(), channel: 'api', receivedAt, accepted, rejected: [], classifyNotApplied: true, identities }));
 }
 
 export async function run(args: string[]): Promise<void> {

@@ -3,9 +3,26 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { XDM_CLASS_NAMES } from '../../domain/xdm/class-spec';
 import { XDM_CLASSES } from '../../domain/xdm/registry';
-import { getCanonicalRecord, landingHistory } from '../../db/repositories/records';
+import { getCanonicalRecord, landingHistory, type StoredRecord } from '../../db/repositories/records';
 import { HttpError } from '../errors';
 import type { ApiDeps } from '../app';
+
+/**
+ * What a person or account record's fields said it is when it was stored: its identities (with
+ * their fields) and the values refused, with the reason (why an email did not link it to anyone).
+ */
+function identitiesOf(row: StoredRecord) {
+  if (row.identity_config === undefined) return {};
+  if (row.identity_config === null) return { identities: null };
+  const fields = row.identity_fields ?? [];
+  return {
+    identities: {
+      configVersion: Number(row.identity_config),
+      values: (row.identities ?? []).map((identity, i) => ({ identity, field: fields[i] })),
+      refused: row.identity_refused ?? [],
+    },
+  };
+}
 
 export function recordRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
   return async (app) => {
@@ -30,6 +47,7 @@ export function recordRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
           receivedAt: row.received_at,
           externalKey: row.external_key,
           record: row.record,
+          ...identitiesOf(row),
           landing: await landingHistory(deps.db, spec, req.params.recordKey),
         };
       },

@@ -46,20 +46,37 @@ async function configVersion(db: Queryable): Promise<number> {
   return row ? Number(row.value) : 0;
 }
 
+/**
+ * The configuration in force, with its version. The version is read again after the tables, and
+ * the read repeated if it moved: a change bumps the version in its own transaction, so equal
+ * versions mean the tables were read as of that version (ingest stamps extracted identities with it).
+ */
 export async function loadIdentityConfig(db: Queryable, cacheKey: object = db): Promise<IdentityConfig> {
   let version = await configVersion(db);
   if (version === 0) {
     await ensureIdentityDefaults(db);
     version = await configVersion(db);
   }
-  const hit = cache.get(cacheKey);
-  if (hit && hit.version === version) return hit.config;
+  for (;;) {
+    const hit = cache.get(cacheKey);
+    if (hit && hit.version === version) return hit.config;
+    const config = await readConfig(db, version);
+    const after = await configVersion(db);
+    if (after === version) {
+      cache.set(cacheKey, { version, config });
+      return config;
+    }
+    version = after;
+  }
+}
+
+async function readConfig(db: Queryable, version: number): Promise<IdentityConfig> {
   const [namespaces, blocked, settings] = await Promise.all([
     db('identity_namespace').orderBy('priority', 'desc').orderBy('name'),
     db('identity_blocked_value').orderBy(['namespace', 'match', 'value']),
     db('identity_setting').where({ key: 'settings' }).first('value'),
   ]);
-  const config: IdentityConfig = {
+  return {
     namespaces: namespaces.map((r: Record<string, unknown>) => ({
       name: r.name as string,
       entity: r.entity as NamespaceConfig['entity'],
@@ -73,9 +90,8 @@ export async function loadIdentityConfig(db: Queryable, cacheKey: object = db): 
     })),
     blocked: blocked.map((r: Record<string, string>) => ({ namespace: r.namespace === '*' ? null : r.namespace!, match: r.match as BlockedValue['match'], value: r.value!, reason: r.reason! })),
     settings: { ...DEFAULT_IDENTITY_CONFIG.settings, ...((settings?.value ?? {}) as Partial<IdentitySettings>) },
+    version,
   };
-  cache.set(cacheKey, { version, config });
-  return config;
 }
 
 async function bumpVersion(tx: Knex.Transaction): Promise<void> {

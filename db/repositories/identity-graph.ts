@@ -93,12 +93,35 @@ export async function holdGraph<T>(db: Knex, fn: (conn: PgConn) => Promise<T>): 
 
 const LINK_COLUMNS = 'node, identity, seq::float8 AS seq, field, outcome, rule, observed_at, component_id::float8 AS component_id';
 
-/** The stored rows of these records in their canonical table (person tables have an account key). */
-export async function storedRecordRows(conn: PgConn, table: string, hasAccountKey: boolean, keys: string[]): Promise<Array<Record<string, unknown>>> {
+/**
+ * The stored rows of these records in their canonical table (person tables have an account key):
+ * the identities extracted at ingest when they were extracted under `configVersion`, else the
+ * record's JSON (extracted under another configuration, or before extraction at ingest) — the
+ * only case in which record JSON is read.
+ */
+export async function storedIdentityRows(conn: PgConn, table: string, hasAccountKey: boolean, keys: string[], configVersion: number | undefined): Promise<StoredIdentityRow[]> {
   const accountKey = hasAccountKey ? 'account_key' : 'NULL::text AS account_key';
   return (
-    await conn.query(`/* identity_graph.stored_records */ SELECT record_key, source_type, source_instance_id, is_deleted, record, ${accountKey} FROM ${table} WHERE record_key = ANY($1::text[])`, [keys])
+    await conn.query(
+      `/* identity_graph.stored_identities */
+       SELECT record_key, source_type, source_instance_id, is_deleted, ${accountKey}, identities, identity_fields,
+              CASE WHEN (identity_config = $2::bigint) IS TRUE THEN NULL ELSE record END AS record
+         FROM ${table} WHERE record_key = ANY($1::text[])`,
+      [keys, configVersion ?? null],
+    )
   ).rows;
+}
+
+export interface StoredIdentityRow {
+  record_key: string;
+  source_type: string | null;
+  source_instance_id: string | null;
+  is_deleted: boolean;
+  account_key: string | null;
+  identities: string[] | null;
+  identity_fields: string[] | null;
+  /** Set only when the stored identities are not current. */
+  record: Record<string, unknown> | null;
 }
 
 /**

@@ -6,7 +6,10 @@
 import type { Knex } from 'knex';
 import { cursorPages, type PgConn } from '../pg-transaction';
 
-/** What a recompute reads of one stored record: no record JSON, only its identity fields' values. */
+/**
+ * What a recompute reads of one stored record: no record JSON — its identities extracted at ingest
+ * when they are current, else only its identity fields' values.
+ */
 export interface NarrowRecord {
   record_key: string;
   source_type: string | null;
@@ -16,32 +19,39 @@ export interface NarrowRecord {
   created: number;
   /** Its first-seen sequence in the graph, null when the graph does not hold it yet. */
   first_seen: number | null;
-  /** One JSON array per identity path, in the order given. */
-  values: unknown[];
+  /** The identities extracted at ingest and their fields, when extracted under the configuration version given; else null. */
+  identities: string[] | null;
+  identity_fields: string[] | null;
+  /** When `identities` is null: one JSON array per identity path, in the order given. */
+  values: unknown[] | null;
 }
 
 const FETCH = 50_000;
 
 /**
- * The live records of a canonical table, narrowly: each identity field's values selected by its
- * SQL/JSON path (parameters, never spliced), joined to the graph's first-seen sequence, a page at
- * a time (the next fetched while the caller extracts identities from the current one).
+ * The live records of a canonical table, narrowly: the identities extracted at ingest under
+ * `configVersion`, or else each identity field's values selected by its SQL/JSON path
+ * (parameters, never spliced); joined to the graph's first-seen sequence, a page at a time (the
+ * next fetched while the caller resolves the current one).
  */
 export async function* narrowRecords(
   conn: PgConn,
-  opts: { table: string; hasAccountKey: boolean; nodePrefix: string; paths: readonly string[]; instances?: readonly string[] },
+  opts: { table: string; hasAccountKey: boolean; nodePrefix: string; paths: readonly string[]; configVersion: number | undefined; instances?: readonly string[] },
 ): AsyncGenerator<NarrowRecord[]> {
   const accountKey = opts.hasAccountKey ? 't.account_key' : 'NULL::text AS account_key';
-  const values = opts.paths.map((_, i) => `jsonb_path_query_array(t.record, $${i + 2}::jsonpath, '{}', true)`).join(', ');
-  const params: unknown[] = [opts.nodePrefix, ...opts.paths];
+  const values = opts.paths.map((_, i) => `jsonb_path_query_array(t.record, $${i + 3}::jsonpath, '{}', true)`).join(', ');
+  const params: unknown[] = [opts.nodePrefix, opts.configVersion ?? null, ...opts.paths];
   if (opts.instances) params.push(opts.instances);
   yield* cursorPages<NarrowRecord>(
     conn,
     'identity_rebuild',
     `/* identity_rebuild.narrow_records */
        SELECT t.record_key, t.source_type, t.source_instance_id, ${accountKey}, extract(epoch FROM t.created_at)::float8 AS created,
-              r.first_seen::float8 AS first_seen, jsonb_build_array(${values || ''}) AS values
+              r.first_seen::float8 AS first_seen,
+              CASE WHEN c.fresh THEN t.identities END AS identities, CASE WHEN c.fresh THEN t.identity_fields END AS identity_fields,
+              CASE WHEN NOT c.fresh THEN jsonb_build_array(${values || ''}) END AS values
          FROM ${opts.table} t LEFT JOIN identity_record r ON r.node = $1 || t.record_key
+        CROSS JOIN LATERAL (SELECT (t.identity_config = $2::bigint) IS TRUE AS fresh) c
         WHERE NOT t.is_deleted${opts.instances ? ` AND t.source_instance_id = ANY($${params.length}::text[])` : ''}`,
     params,
     FETCH,

@@ -6,7 +6,9 @@
  */
 import type { AcceptedRecord, RejectedRecord } from '../../domain/ingestion/outcome';
 import type { XdmClassSpec } from '../../domain/xdm/class-spec';
-import { copyRows, copyValue, type PgConn } from '../pg-transaction';
+import { ENTITY_TABLES } from '../../domain/identity/config';
+import type { StoredIdentities } from '../../domain/identity/extract';
+import { copyArray, copyRows, copyValue, type PgConn } from '../pg-transaction';
 import { storableJson, storableString } from '../storable';
 
 export type IngestChannel = 'api' | 'file' | 'replay' | 'sync';
@@ -33,6 +35,33 @@ export interface StoreBatchInput {
   rejected: RejectedRecord[];
   /** Work out unchanged vs stale per record (the API reports it; files only need counts). */
   classifyNotApplied?: boolean;
+  /**
+   * Person and account records: their identities, extracted at ingest and stored with the row
+   * (absent: stored as not extracted, and the resolver reads the record's JSON instead).
+   */
+  identities?: IdentityExtraction;
+}
+
+/** Extracts the identities of accepted records under one identity configuration version. */
+export interface IdentityExtraction {
+  configVersion: number;
+  of(record: AcceptedRecord): StoredIdentities;
+}
+
+/** Canonical tables whose rows carry their extracted identities (migration 20261207170000). */
+const IDENTITY_TABLES = new Set(Object.values(ENTITY_TABLES).map((t) => t.records));
+
+/** The class-specific columns of a canonical table, then its identity columns if it has them. */
+function stagedColumns(spec: XdmClassSpec): Array<{ column: string; type: string }> {
+  const identity = IDENTITY_TABLES.has(spec.table)
+    ? [
+        { column: 'identities', type: 'text[]' },
+        { column: 'identity_fields', type: 'text[]' },
+        { column: 'identity_refused', type: 'jsonb' },
+        { column: 'identity_config', type: 'bigint' },
+      ]
+    : [];
+  return [...spec.columns.map((c) => ({ column: c.column, type: c.type })), ...identity];
 }
 
 export interface StoreBatchResult {
@@ -67,7 +96,7 @@ export async function stageIngestBatch(conn: PgConn, spec: XdmClassSpec, input: 
   if (input.accepted.length > 0) {
     await ensureStagingTables(conn, spec);
     await stageLanding(conn, input.accepted);
-    await stageCanonical(conn, spec, winners);
+    await stageCanonical(conn, spec, winners, input.identities);
   }
   return { spec, input, winners, superseded };
 }
@@ -154,7 +183,7 @@ function latestPerKey(records: AcceptedRecord[]): { winners: AcceptedRecord[]; s
  * rolled back is gone, so no "already created" cache can be trusted.
  */
 async function ensureStagingTables(conn: PgConn, spec: XdmClassSpec): Promise<void> {
-  const extra = spec.columns.map((c) => `, ${c.column} ${c.type}`).join('');
+  const extra = stagedColumns(spec).map((c) => `, ${c.column} ${c.type}`).join('');
   await conn.query(
     `CREATE TEMP TABLE IF NOT EXISTS stage_landing (record_key text, payload json, content_hash bytea) ON COMMIT DELETE ROWS;
      CREATE TEMP TABLE IF NOT EXISTS stage_${spec.table} (record_key text, source_type text, source_instance_id text, source_id text,
@@ -163,6 +192,13 @@ async function ensureStagingTables(conn: PgConn, spec: XdmClassSpec): Promise<vo
 }
 
 const hashCell = (hex: string) => `\\\\x${hex}`;
+
+/** The identity columns of one staged row (all NULL when not extracted at ingest). */
+function identityCells(r: AcceptedRecord, identities: IdentityExtraction | undefined): string {
+  if (!identities) return '\t\\N\t\\N\t\\N\t\\N';
+  const x = identities.of(r);
+  return `\t${copyArray(x.keys)}\t${copyArray(x.fields)}\t${x.refused ? copyValue(JSON.stringify(x.refused)) : '\\N'}\t${identities.configVersion}`;
+}
 
 async function stageLanding(conn: PgConn, accepted: AcceptedRecord[]): Promise<void> {
   let lines = '';
@@ -180,16 +216,18 @@ async function applyLanding(conn: PgConn, spec: XdmClassSpec, input: StoreBatchI
   return rowCount ?? 0;
 }
 
-async function stageCanonical(conn: PgConn, spec: XdmClassSpec, rows: AcceptedRecord[]): Promise<void> {
+async function stageCanonical(conn: PgConn, spec: XdmClassSpec, rows: AcceptedRecord[], identities: IdentityExtraction | undefined): Promise<void> {
+  const withIdentities = IDENTITY_TABLES.has(spec.table);
   let lines = '';
   for (const r of rows) {
     let line =
       `${copyValue(r.key.key)}\t${copyValue(r.key.sourceType)}\t${copyValue(r.key.sourceInstanceID)}\t${copyValue(r.key.sourceID)}\t` +
       `${copyValue(r.externalKey)}\t${r.isDeleted ? 't' : 'f'}\t${r.sourceUpdatedAt ? r.sourceUpdatedAt.toISOString() : '\\N'}\t${hashCell(r.checksum)}\t${copyValue(JSON.stringify(r.record))}`;
     for (const c of spec.columns) line += `\t${copyValue(c.extract(r.record))}`;
+    if (withIdentities) line += identityCells(r, identities);
     lines += `${line}\n`;
   }
-  const colList = spec.columns.map((c) => `, ${c.column}`).join('');
+  const colList = stagedColumns(spec).map((c) => `, ${c.column}`).join('');
   await copyRows(conn, `stage_${spec.table} (record_key, source_type, source_instance_id, source_id, external_key, is_deleted, source_updated_at, content_hash, record${colList})`, lines);
 }
 
@@ -198,7 +236,7 @@ async function stageCanonical(conn: PgConn, spec: XdmClassSpec, rows: AcceptedRe
  * lacks it, the later arrival (this one) wins. Same content changes nothing.
  */
 async function applyCanonical(conn: PgConn, spec: XdmClassSpec, input: StoreBatchInput): Promise<Map<string, boolean>> {
-  const colNames = spec.columns.map((c) => c.column);
+  const colNames = stagedColumns(spec).map((c) => c.column);
   const colList = colNames.map((c) => `, ${c}`).join('');
   const colUpdate = colNames.map((c) => `, ${c} = EXCLUDED.${c}`).join('');
   const { rows: out } = await conn.query(

@@ -9,6 +9,11 @@ export interface StoredRecord {
   received_at: Date;
   external_key: string | null;
   record: Record<string, unknown>;
+  /** Person and account records: the identities extracted at ingest (migration 20261207170000). */
+  identities?: string[] | null;
+  identity_fields?: string[] | null;
+  identity_refused?: Array<{ namespace: string; field: string; value: string; reason: string }> | null;
+  identity_config?: string | null;
 }
 
 /** Distinct values at a record path among one source instance's records, after `after`, in order. */

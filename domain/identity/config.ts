@@ -58,6 +58,11 @@ export interface IdentityConfig {
   namespaces: NamespaceConfig[];
   blocked: BlockedValue[];
   settings: IdentitySettings;
+  /**
+   * The stored configuration's version (bumped by every change), when it came from Postgres:
+   * identities extracted at ingest under this version are current. Absent: none are trusted.
+   */
+  version?: number;
 }
 
 /** Each entity's canonical records and its materialised profiles. */

@@ -187,6 +187,44 @@ export function extractIdentitiesOf(entity: Entity, facts: Omit<RecordFacts, 're
   return { record, scope: recordScope(config.settings.recordScope[entity], facts), identities: [...identities.values()], refused };
 }
 
+/**
+ * What ingest stores of a record's identities (canonical row columns identities, identity_fields,
+ * identity_refused): the identities in extraction order with their fields, and the refused values
+ * with the reason, each value cut to REFUSED_VALUE_MAX characters. The record node and the scope
+ * are not stored: both follow from the row's key and source columns.
+ */
+export interface StoredIdentities {
+  keys: string[];
+  fields: string[];
+  refused: RefusedIdentity[] | null;
+}
+
+export const REFUSED_VALUE_MAX = 254;
+
+export function storedIdentitiesOf(x: RecordIdentities): StoredIdentities {
+  return {
+    keys: x.identities.map((i) => i.key),
+    fields: x.identities.map((i) => i.field),
+    refused: x.refused.length ? x.refused.map((r) => (r.value.length > REFUSED_VALUE_MAX ? { ...r, value: `${cutAt(r.value, REFUSED_VALUE_MAX)}…` } : r)) : null,
+  };
+}
+
+/** The first `n` UTF-16 units of a string, one fewer if that would split a surrogate pair. */
+function cutAt(s: string, n: number): string {
+  const code = s.charCodeAt(n - 1);
+  return s.slice(0, code >= 0xd800 && code <= 0xdbff ? n - 1 : n);
+}
+
+/** A record's identities from its stored columns (the inverse of storedIdentitiesOf, refused values aside). */
+export function identitiesFromStored(entity: Entity, facts: Omit<RecordFacts, 'record'>, keys: readonly string[], fields: readonly string[], config: IdentityConfig): RecordIdentities {
+  return {
+    record: identityKey(RECORD_NAMESPACE[entity], facts.recordKey),
+    scope: recordScope(config.settings.recordScope[entity], facts),
+    identities: keys.map((key, i) => ({ key: key as IdentityKey, field: fields[i]! })),
+    refused: [],
+  };
+}
+
 /** The resolver's view of the configured namespaces. */
 export function linkingNamespaces(config: IdentityConfig): Record<string, { unique: boolean; priority: number }> {
   const out: Record<string, { unique: boolean; priority: number }> = {};

@@ -17,7 +17,7 @@
  */
 import type { Knex } from 'knex';
 import { ENTITIES, ENTITY_TABLES, RECORD_NAMESPACE, type Entity, type IdentityConfig } from '../../domain/identity/config';
-import { extractIdentitiesOf, identityFieldPath, identityFields, pathStrings, type ExtractedIdentity } from '../../domain/identity/extract';
+import { extractIdentitiesOf, identitiesFromStored, identityFieldPath, identityFields, pathStrings, type ExtractedIdentity } from '../../domain/identity/extract';
 import { profileIdOf } from '../../domain/identity/profile-id';
 import type { IdentityKey, RejectionRule } from '../../domain/identity/resolve';
 import { componentIdsIndexed, EvidenceTable, OUTCOMES, resolveIndexed, type IndexedResolution } from '../../domain/identity/resolve-indexed';
@@ -80,15 +80,20 @@ export async function fullResolution(conn: PgConn, config: IdentityConfig, entit
     hasAccountKey: entity === 'person',
     nodePrefix,
     paths: paths.map((p) => p.path),
+    configVersion: config.version,
     ...(opts.instances ? { instances: opts.instances } : {}),
   });
+  const pathValues = (values: unknown[], field: string) => {
+    const i = fieldIndex.get(field)!;
+    return pathStrings(values[i], paths[i]!.flatten);
+  };
   for await (const rows of reads) {
     for (const row of rows) {
-      const valuesOf = (field: string) => {
-        const i = fieldIndex.get(field)!;
-        return pathStrings(row.values[i], paths[i]!.flatten);
-      };
-      const x = extractIdentitiesOf(entity, { recordKey: row.record_key, sourceType: row.source_type, sourceInstanceId: row.source_instance_id, accountKey: row.account_key }, valuesOf, config, blocks);
+      const facts = { recordKey: row.record_key, sourceType: row.source_type, sourceInstanceId: row.source_instance_id, accountKey: row.account_key };
+      const x =
+        row.identities !== null
+          ? identitiesFromStored(entity, facts, row.identities, row.identity_fields ?? [], config)
+          : extractIdentitiesOf(entity, facts, (field) => pathValues(row.values!, field), config, blocks);
       if (row.first_seen === null) fresh.push({ node: x.record, scope: x.scope, identities: x.identities, created: row.created });
       else add(x.record, row.first_seen, x.scope, x.identities);
     }

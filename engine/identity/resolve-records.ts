@@ -6,7 +6,7 @@
  * nodes and their profile ids, links and their decisions, and the decision log.
  */
 import { ENTITY_TABLES, RECORD_NAMESPACE, type Entity, type IdentityConfig } from '../../domain/identity/config';
-import { BlockList, extractIdentities, linkingNamespaces, type ExtractedIdentity, type RecordFacts } from '../../domain/identity/extract';
+import { BlockList, extractIdentities, identitiesFromStored, linkingNamespaces, type ExtractedIdentity, type RecordIdentities } from '../../domain/identity/extract';
 import { profileIdOf } from '../../domain/identity/profile-id';
 import { evidenceComponentIds, identityKey, resolveComponentsOf, type Evidence, type IdentityKey, type Link, type LinkingRules } from '../../domain/identity/resolve';
 import {
@@ -19,7 +19,7 @@ import {
   lockEntityGraph,
   nextSeqs,
   recordsByNode,
-  storedRecordRows,
+  storedIdentityRows,
   upsertLinks,
   upsertRecords,
   type DecisionRow,
@@ -58,22 +58,25 @@ export function linkingRules(config: IdentityConfig, doNotLink: Array<readonly [
   return { namespaces: linkingNamespaces(config), maxClusterSize: config.settings.maxClusterSize, doNotLink, scopeExempt: new Set(Object.values(RECORD_NAMESPACE)) };
 }
 
-/** Reads the stored rows of these records (deleted ones come back with isDeleted). */
-export async function recordFacts(conn: PgConn, entity: Entity, keys: string[]): Promise<Map<string, RecordFacts & { isDeleted: boolean }>> {
-  const rows = await storedRecordRows(conn, ENTITY_TABLES[entity].records, entity === 'person', keys);
-  return new Map(
-    rows.map((r: Record<string, unknown>) => [
-      r.record_key as string,
-      {
-        recordKey: r.record_key as string,
-        sourceType: r.source_type as string | null,
-        sourceInstanceId: r.source_instance_id as string | null,
-        accountKey: r.account_key as string | null,
-        record: r.record as Record<string, unknown>,
-        isDeleted: r.is_deleted as boolean,
-      },
-    ]),
-  );
+/**
+ * What these records say they are now (deleted ones: null): the identities extracted at ingest,
+ * or, for a row extracted under another configuration version, extracted here from its JSON.
+ */
+export async function currentIdentities(conn: PgConn, config: IdentityConfig, entity: Entity, keys: string[]): Promise<Map<string, RecordIdentities | null>> {
+  const rows = await storedIdentityRows(conn, ENTITY_TABLES[entity].records, entity === 'person', keys, config.version);
+  const out = new Map<string, RecordIdentities | null>();
+  for (const r of rows) {
+    if (r.is_deleted) {
+      out.set(r.record_key, null);
+      continue;
+    }
+    const facts = { recordKey: r.record_key, sourceType: r.source_type, sourceInstanceId: r.source_instance_id, accountKey: r.account_key };
+    out.set(
+      r.record_key,
+      r.record === null ? identitiesFromStored(entity, facts, r.identities ?? [], r.identity_fields ?? [], config) : extractIdentities(entity, { ...facts, record: r.record }, config, blockListOf(config)),
+    );
+  }
+  return out;
 }
 
 interface Desired {
@@ -104,16 +107,11 @@ export async function resolveRecords(
   await lockEntityGraph(conn, entity);
 
   // What each record says now, against what the graph holds for it.
-  const facts = await recordFacts(conn, entity, keys);
-  const blocks = blockListOf(config);
+  const current = await currentIdentities(conn, config, entity, keys);
   const desired = new Map<IdentityKey, Desired | null>();
   for (const k of keys) {
-    const f = facts.get(k);
-    if (!f || f.isDeleted) desired.set(nodeOf(k), null);
-    else {
-      const x = extractIdentities(entity, f, config, blocks);
-      desired.set(x.record, { scope: x.scope, identities: x.identities });
-    }
+    const x = current.get(k);
+    desired.set(nodeOf(k), x ? { scope: x.scope, identities: x.identities } : null);
   }
   const ownLinks = await linksOfRecords(conn, nodes);
   const ownRecords = await recordsByNode(conn, nodes);

@@ -14,6 +14,7 @@ import type { XdmClassSpec } from '../../domain/xdm/class-spec';
 import { XDM_CLASSES } from '../../domain/xdm/registry';
 import { advanceCheckpoint, getFileIngestion, markStarted, type FileIngestionRow } from '../../db/repositories/file-ingestions';
 import { applyStagedBatch, stageIngestBatch } from '../../db/repositories/ingest-batches';
+import { identityExtractions } from '../identity/ingest-identities';
 import { inPgTransaction } from '../../db/pg-transaction';
 import { queueForResolution } from '../identity/resolve-stored';
 import { ingestMetrics } from '../../platform/metrics';
@@ -112,6 +113,7 @@ export async function ingestFileSlice(db: Knex, ingestionId: string, opts: Slice
   if (fi.status === 'completed' || fi.status === 'failed') return { ...progress, done: true };
   if (fi.status !== 'running') throw new InvalidRequest(`file ingestion ${ingestionId} is ${fi.status}; open it first`);
   const mapping = fi.format === 'csv' ? compiledOrThrow(spec, fi.header ?? [], fi.mapping) : null;
+  const identities = (await identityExtractions(db))(spec);
 
   let offset = Number(fi.byte_offset);
   // Up to COMMITS_IN_FLIGHT batch transactions run at once, each on its own connection: batch
@@ -155,7 +157,7 @@ export async function ingestFileSlice(db: Knex, ingestionId: string, opts: Slice
 
   async function commit(from: number, batch: RecordBatch, receivedAt: Date, accepted: AcceptedRecord[], rejected: RejectedRecord[], previous?: Promise<void>) {
     await inPgTransaction(db, async (tx) => {
-      const staged = await stageIngestBatch(tx, spec, { batchId: randomUUID(), channel: 'file', fileIngestionId: ingestionId, receivedAt, accepted, rejected });
+      const staged = await stageIngestBatch(tx, spec, { batchId: randomUUID(), channel: 'file', fileIngestionId: ingestionId, receivedAt, accepted, rejected, identities });
       // Take row locks only once the batch before this one has committed (or roll back with it):
       // two batches of one file never wait on each other's locks.
       if (previous) await previous;

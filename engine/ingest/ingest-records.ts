@@ -14,6 +14,7 @@ import type { XdmClassSpec } from '../../domain/xdm/class-spec';
 import { storeIngestBatch, type IngestChannel, type WriteOutcome } from '../../db/repositories/ingest-batches';
 import { inPgTransaction, withPgConn } from '../../db/pg-transaction';
 import { profileIdsOf, queueForResolution } from '../identity/resolve-stored';
+import { identityExtractions } from '../identity/ingest-identities';
 import { ingestMetrics } from '../../platform/metrics';
 import type { ResolutionWait, ResolutionWatcher } from '../identity/read-your-writes';
 
@@ -45,8 +46,9 @@ export async function ingestRecords(db: Knex, spec: XdmClassSpec, records: unkno
   const accepted = outcomes.flatMap((o) => (o.kind === 'accepted' ? [o.value] : []));
   const rejected = outcomes.flatMap((o) => (o.kind === 'rejected' ? [o.value] : []));
 
+  const identities = (await identityExtractions(db))(spec);
   const stored = await inPgTransaction(db, async (tx) => {
-    const out = await storeIngestBatch(tx, spec, { batchId, channel, receivedAt, accepted, rejected, classifyNotApplied: true });
+    const out = await storeIngestBatch(tx, spec, { batchId, channel, receivedAt, accepted, rejected, classifyNotApplied: true, identities });
     const queued = await queueForResolution(tx, spec.name, out.appliedKeys, channel, 'stream');
     return { ...out, queued };
   });

@@ -13,6 +13,7 @@ import { InvalidRequest } from '../../domain/errors';
 import type { XdmClassName } from '../../domain/xdm/class-spec';
 import { XDM_CLASSES } from '../../domain/xdm/registry';
 import { storeIngestBatch } from '../../db/repositories/ingest-batches';
+import { identityExtractions } from '../identity/ingest-identities';
 import { mappingsOfFileIngestions } from '../../db/repositories/file-ingestions';
 import { inPgTransaction, type PgConn } from '../../db/pg-transaction';
 import { queueForResolution } from '../identity/resolve-stored';
@@ -39,6 +40,7 @@ export interface ReplayResult {
 
 export async function replayQuarantine(db: Knex, req: ReplayRequest): Promise<ReplayResult> {
   if (req.record && req.ids?.length !== 1) throw new InvalidRequest('a corrected record can only be replayed for exactly one quarantine id');
+  const identitiesOf = await identityExtractions(db);
   return inPgTransaction(db, async (conn) => {
     const rows = await lockOpenQuarantine(conn, { ids: req.ids, xdmClass: req.xdmClass, fileIngestionId: req.fileIngestionId, limit: req.limit });
     const storedMappings = await fileMappings(conn, rows);
@@ -69,7 +71,7 @@ export async function replayQuarantine(db: Knex, req: ReplayRequest): Promise<Re
       }
       if (accepted.length) {
         const batchId = randomUUID();
-        const stored = await storeIngestBatch(conn, XDM_CLASSES[xdmClass], { batchId, channel: 'replay', receivedAt, accepted, rejected: [] });
+        const stored = await storeIngestBatch(conn, XDM_CLASSES[xdmClass], { batchId, channel: 'replay', receivedAt, accepted, rejected: [], identities: identitiesOf(XDM_CLASSES[xdmClass]) });
         await queueForResolution(conn, xdmClass, stored.appliedKeys, 'replay');
         await markReplayed(conn, acceptedIds, batchId);
       }

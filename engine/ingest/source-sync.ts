@@ -14,6 +14,7 @@ import { validateRecord } from '../../domain/ingestion/validate-record';
 import type { XdmClassName } from '../../domain/xdm/class-spec';
 import { XDM_CLASSES } from '../../domain/xdm/registry';
 import { storeIngestBatch } from '../../db/repositories/ingest-batches';
+import { identityExtractions } from '../identity/ingest-identities';
 import { queueForResolution, RESOLUTION_ORDER } from '../identity/resolve-stored';
 import { ingestMetrics } from '../../platform/metrics';
 import { advanceCursor, openCursor, type CursorKey, type CursorRow } from '../../db/repositories/sync-cursors';
@@ -134,6 +135,7 @@ export function preparePage(page: PageResult, receivedAt: Date): PreparedPage {
 }
 
 async function storePage(db: Knex, key: CursorKey, syncStream: string, prepared: PreparedPage, page: PageResult, fromVersion: number): Promise<CursorRow> {
+  const identitiesOf = await identityExtractions(db);
   return inPgTransaction(db, async (conn) => {
     // A page and its cursor are lost or kept together, so the page need not wait for the WAL flush:
     // if Postgres itself crashed before flushing, the cursor is older too and the page is read again.
@@ -150,7 +152,15 @@ async function storePage(db: Knex, key: CursorKey, syncStream: string, prepared:
     const receivedAt = new Date();
     const applied = new Map<XdmClassName, string[]>();
     for (const [xdmClass, g] of prepared.byClass) {
-      const stored = await storeIngestBatch(conn, XDM_CLASSES[xdmClass], { batchId: randomUUID(), channel: 'sync', syncStream, receivedAt, accepted: g.accepted, rejected: g.rejected });
+      const stored = await storeIngestBatch(conn, XDM_CLASSES[xdmClass], {
+        batchId: randomUUID(),
+        channel: 'sync',
+        syncStream,
+        receivedAt,
+        accepted: g.accepted,
+        rejected: g.rejected,
+        identities: identitiesOf(XDM_CLASSES[xdmClass]),
+      });
       applied.set(xdmClass, stored.appliedKeys);
     }
     // The page's changes go to the resolvers' queue with it (accounts first, as they are resolved).
