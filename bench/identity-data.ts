@@ -27,7 +27,10 @@
 import { seededRandom } from '../simulators/shared/random';
 import * as crypto from 'node:crypto';
 import type { Knex } from 'knex';
-import { copyRows, copyValue, inPgTransaction, type PgConn } from '../db/pg-transaction';
+import { copyArray, copyRows, copyValue, inPgTransaction, type PgConn } from '../db/pg-transaction';
+import type { IdentityExtraction } from '../db/repositories/ingest-batches';
+import { identityExtractions } from '../engine/identity/ingest-identities';
+import { XDM_CLASSES } from '../domain/xdm/registry';
 import { INSTANCES } from './support';
 
 /* ----------------------------------------------------------------------------------------- */
@@ -412,7 +415,7 @@ function personJson(p: PlannedPerson): string {
 }
 
 const COPY_COLUMNS =
-  'xdm_person (record_key, source_type, source_instance_id, source_id, external_key, is_deleted, source_updated_at, received_at, content_hash, batch_id, record, account_key, work_email, person_type)';
+  'xdm_person (record_key, source_type, source_instance_id, source_id, external_key, is_deleted, source_updated_at, received_at, content_hash, batch_id, record, account_key, work_email, person_type, identities, identity_fields, identity_refused, identity_config)';
 
 /** SHA-1 as hex: the one-shot crypto.hash where Node has it (20.12+), else a Hash object. */
 const sha1Hex: (text: string) => string =
@@ -425,17 +428,20 @@ const sha1Hex: (text: string) => string =
  * class, key and payload text). Every value is built from the fixed word lists, digits, '@', '.',
  * '-' and ' ', so none needs COPY escaping; nulls are written as \N.
  */
-function copyLine(p: PlannedPerson, receivedAt: string, batchId: string): string {
+function copyLine(p: PlannedPerson, receivedAt: string, batchId: string, identities: IdentityExtraction): string {
   const key = p.personKey.sourceKey;
   const prefix = `person\n${key}\n`;
   const hashed = prefix + personJson(p);
   const hash = sha1Hex(hashed);
   // Hashing flattened `hashed`: its tail is the JSON as one flat string (10% faster than the JSON's own rope).
   const json = hashed.slice(prefix.length);
+  // The identities ingest extracts and stores with the row (the JSON parsed back: the load is not what is timed).
+  const x = identities.of({ key: { ...p.personKey, key }, record: JSON.parse(json) as Record<string, unknown> });
   return (
     `${key}\t${p.personKey.sourceType}\t${p.personKey.sourceInstanceID}\t${p.personKey.sourceID}\t` +
     `${copyValue(p.externalKey?.sourceKey)}\tf\t${p.lastUpdatedDate}\t${receivedAt}\t\\\\x${hash}\t${batchId}\t${json}\t` +
-    `${p.accountKey.sourceKey}\t${copyValue(p.workEmail)}\t${p.personType}\n`
+    `${p.accountKey.sourceKey}\t${copyValue(p.workEmail)}\t${p.personType}\t` +
+    `${copyArray(x.keys)}\t${copyArray(x.fields)}\t${x.refused ? copyValue(JSON.stringify(x.refused)) : '\\N'}\t${identities.configVersion}\n`
   );
 }
 
@@ -517,6 +523,7 @@ async function withIndexesDeferred<T>(db: Knex, load: () => Promise<T>): Promise
 /** COPYs the n records; returns the number of humans. */
 async function copyPeople(db: Knex, n: number, seed: number): Promise<number> {
   const planner = new PeoplePlanner(n, seed);
+  const identities = (await identityExtractions(db))(XDM_CLASSES.person)!;
   const writing: Array<Promise<void>> = [];
   for (let chunk = 0; !planner.done; chunk++) {
     const receivedAt = new Date(RECEIVED + chunk * 1000).toISOString();
@@ -528,7 +535,7 @@ async function copyPeople(db: Knex, n: number, seed: number): Promise<number> {
     let rows = 0;
     while (rows < CHUNK_ROWS && !planner.done) {
       for (const p of planner.nextHuman()) {
-        const line = copyLine(p, receivedAt, batchId);
+        const line = copyLine(p, receivedAt, batchId, identities);
         if (used + line.length > buf.length) buf = Buffer.concat([buf.subarray(0, used)], buf.length * 2);
         used += buf.write(line, used, 'latin1');
         rows++;

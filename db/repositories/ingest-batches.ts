@@ -45,7 +45,7 @@ export interface StoreBatchInput {
 /** Extracts the identities of accepted records under one identity configuration version. */
 export interface IdentityExtraction {
   configVersion: number;
-  of(record: AcceptedRecord): StoredIdentities;
+  of(record: Pick<AcceptedRecord, 'key' | 'record'>): StoredIdentities;
 }
 
 /** Canonical tables whose rows carry their extracted identities (migration 20261207170000). */
