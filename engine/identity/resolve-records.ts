@@ -119,6 +119,9 @@ export async function resolveRecords(
   const heldLinks = new Map<string, LinkRow[]>();
   for (const l of ownLinks) heldLinks.set(l.node, [...(heldLinks.get(l.node) ?? []), l]);
   const changed: IdentityKey[] = [];
+  // Records whose identities did not change: their profiles are rematerialised, under the id they
+  // have after this resolution (another record's change may rename or merge their cluster).
+  const unchanged: Array<{ node: IdentityKey; profileId: string }> = [];
   for (const node of nodes) {
     const want = desired.get(node)!;
     const held = heldRecord.get(node);
@@ -128,10 +131,13 @@ export async function resolveRecords(
     }
     const have = new Set((heldLinks.get(node) ?? []).map((l) => l.identity));
     const same = held && (held.scope ?? undefined) === want.scope && have.size === want.identities.length && want.identities.every((i) => have.has(i.key));
-    if (same) change.touched.add(held.profile_id);
+    if (same) unchanged.push({ node, profileId: held.profile_id });
     else changed.push(node);
   }
-  if (!changed.length && !alsoAround.length) return change;
+  if (!changed.length && !alsoAround.length) {
+    for (const u of unchanged) change.touched.add(u.profileId);
+    return change;
+  }
 
   // The whole evidence components the change touches (the entity's graph is ours until commit).
   const seeds = new Set<IdentityKey>([...changed, ...alsoAround]);
@@ -200,6 +206,7 @@ export async function resolveRecords(
   }
   const profilesAfter = new Set(profileAfter.values());
   for (const p of profilesAfter) change.touched.add(p);
+  for (const u of unchanged) change.touched.add(profileAfter.get(u.node) ?? u.profileId);
   const after = new Map<string, Set<string>>(); // profile before → profiles its records are in now
   const before = new Map<string, Set<string>>(); // profile now → profiles its records were in
   for (const r of records) {

@@ -78,8 +78,9 @@ export async function resolveQueuedGroups(conn: PgConn, config: IdentityConfig, 
     change.splits += part.splits;
     change.merges += part.merges;
   }
-  // A profile ended by one group and made again by a later one (a record back in the same batch) is not gone.
-  for (const p of change.touched) change.gone.delete(p);
+  // A profile ended by one group and made again by a later one (a record back in the same batch)
+  // is not deleted: only profiles no record points to any more are (deleteEndedProfiles checks).
+  // A profile touched by one group and ended by a later one is deleted.
   const update = await rematerialiseProfiles(conn, config, change, cause);
   const u = entity === 'person' ? update.person : update.account;
   return {
