@@ -3,6 +3,7 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { PayloadCodec } from '@temporalio/common';
 import Fastify, { LogController } from 'fastify';
+import { join, resolve, sep } from 'node:path';
 import type { Connection } from '@temporalio/client';
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Knex } from 'knex';
@@ -19,6 +20,9 @@ import { temporalCodecRoutes } from './routes/temporal-codec';
 import type { TemporalAccess } from './temporal-access';
 import type { ResolutionWatcher } from '../engine/identity/read-your-writes';
 import { databaseAnswers } from '../db/connection';
+import { installAccessControl } from './auth';
+import { accessRoutes } from './routes/access';
+import type { TokenVerifier } from '../control/api-tokens';
 
 export interface ApiDeps {
   db: Knex;
@@ -26,13 +30,35 @@ export interface ApiDeps {
   log: Logger;
   /** Relative file paths and uploads resolve here. */
   dataDir: string;
-  /** Directories the API may ingest files from (uploads go to dataDir/uploads, always allowed). */
+  /**
+   * Directories the API may ingest files from (uploads go to dataDir/uploads, always allowed).
+   * None may contain the data directory or a secrets directory: buildApp refuses to start.
+   */
   importDirs: string[];
+  /** Directories holding secrets (payload key, secrets file, admin token), besides dataDir. */
+  secretDirs?: string[];
   maxUploadBytes: number;
   /** Read your writes: ingest answers wait up to `waitMs` for the resolver (absent: answer at once). */
   resolution?: { watcher: ResolutionWatcher; waitMs: number };
   /** Serve the Temporal UI's remote codec endpoint with this codec. */
   codec?: { codec: PayloadCodec; corsOrigins: string[] };
+  /** Who may call what (api/auth.ts, api/access.ts). */
+  access: { verifier: TokenVerifier; allowedHosts: readonly string[] | null; allowedOrigins: readonly string[] };
+}
+
+/**
+ * No import directory may contain (or be) the data directory or a secrets directory, nor lie
+ * inside a secrets directory: otherwise `POST /v1/file-ingestions` could read Tessera's own keys.
+ */
+export function assertImportDirsSafe(importDirs: readonly string[], protectedDirs: readonly string[]): void {
+  const within = (path: string, root: string) => path === root || path.startsWith(root.endsWith(sep) ? root : root + sep);
+  const secrets = protectedDirs.slice(1).map((d) => resolve(d));
+  for (const dir of importDirs.map((d) => resolve(d))) {
+    const exposed = protectedDirs.map((d) => resolve(d)).find((p) => within(p, dir));
+    if (exposed) throw new Error(`import directory ${dir} contains ${exposed}, which holds Tessera's data or secrets; point TESSERA_IMPORT_DIRS elsewhere`);
+    const inside = secrets.find((s) => within(dir, s));
+    if (inside) throw new Error(`import directory ${dir} lies inside the secrets directory ${inside}; point TESSERA_IMPORT_DIRS elsewhere`);
+  }
 }
 
 export async function buildApp(deps: ApiDeps) {
@@ -45,10 +71,14 @@ export async function buildApp(deps: ApiDeps) {
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   app.setErrorHandler(errorHandler);
-  app.setNotFoundHandler((req, reply) => reply.code(404).send({ error: 'NotFound', message: `no route ${req.method} ${req.url}; see /docs` }));
+  app.setNotFoundHandler((req, reply) => reply.code(404).send({ error: 'NotFound', message: `no route ${req.method} ${req.url.slice(0, 200)}; see /docs` }));
+  installAccessControl(app, { db: deps.db, ...deps.access });
+  assertImportDirsSafe(deps.importDirs, [deps.dataDir, join(deps.dataDir, 'secrets'), ...(deps.secretDirs ?? [])]);
 
   await app.register(swagger, {
     openapi: {
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'An API token: tsr_<id>_<secret>' } } },
+      security: [{ bearer: [] }],
       info: { title: 'Tessera API', version: '0.1.0', description: 'Open-source B2B customer data platform: ingestion, quarantine, file ingestion, source syncs and backfills.' },
       tags: [
         { name: 'ingestion', description: 'Streaming ingestion of XDM records' },
@@ -57,6 +87,7 @@ export async function buildApp(deps: ApiDeps) {
         { name: 'records', description: 'Stored records' },
         { name: 'sources', description: 'Source instances (Marketo, Salesforce, Dynamics), sync schedules, backfills' },
         { name: 'operations', description: 'Health' },
+        { name: 'access', description: 'API tokens and the audit log' },
       ],
     },
     transform: jsonSchemaTransform,
@@ -79,6 +110,7 @@ export async function buildApp(deps: ApiDeps) {
   await app.register(sourceRoutes(deps));
   await app.register(identityRoutes(deps));
   await app.register(resolverRoutes(deps));
+  await app.register(accessRoutes({ ...deps, verifier: deps.access.verifier }));
   if (deps.codec) await app.register(temporalCodecRoutes(deps.codec.codec, deps.codec.corsOrigins));
   return app;
 }

@@ -2,7 +2,7 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { isDatabaseUnavailable, isTransientConflict } from '../db/connection';
-import { InvalidFile, InvalidRequest, NotFound } from '../domain/errors';
+import { InvalidFile, InvalidRequest, NotFound, NotPermitted } from '../domain/errors';
 
 export class HttpError extends Error {
   constructor(readonly statusCode: number, readonly code: string, message: string, readonly details?: unknown) {
@@ -15,6 +15,7 @@ export function errorHandler(err: FastifyError | Error, req: FastifyRequest, rep
   if (err instanceof InvalidFile) return reply.code(400).send({ error: 'InvalidFile', message: err.message, details: { problems: err.problems } });
   if (err instanceof InvalidRequest) return reply.code(400).send({ error: 'InvalidRequest', message: err.message });
   if (err instanceof NotFound) return reply.code(404).send({ error: 'NotFound', message: err.message });
+  if (err instanceof NotPermitted) return reply.code(403).send({ error: 'Forbidden', message: err.message });
   if (hasZodFastifySchemaValidationErrors(err)) {
     const problems = err.validation.map((v) => ({ path: [err.validationContext, ...v.instancePath.split('/').filter(Boolean)].filter(Boolean).join('.'), message: v.message }));
     return reply.code(400).send({ error: 'InvalidRequest', message: problems.map((p) => `${p.path}: ${p.message}`).join('; '), details: { problems } });

@@ -1,4 +1,5 @@
 /** API process entry point (`npm run api`; docker-compose `api`). */
+import { dirname, resolve } from 'node:path';
 import { createDb, isDatabaseUnavailable, redactUrl } from '../db/connection';
 import { HttpError } from './errors';
 import { applySourcesFile } from '../control/sources';
@@ -9,6 +10,13 @@ import { buildApp } from './app';
 import { lazyTemporal } from './temporal-access';
 import { ensureResolvers } from '../control/resolvers';
 import { ResolutionWatcher } from '../engine/identity/read-your-writes';
+import { ensureAdminToken, TokenVerifier } from '../control/api-tokens';
+
+/** The directories Tessera's secrets live in (from the environment), so no import directory exposes them. */
+function secretDirs(config: ReturnType<typeof loadConfig>): string[] {
+  const files = [process.env.TESSERA_SECRETS_FILE, process.env.TESSERA_PAYLOAD_KEY_FILE, config.adminTokenFile].filter((f): f is string => Boolean(f));
+  return files.map((f) => dirname(resolve(f)));
+}
 
 async function main() {
   const config = loadConfig();
@@ -30,9 +38,14 @@ async function main() {
     log,
     dataDir: config.dataDir,
     importDirs: config.importDirs,
+    secretDirs: secretDirs(config),
     maxUploadBytes: config.maxUploadBytes,
+    access: { verifier: new TokenVerifier(db), allowedHosts: config.allowedHosts, allowedOrigins: config.allowedOrigins },
     codec: config.codecEndpoint.enabled ? { codec: new EncryptionCodec(keys.current, keys.previous), corsOrigins: config.codecEndpoint.corsOrigins } : undefined,
   });
+  if (config.adminTokenFile && (await ensureAdminToken(db, config.adminTokenFile))) {
+    log.info({ file: config.adminTokenFile }, 'created an admin API token (send it as Authorization: Bearer …)');
+  }
   await app.listen({ host: config.apiHost, port: config.apiPort });
   log.info({ url: `http://${config.apiHost}:${config.apiPort}`, docs: `http://${config.apiHost}:${config.apiPort}/docs`, database: redactUrl(config.databaseUrl) }, 'api started');
   if (config.sourcesFile) void applySourcesWhenReady(config.sourcesFile);

@@ -11,6 +11,8 @@
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../scripts/temporal-dev-server';
 import { waitForHttpOk } from '../scripts/wait-for-http';
@@ -24,6 +26,7 @@ export async function run(args: string[]): Promise<void> {
   const waitMs = numberArg(args, 'wait-ms', 2000);
   const store = await freshDatabase('api');
   const port = await freePort();
+  const tokenFile = join(mkdtempSync(join(tmpdir(), 'tessera-bench-')), 'admin.token');
   const api = spawn(process.execPath, ['--import', 'tsx', join(__dirname, '..', 'api', 'server.ts')], {
     env: {
       ...process.env,
@@ -32,6 +35,7 @@ export async function run(args: string[]): Promise<void> {
       TESSERA_API_PORT: String(port),
       TESSERA_INGEST_RESOLVE_WAIT_MS: String(waitMs),
       TESSERA_PAYLOAD_KEY: randomBytes(32).toString('base64'),
+      TESSERA_ADMIN_TOKEN_FILE: tokenFile,
       LOG_LEVEL: 'warn',
     },
     stdio: ['ignore', 'inherit', 'inherit'],
@@ -40,6 +44,7 @@ export async function run(args: string[]): Promise<void> {
   try {
     const base = `http://127.0.0.1:${port}`;
     await waitForHttpOk(`${base}/health`);
+    const headers = { 'content-type': 'application/json', authorization: `Bearer ${readFileSync(tokenFile, 'utf8').trim()}` };
     const requests = Math.ceil(total / perRequest);
     const bodies: string[] = [];
     for (let r = 0; r < requests; r++) {
@@ -49,14 +54,14 @@ export async function run(args: string[]): Promise<void> {
     }
     // Warm-up: a few requests of other records (JIT, connection pool, plan cache).
     for (let w = 0; w < 5; w++) {
-      await fetch(`${base}/v1/ingest/person`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(Array.from({ length: perRequest }, (_, i) => personRecord(10_000_000 + w * perRequest + i))) });
+      await fetch(`${base}/v1/ingest/person`, { method: 'POST', headers, body: JSON.stringify(Array.from({ length: perRequest }, (_, i) => personRecord(10_000_000 + w * perRequest + i))) });
     }
     const latencies: number[] = [];
     let failures = 0;
     let pending = 0;
     const send = async (body: string) => {
       const start = performance.now();
-      const res = await fetch(`${base}/v1/ingest/person`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+      const res = await fetch(`${base}/v1/ingest/person`, { method: 'POST', headers, body });
       const answer = (await res.json()) as { resolution?: { status: string } };
       latencies.push(performance.now() - start);
       if (res.status !== 200) failures++;

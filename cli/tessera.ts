@@ -26,6 +26,40 @@ const program = new Command('tessera').description('Operate Tessera: ingest file
 const api = () => new ApiClient(program.opts<{ api: string }>().api);
 const print = (x: unknown): void => void process.stdout.write(`${JSON.stringify(x, null, 2)}\n`);
 
+const tokens = program.command('tokens').description('API tokens (admin): create, list, revoke');
+tokens
+  .command('create')
+  .description('create a token; its secret is printed once')
+  .requiredOption('--principal <name>', 'who holds it (kept in the audit log)')
+  .requiredOption('--role <role>', 'admin, operator, marketer, auditor or ingest')
+  .option('--instance <sourceType/instanceId...>', 'ingest tokens: only these source instances')
+  .option('--description <text>', 'what it is for', '')
+  .option('--expires <iso-time>', 'when it stops working')
+  .action(async (o: { principal: string; role: string; instance?: string[]; description: string; expires?: string }) => {
+    const created = await api().request<{ token: string; id: string }>('POST', '/v1/tokens', { principal: o.principal, role: o.role, instances: o.instance, description: o.description, expiresAt: o.expires });
+    process.stderr.write('the token (shown once; store it as a secret):\n');
+    process.stdout.write(`${created.token}\n`);
+    const { token: _secret, ...rest } = created;
+    process.stderr.write(`${JSON.stringify(rest, null, 2)}\n`);
+  });
+tokens
+  .command('list')
+  .option('--revoked', 'include revoked tokens')
+  .action(async (o: { revoked?: boolean }) => print(await api().request('GET', `/v1/tokens?revoked=${o.revoked ? 'true' : 'false'}`)));
+tokens
+  .command('revoke')
+  .argument('<id>', 'the token id (the 16 hex characters after tsr_)')
+  .action(async (id: string) => print(await api().request('DELETE', `/v1/tokens/${encodeURIComponent(id)}`)));
+
+program
+  .command('audit')
+  .description('the audit log, newest first (auditor, admin)')
+  .option('--limit <n>', 'entries', '50')
+  .option('--principal <name>', 'only this principal')
+  .action(async (o: { limit: string; principal?: string }) =>
+    print(await api().request('GET', `/v1/audit?limit=${encodeURIComponent(o.limit)}${o.principal ? `&principal=${encodeURIComponent(o.principal)}` : ''}`)),
+  );
+
 program
   .command('ingest-file')
   .description('ingest a CSV or JSONL file of one XDM class through the ingestFile workflow')
@@ -189,7 +223,7 @@ for (const [name, path, what] of [
     .option('--account', 'account identities (default: person)')
     .option('--reason <text>', 'kept in the decision log', '')
     .action(async (a: string, b: string, o: { account?: boolean; reason: string }) =>
-      print(await api().request('POST', path, { entity: o.account ? 'account' : 'person', a, b, reason: o.reason, actor: 'cli' })));
+      print(await api().request('POST', path, { entity: o.account ? 'account' : 'person', a, b, reason: o.reason })));
 }
 
 program

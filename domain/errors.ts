@@ -79,6 +79,17 @@ export class NotFound extends TesseraError {
   }
 }
 
+/** The caller may not do this (an ingest token writing another source instance's records). */
+export class NotPermitted extends TesseraError {
+  readonly type = 'NotPermitted';
+  readonly retryable = false;
+  readonly origin = 'input';
+  constructor(message: string) {
+    super(message);
+    this.name = 'NotPermitted';
+  }
+}
+
 /** A saga step that failed for good: the saga compensates instead of retrying it. */
 export class SagaStepFailed extends TesseraError {
   readonly type = 'SagaStepFailed';

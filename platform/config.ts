@@ -3,7 +3,7 @@
  * Nothing here is ever passed into workflow inputs: workflows receive ids, not settings.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 
 /** How the resolver sizes its micro-batches (see engine/identity/resolver.ts). */
 export interface ResolverBatchConfig {
@@ -32,6 +32,12 @@ export interface TesseraConfig {
   temporalUiUrl: string | undefined;
   /** Serve the Temporal UI's remote payload codec, to these browser origins. */
   codecEndpoint: { enabled: boolean; corsOrigins: string[] };
+  /** Host names the API answers to (Host header, port aside); null: any (TESSERA_ALLOWED_HOSTS=any, a proxy checks it). */
+  allowedHosts: string[] | null;
+  /** Browser origins that may send state-changing requests (default: the Temporal UI's, for the codec). */
+  allowedOrigins: string[];
+  /** Where the API keeps the start-up admin token (created when it holds none that works); undefined: off. */
+  adminTokenFile: string | undefined;
   logLevel: string;
   /** A sources file (`{"instances": [...]}`) the API applies at start: instances and their schedules. */
   sourcesFile: string | undefined;
@@ -58,6 +64,14 @@ function workerQueues(v: string | undefined): Array<'core' | 'resolver'> {
   return [...new Set(names)] as Array<'core' | 'resolver'>;
 }
 
+/** Loopback names, the API's own host when it is a name or address (not a wildcard), and TESSERA_ALLOWED_HOSTS. */
+function allowedHosts(env: NodeJS.ProcessEnv): string[] | null {
+  if (env.TESSERA_ALLOWED_HOSTS === 'any') return null;
+  const listed = env.TESSERA_ALLOWED_HOSTS ? env.TESSERA_ALLOWED_HOSTS.split(',').map((h) => h.trim().toLowerCase()).filter(Boolean) : [];
+  const own = env.TESSERA_API_HOST && !['0.0.0.0', '::'].includes(env.TESSERA_API_HOST) ? [env.TESSERA_API_HOST.includes(':') ? `[${env.TESSERA_API_HOST}]` : env.TESSERA_API_HOST] : [];
+  return [...new Set(['localhost', '127.0.0.1', '[::1]', ...own, ...listed])];
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): TesseraConfig {
   return {
     databaseUrl: env.DATABASE_URL || undefined,
@@ -69,7 +83,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): TesseraConfig 
     apiHost: env.TESSERA_API_HOST || '127.0.0.1',
     apiPort: Number(env.TESSERA_API_PORT || 8080),
     dataDir: resolve(env.TESSERA_DATA_DIR || '.data'),
-    importDirs: (env.TESSERA_IMPORT_DIRS ? env.TESSERA_IMPORT_DIRS.split(',') : [env.TESSERA_DATA_DIR || '.data', resolve(__dirname, '..', 'examples')])
+    importDirs: (env.TESSERA_IMPORT_DIRS ? env.TESSERA_IMPORT_DIRS.split(',') : [join(env.TESSERA_DATA_DIR || '.data', 'imports'), resolve(__dirname, '..', 'examples')])
       .map((d) => resolve(d.trim()))
       .filter(Boolean),
     maxUploadBytes: Number(env.TESSERA_MAX_UPLOAD_BYTES || 5 * 1024 ** 3),
@@ -78,6 +92,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): TesseraConfig 
       enabled: (env.TESSERA_CODEC_ENDPOINT ?? 'on') !== 'off',
       corsOrigins: (env.TESSERA_CODEC_CORS_ORIGINS ?? 'http://localhost:8233,http://127.0.0.1:8233').split(',').map((o) => o.trim()),
     },
+    allowedHosts: allowedHosts(env),
+    allowedOrigins: (env.TESSERA_ALLOWED_ORIGINS ?? env.TESSERA_CODEC_CORS_ORIGINS ?? 'http://localhost:8233,http://127.0.0.1:8233').split(',').map((o) => o.trim()).filter(Boolean),
+    adminTokenFile: env.TESSERA_ADMIN_TOKEN_FILE === 'off' ? undefined : resolve(env.TESSERA_ADMIN_TOKEN_FILE || join(env.TESSERA_DATA_DIR || '.data', 'secrets', 'admin.token')),
     logLevel: env.LOG_LEVEL || 'info',
     sourcesFile: env.TESSERA_SOURCES_FILE ? resolve(env.TESSERA_SOURCES_FILE) : undefined,
     resolverBatch: { max: Number(env.TESSERA_RESOLVER_MAX_BATCH ?? 5000), bulkMs: Number(env.TESSERA_RESOLVER_BATCH_MS ?? 250) },

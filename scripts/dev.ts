@@ -59,15 +59,16 @@ async function startSimulatedSources(dataDir: string): Promise<{ env: Record<str
 }
 
 /** Once the API has applied the sources file (schedules created), syncs every instance right away. */
-async function startFirstSyncs(apiUrl: string, instances: string[]): Promise<void> {
+async function startFirstSyncs(apiUrl: string, token: string, instances: string[]): Promise<void> {
+  const headers = { authorization: `Bearer ${token}` };
   for (let i = 0; i < 60; i++) {
-    const listed = (await fetch(`${apiUrl}/v1/sources`).then((r) => r.json()).catch(() => ({ instances: [] }))) as { instances: Array<{ sourceType: string; instanceId: string }> };
+    const listed = (await fetch(`${apiUrl}/v1/sources`, { headers }).then((r) => r.json()).catch(() => ({ instances: [] }))) as { instances: Array<{ sourceType: string; instanceId: string }> };
     const known = new Set(listed.instances.map((x) => `${x.sourceType}/${x.instanceId}`));
     if (instances.every((x) => known.has(x))) break;
     await new Promise((r) => setTimeout(r, 1000));
   }
   for (const path of instances) {
-    const res = await fetch(`${apiUrl}/v1/sources/${path}/sync`, { method: 'POST' });
+    const res = await fetch(`${apiUrl}/v1/sources/${path}/sync`, { method: 'POST', headers });
     const body = (await res.json().catch(() => ({}))) as { workflowId?: string; message?: string };
     say(res.ok ? `first sync of ${path}: ${body.workflowId ?? 'started'}` : `could not start the first sync of ${path}: ${body.message ?? res.status}`);
   }
@@ -77,6 +78,7 @@ async function main() {
   const config = loadConfig();
   const dataDir = config.dataDir;
   mkdirSync(dataDir, { recursive: true });
+  mkdirSync(join(dataDir, 'imports'), { recursive: true });
   ensurePayloadKey(dataDir);
 
   const stops: Array<() => Promise<void>> = [];
@@ -158,7 +160,10 @@ async function main() {
     }
 
     await waitForHttpOk(`${apiUrl}/health`);
-    if (simulated) await startFirstSyncs(apiUrl, simulated.instances);
+    // The API created the admin token at its first start (or keeps the one that still works).
+    const tokenFile = config.adminTokenFile ?? '$TESSERA_TOKEN_FILE';
+    const token = config.adminTokenFile ? readFileSync(config.adminTokenFile, 'utf8').trim() : (process.env.TESSERA_TOKEN ?? '');
+    if (simulated) await startFirstSyncs(apiUrl, token, simulated.instances);
     say('');
     say('Tessera is running:');
     say(`  API            ${apiUrl}   (OpenAPI: ${apiUrl}/docs)`);
@@ -167,8 +172,12 @@ async function main() {
     say(`  Postgres       ${redactUrl(pg.url)} (${pg.kind})`);
     say(`  Metrics        ${apiUrl}/metrics, workers on :${process.env.TESSERA_WORKER_METRICS_PORT || 9464} and :${Number(process.env.TESSERA_WORKER_METRICS_PORT || 9464) + 1}   (tessera status)`);
     say('');
+    say(`Every API call needs a token. The admin token is in ${tokenFile} (mode 600); the CLI reads it from there:`);
+    say(`  export TESSERA_TOKEN=$(cat ${tokenFile})`);
+    say(`  npm run tessera -- tokens create --principal my-etl --role ingest     (roles: admin, operator, marketer, auditor, ingest)`);
+    say('');
     say('Try it:');
-    say(`  curl -s -XPOST ${apiUrl}/v1/ingest/person -H 'content-type: application/json' \\`);
+    say(`  curl -s -XPOST ${apiUrl}/v1/ingest/person -H "authorization: Bearer $TESSERA_TOKEN" -H 'content-type: application/json' \\`);
     say(`    -d '{"b2b":{"personKey":{"sourceKey":"00Q5e00001AbC@00D5e0000001.Salesforce"}},"workEmail":{"address":"ada@example.com"}}'`);
     say(`  npm run tessera -- ingest-file examples/persons.csv --class person`);
     if (simulated) {

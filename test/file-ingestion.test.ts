@@ -2,7 +2,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Worker } from '@temporalio/worker';
@@ -14,7 +13,7 @@ import { fileIngestionProgressQuery } from '../contracts/file-ingestion';
 import { tesseraDataConverter } from '../platform/temporal';
 import { testApi } from './support/api';
 import { closeTemporal, closeTestDb, countRows, requireEnv, temporalEnv, testDb, uniqueInstance, uniqueTaskQueue, workflowBundle, testWorker } from './support/env';
-import { personCsv, writeTestFile } from './support/files';
+import { personCsv, testFilesDir, writeTestFile } from './support/files';
 
 const taskQueue = uniqueTaskQueue('file-ingestion');
 let api: Awaited<ReturnType<typeof testApi>>;
@@ -156,7 +155,7 @@ describe('file ingestion', () => {
     assert.match(outside.json().message, /outside the import directories/);
     const escape = await ingestThroughApi({ path: '../../../../../etc/hostname', class: 'person' });
     assert.equal(escape.statusCode, 403);
-    const link = join(tmpdir(), `link-${randomUUID()}.csv`);
+    const link = join(testFilesDir, `link-${randomUUID()}.csv`);
     (await import('node:fs')).symlinkSync('/etc/hostname', link);
     const viaLink = await ingestThroughApi({ path: link, class: 'person' });
     assert.equal(viaLink.statusCode, 403, 'a symlink inside a root pointing outside is refused');
@@ -174,7 +173,7 @@ describe('file ingestion', () => {
       [{ path: writeTestFile('empty.csv', ''), class: 'person' }, /the file is empty/],
       [{ path: writeTestFile('header-only.csv', 'b2b.personKey.sourceKey\n'), class: 'person' }, /header but no data rows/],
       [{ path: writeTestFile('unknown-cols.csv', 'b2b.personKey.sourceKey,Email,Phone\n1@a.b,x,y\n'), class: 'person' }, /column 'Email' is not an XDM field path.*column 'Phone'/],
-      [{ path: join(tmpdir(), 'no-such-file.csv'), class: 'person' }, /no such file/],
+      [{ path: join(testFilesDir, 'no-such-file.csv'), class: 'person' }, /no such file/],
       [{ path: writeTestFile('x.jsonl', '{}'), class: 'person', mapping: { fields: { a: 'b' } } }, /mapping applies to CSV files only/],
     ];
     for (const [body, message] of cases) {

@@ -109,7 +109,9 @@ describe('identity API and sagas', () => {
   test('a split from the API runs as a saga, leaves both halves correct, and a merge back restores one profile', async () => {
     const { sf, mk, email } = await seedPair();
     const before = (await inject('GET', `/v1/profiles/person/by-identity?identity=${encodeURIComponent(sf)}`)).json();
-    const res = await inject('POST', '/v1/identity/unlink', { record: mk, identity: email, reason: 'two different people share this address', actor: 'ops@tessera' });
+    const claimed = await inject('POST', '/v1/identity/unlink', { record: mk, identity: email, reason: 'x', actor: 'someone-else' });
+    assert.equal(claimed.statusCode, 400, 'the actor is the token holder, never a field the caller sends');
+    const res = await inject('POST', '/v1/identity/unlink', { record: mk, identity: email, reason: 'two different people share this address' });
     assert.equal(res.statusCode, 202, res.body);
     const { workflowId, changeId } = res.json();
     const result = await waitFor(workflowId);
@@ -126,6 +128,7 @@ describe('identity API and sagas', () => {
 
     const status = (await inject('GET', `/v1/identity/changes/${changeId}`)).json();
     assert.equal(status.status, 'completed');
+    assert.equal(status.actor, 'api:test-admin', "the decision's actor is the token's principal");
     assert.deepEqual(Object.keys(status.steps).sort(), ['destinations', 'graph', 'profiles', 'segments']);
     const explain = (await inject('GET', `/v1/identity/explain?a=${encodeURIComponent(sf)}&b=${encodeURIComponent(mk)}`)).json();
     assert.equal(explain.sameProfile, false);

@@ -87,7 +87,7 @@ export function fileIngestionRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
             'Starts an ingestFile workflow (visible in the Temporal UI). CSV columns are XDM field paths, or mapped by `mapping`. ' +
             'The file is checked first: a missing or empty file, unknown columns or a bad mapping answer 400 with every problem.',
           body: z.strictObject({
-            path: z.string().min(1).describe('path on the server, inside an import directory (TESSERA_IMPORT_DIRS); relative paths resolve against the data directory'),
+            path: z.string().min(1).describe('path on the server, inside an import directory (TESSERA_IMPORT_DIRS); relative paths resolve against the first one'),
             class: z.enum(XDM_CLASS_NAMES),
             format: formatSchema.optional().describe('default: from the file extension'),
             mapping: columnMappingSchema.optional(),
@@ -97,7 +97,7 @@ export function fileIngestionRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
       },
       async (req, reply) => {
         const b = req.body;
-        const path = await allowedPath(isAbsolute(b.path) ? b.path : resolve(deps.dataDir, b.path), deps.importDirs);
+        const path = await allowedPath(isAbsolute(b.path) ? b.path : resolve(deps.importDirs[0] ?? deps.dataDir, b.path), deps.importDirs);
         const format = b.format ?? (path.endsWith('.jsonl') || path.endsWith('.ndjson') ? 'jsonl' : 'csv');
         return reply.code(202).send(await start({ path, xdmClass: b.class, format, mapping: b.mapping ?? null, trigger: b.trigger }));
       },

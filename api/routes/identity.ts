@@ -18,6 +18,10 @@ import { HttpError } from '../errors';
 import { workflowUrl } from '../temporal-access';
 import { startIdentityRebuild } from '../../control/identity';
 import type { ApiDeps } from '../app';
+import type { FastifyRequest } from 'fastify';
+
+/** The decision log's actor: the caller's token principal (never a field of the request). */
+const actorOf = (req: FastifyRequest) => `api:${req.principal?.principal ?? 'unknown'}`;
 
 const entity = z.enum(ENTITIES as [Entity, ...Entity[]]);
 const identityParam = z.string().min(3).max(1100).describe("An identity as namespace:value, e.g. email:ada@example.com, b2b_person:00Q5e00001AbC@00D5e000000TsRa.Salesforce");
@@ -27,14 +31,12 @@ const changeBody = z.strictObject({
   a: identityParam,
   b: identityParam,
   reason: z.string().max(1000).default(''),
-  actor: z.string().min(1).max(200).default('api').describe('Who asks (kept in the decision log)'),
 });
 const unlinkBody = z.strictObject({
   entity: entity.default('person'),
   record: identityParam.describe('The record node, b2b_person:<sourceKey> or b2b_account:<sourceKey>'),
   identity: identityParam.describe('The identity it must no longer be joined with'),
   reason: z.string().max(1000).default(''),
-  actor: z.string().min(1).max(200).default('api'),
 });
 
 const namespaceBody = z.strictObject({
@@ -173,7 +175,7 @@ export function identityRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
           body: changeBody,
         },
       },
-      async (req, reply) => reply.code(202).send(await startChange({ ...req.body, kind: 'do-not-link' })),
+      async (req, reply) => reply.code(202).send(await startChange({ ...req.body, actor: actorOf(req), kind: 'do-not-link' })),
     );
 
     app.post(
@@ -189,7 +191,7 @@ export function identityRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
         if (!req.body.record.startsWith(`${RECORD_NAMESPACE[req.body.entity]}:`)) {
           throw new HttpError(400, 'InvalidRequest', `record must be a ${req.body.entity} record node, ${RECORD_NAMESPACE[req.body.entity]}:<sourceKey>; to keep two other identities apart use POST /v1/identity/do-not-link`);
         }
-        return reply.code(202).send(await startChange({ entity: req.body.entity, a: req.body.record, b: req.body.identity, actor: req.body.actor, reason: req.body.reason, kind: 'do-not-link' }));
+        return reply.code(202).send(await startChange({ entity: req.body.entity, a: req.body.record, b: req.body.identity, actor: actorOf(req), reason: req.body.reason, kind: 'do-not-link' }));
       },
     );
 
@@ -198,7 +200,7 @@ export function identityRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
       {
         schema: { tags: ['identity'], summary: 'Merge back: remove a do-not-link; runs the identityChange saga', body: changeBody },
       },
-      async (req, reply) => reply.code(202).send(await startChange({ ...req.body, kind: 'allow-link' })),
+      async (req, reply) => reply.code(202).send(await startChange({ ...req.body, actor: actorOf(req), kind: 'allow-link' })),
     );
 
     app.get(

@@ -43,7 +43,9 @@ export function ingestRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
         if (records.length > MAX_RECORDS_PER_REQUEST) {
           throw new HttpError(413, 'TooManyRecords', `${records.length.toLocaleString('en-US')} records in one request; send at most ${MAX_RECORDS_PER_REQUEST.toLocaleString('en-US')} per request`);
         }
-        const result = await ingestRecords(deps.db, spec, records, { resolution: deps.resolution });
+        // An ingest token limited to source instances writes only their records.
+        const instances = req.principal?.role === 'ingest' ? req.principal.instances : null;
+        const result = await ingestRecords(deps.db, spec, records, { resolution: deps.resolution, instances });
         const status = result.rejected === 0 ? 200 : result.accepted === 0 ? 422 : 207;
         return reply.code(status).send({ xdmClass: spec.name, ...result });
       },

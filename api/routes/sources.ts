@@ -127,7 +127,7 @@ export function sourceRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
         },
       },
       async (req, reply) => {
-        const started = await startBackfill(await admin(), req.params, { ...req.body, requestedBy: 'api' });
+        const started = await startBackfill(await admin(), req.params, { ...req.body, requestedBy: `api:${req.principal?.principal ?? 'unknown'}` });
         return reply.code(202).send({ ...started, workflowUrl: workflowUrl(started.workflowId), progress: `/v1/backfills/${started.backfillId}` });
       },
     );

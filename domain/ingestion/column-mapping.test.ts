@@ -75,3 +75,10 @@ test('overlapping target paths are refused; numbers must be plain decimals', () 
   const err = coerceCell(long, 'number') as { error: string };
   assert.ok(err.error.isWellFormed(), 'truncation never splits a surrogate pair');
 });
+
+test('a header cell that is not a column name is described, never echoed (a key file is not a CSV)', () => {
+  const secret = 'q2Fz+9k/2mXbWc0vY1rT8uJ5nH3gE6dA7sL4pO0iK9w=';
+  const bad = compileMapping(XDM_CLASSES.person, [secret], null);
+  assert.ok(!bad.problems.join(' ').includes(secret), bad.problems.join(' '));
+  assert.match(bad.problems[0]!, /a header cell of 44 characters that is not a column name/);
+});

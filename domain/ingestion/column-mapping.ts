@@ -85,7 +85,7 @@ export function compileMapping(spec: XdmClassSpec, header: string[], mapping: Co
       problems.push(
         mapping
           ? `'${path}' is not a field of ${spec.title}`
-          : `column '${path}' is not an XDM field path of ${spec.title}; rename it or supply a mapping file`,
+          : `column ${shownColumn(path)} is not an XDM field path of ${spec.title}; rename it or supply a mapping file`,
       );
       continue;
     }
@@ -194,4 +194,13 @@ export function setPath(target: Record<string, unknown>, path: string, value: un
     else node = node[key] = {};
   }
   node[parts[parts.length - 1]!] = value;
+}
+
+/**
+ * A header cell as an error names it: quoted when it looks like a column name (letters, digits,
+ * spaces, . _ - ( ) # /, at most 100 characters), else only described — a file that is not a CSV
+ * (a key, a password file) never has its content echoed back through an error.
+ */
+export function shownColumn(name: string): string {
+  return /^[\p{L}\p{N} _.()#/-]{1,100}$/u.test(name) ? `'${name}'` : `(a header cell of ${name.length} characters that is not a column name)`;
 }

@@ -8,7 +8,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
-import type { FieldError } from '../../domain/ingestion/outcome';
+import type { AcceptedRecord, FieldError } from '../../domain/ingestion/outcome';
+import { NotPermitted } from '../../domain/errors';
 import { validateRecord } from '../../domain/ingestion/validate-record';
 import type { XdmClassSpec } from '../../domain/xdm/class-spec';
 import { storeIngestBatch, type IngestChannel, type WriteOutcome } from '../../db/repositories/ingest-batches';
@@ -36,6 +37,8 @@ export interface IngestOptions {
   channel?: IngestChannel;
   /** Wait up to `waitMs` for the resolver, then name each record's profile. */
   resolution?: { watcher: ResolutionWatcher; waitMs: number };
+  /** Only records of these source instances (`sourcetype/instanceid`, lowercased) may be written; absent: any. */
+  instances?: readonly string[] | null;
 }
 
 export async function ingestRecords(db: Knex, spec: XdmClassSpec, records: unknown[], opts: IngestOptions = {}): Promise<IngestResult> {
@@ -45,6 +48,7 @@ export async function ingestRecords(db: Knex, spec: XdmClassSpec, records: unkno
   const outcomes = records.map((raw, index) => validateRecord(spec, raw, JSON.stringify(raw) ?? 'null', { position: index, receivedAt }));
   const accepted = outcomes.flatMap((o) => (o.kind === 'accepted' ? [o.value] : []));
   const rejected = outcomes.flatMap((o) => (o.kind === 'rejected' ? [o.value] : []));
+  if (opts.instances) refuseOtherInstances(accepted, opts.instances);
 
   const identities = (await identityExtractions(db))(spec);
   const stored = await inPgTransaction(db, async (tx) => {
@@ -68,6 +72,17 @@ export async function ingestRecords(db: Knex, spec: XdmClassSpec, records: unkno
   );
   const { inserted, updated, unchanged, stale, superseded } = stored.counts;
   return { batchId, accepted: accepted.length, rejected: rejected.length, counts: { inserted, updated, unchanged, stale, superseded }, ...(resolution ? { resolution } : {}), results };
+}
+
+/** Nothing is stored when any record belongs to a source instance the caller may not write. */
+function refuseOtherInstances(accepted: AcceptedRecord[], instances: readonly string[]): void {
+  const allowed = new Set(instances);
+  const others = accepted.filter((a) => !allowed.has(`${a.key.sourceType}/${a.key.sourceInstanceID}`.toLowerCase()));
+  if (!others.length) return;
+  const named = [...new Set(others.map((a) => `${a.key.sourceType}/${a.key.sourceInstanceID}`))].slice(0, 5);
+  throw new NotPermitted(
+    `this token may write records of ${instances.join(', ')} only; ${others.length} record(s) belong to ${named.join(', ')} (first at index ${others[0]!.position}); nothing was stored`,
+  );
 }
 
 function profileOf(profiles: Map<string, string>, key: string): { profileId?: string } {

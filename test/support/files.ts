@@ -4,6 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 const dir = mkdtempSync(join(tmpdir(), 'tessera-files-'));
+/** Where test files are written: the test API's import directory. */
+export const testFilesDir = dir;
 
 export function writeTestFile(name: string, content: string): string {
   const path = join(dir, name);
