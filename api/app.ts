@@ -38,6 +38,8 @@ export interface ApiDeps {
   /** Directories holding secrets (payload key, secrets file, admin token), besides dataDir. */
   secretDirs?: string[];
   maxUploadBytes: number;
+  /** The largest streaming-ingestion request body (default api/routes/ingest.ts DEFAULT_MAX_INGEST_BODY_BYTES). */
+  maxIngestBodyBytes?: number;
   /** Read your writes: ingest answers wait up to `waitMs` for the resolver (absent: answer at once). */
   resolution?: { watcher: ResolutionWatcher; waitMs: number };
   /** Serve the Temporal UI's remote codec endpoint with this codec. */
@@ -72,6 +74,10 @@ export async function buildApp(deps: ApiDeps) {
   app.setSerializerCompiler(serializerCompiler);
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler((req, reply) => reply.code(404).send({ error: 'NotFound', message: `no route ${req.method} ${req.url.slice(0, 200)}; see /docs` }));
+  // A NUL anywhere in the URL (path or query, escaped or not) can reach no route and no column.
+  app.addHook('onRequest', async (req, reply) => {
+    if (/%00|\u0000/i.test(req.url)) return reply.code(400).send({ error: 'InvalidRequest', message: 'the URL contains a NUL character (%00)' });
+  });
   installAccessControl(app, { db: deps.db, ...deps.access });
   assertImportDirsSafe(deps.importDirs, [deps.dataDir, join(deps.dataDir, 'secrets'), ...(deps.secretDirs ?? [])]);
 

@@ -26,7 +26,10 @@ export function errorHandler(err: FastifyError | Error, req: FastifyRequest, rep
   }
   if (fe.code === 'FST_ERR_CTP_EMPTY_JSON_BODY') return reply.code(400).send({ error: 'InvalidJson', message: 'the request body is empty; send a JSON record or an array of records' });
   if (fe.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
-    return reply.code(413).send({ error: 'PayloadTooLarge', message: `the request body is larger than this endpoint accepts; send at most 1,000 records of at most 100 KB each per request` });
+    return reply.code(413).send({
+      error: 'PayloadTooLarge',
+      message: 'the request body is larger than this endpoint accepts (TESSERA_MAX_INGEST_BODY_BYTES, default 10 MB); send fewer records per request (at most 1,000, each at most 100 KB)',
+    });
   }
   if (fe.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return reply.code(415).send({ error: 'UnsupportedMediaType', message: err.message });
   if (isTransientConflict(err)) {

@@ -40,6 +40,7 @@ async function main() {
     importDirs: config.importDirs,
     secretDirs: secretDirs(config),
     maxUploadBytes: config.maxUploadBytes,
+    maxIngestBodyBytes: config.maxIngestBodyBytes,
     access: { verifier: new TokenVerifier(db), allowedHosts: config.allowedHosts, allowedOrigins: config.allowedOrigins },
     codec: config.codecEndpoint.enabled ? { codec: new EncryptionCodec(keys.current, keys.previous), corsOrigins: config.codecEndpoint.corsOrigins } : undefined,
   });

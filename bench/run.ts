@@ -7,6 +7,9 @@ const BENCHES: Record<string, () => Promise<{ run(args: string[]): Promise<void>
   'streaming-api': () => import('./streaming-api.js'),
 };
 
+// The benchmarks' sources are the simulators, on this machine (workers they start inherit this).
+process.env.TESSERA_SIMULATED_SOURCES = 'on';
+
 // Ctrl-C: exit, so that exit hooks stop the dev servers a benchmark started.
 process.once('SIGINT', () => process.exit(130));
 process.once('SIGTERM', () => process.exit(143));

@@ -11,8 +11,9 @@ import { SourceRequestRejected } from '../connectors/sources/errors';
 import { SOURCE_CONNECTORS } from '../connectors/sources/registry';
 import { InvalidRequest } from '../domain/errors';
 import { zodIssuesText } from '../domain/ingestion/validate-record';
-import { instancePath, sourceInstanceConfigSchema, sourcesFileSchema, type SourceInstanceConfig } from '../domain/sync/source-instance';
-import { getSourceInstance, upsertSourceInstance, type SourceInstanceRow } from '../db/repositories/source-instances';
+import { simulatedSourcesAllowed } from '../platform/config';
+import { endpointProblem, instancePath, sourceInstanceConfigSchema, sourcesFileSchema, type SourceInstanceConfig } from '../domain/sync/source-instance';
+import { getSourceInstance, instancesUsingCredentials, upsertSourceInstance, type SourceInstanceRow } from '../db/repositories/source-instances';
 import { createBackfill } from '../db/repositories/sync-runs';
 import { ensureSyncSchedule } from './sync-schedules';
 import { SA } from '../contracts/search-attributes';
@@ -30,6 +31,12 @@ export async function configureSource(deps: SourceAdminDeps, input: unknown): Pr
   const parsed = sourceInstanceConfigSchema.safeParse(input);
   if (!parsed.success) throw new InvalidRequest(`invalid source instance: ${zodIssuesText(parsed.error)}`);
   const config = parsed.data;
+  const endpoints = endpointProblem(config, simulatedSourcesAllowed());
+  if (endpoints) throw new InvalidRequest(`invalid source instance: ${endpoints}`);
+  const holders = (await instancesUsingCredentials(deps.db, config.credentialsRef)).filter((h) => h.source_type !== config.sourceType || h.instance_id !== config.instanceId);
+  if (holders.length) {
+    throw new InvalidRequest(`invalid source instance: credentialsRef ${config.credentialsRef} belongs to ${instancePath(holders[0]!.source_type, holders[0]!.instance_id)}; give each instance its own secrets`);
+  }
   readCredentials(config.credentialsRef);
   streamsOf(config);
   // The schedule first: an instance is never stored without one.

@@ -28,6 +28,8 @@ export interface TesseraConfig {
   /** Where the API may read files to ingest: TESSERA_IMPORT_DIRS (comma-separated), else the data dir and examples/. */
   importDirs: string[];
   maxUploadBytes: number;
+  /** The largest streaming-ingestion request body. */
+  maxIngestBodyBytes: number;
   /** The Temporal Web UI's base URL, to link workflows from API answers. */
   temporalUiUrl: string | undefined;
   /** Serve the Temporal UI's remote payload codec, to these browser origins. */
@@ -64,6 +66,14 @@ function workerQueues(v: string | undefined): Array<'core' | 'resolver'> {
   return [...new Set(names)] as Array<'core' | 'resolver'>;
 }
 
+/**
+ * Whether sources may point at this machine: only the simulators live there (`npm start` and the
+ * tests set TESSERA_SIMULATED_SOURCES=on); a real deployment never does.
+ */
+export function simulatedSourcesAllowed(env: NodeJS.ProcessEnv = process.env): boolean {
+  return env.TESSERA_SIMULATED_SOURCES === 'on';
+}
+
 /** Loopback names, the API's own host when it is a name or address (not a wildcard), and TESSERA_ALLOWED_HOSTS. */
 function allowedHosts(env: NodeJS.ProcessEnv): string[] | null {
   if (env.TESSERA_ALLOWED_HOSTS === 'any') return null;
@@ -87,6 +97,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): TesseraConfig 
       .map((d) => resolve(d.trim()))
       .filter(Boolean),
     maxUploadBytes: Number(env.TESSERA_MAX_UPLOAD_BYTES || 5 * 1024 ** 3),
+    maxIngestBodyBytes: Number(env.TESSERA_MAX_INGEST_BODY_BYTES || 10 * 1024 * 1024),
     temporalUiUrl: env.TESSERA_TEMPORAL_UI_URL || undefined,
     codecEndpoint: {
       enabled: (env.TESSERA_CODEC_ENDPOINT ?? 'on') !== 'off',

@@ -52,7 +52,7 @@ async function startSimulatedSources(dataDir: string): Promise<{ env: Record<str
   writeFileSync(secretsFile, `${JSON.stringify({ ...existing, ...Object.assign({}, ...stack.sources.map((s) => s.secrets)) }, null, 2)}\n`, { mode: 0o600 });
   for (const s of stack.sources) say(`  ${s.config.sourceType.padEnd(10)} ${s.config.instanceId.padEnd(20)} ${s.simulator.url}`);
   return {
-    env: { TESSERA_SOURCES_FILE: process.env.TESSERA_SOURCES_FILE || sourcesFile, TESSERA_SECRETS_FILE: secretsFile },
+    env: { TESSERA_SOURCES_FILE: process.env.TESSERA_SOURCES_FILE || sourcesFile, TESSERA_SECRETS_FILE: secretsFile, TESSERA_SIMULATED_SOURCES: 'on' },
     instances: stack.sources.map((s) => `${s.config.sourceType}/${s.config.instanceId}`),
     stop: stack.stop,
   };

@@ -70,6 +70,8 @@ async function main(): Promise<number> {
           TEMPORAL_ADDRESS: server.address,
           TEMPORAL_NAMESPACE: 'tessera',
           TESSERA_PAYLOAD_KEY: randomBytes(32).toString('base64'),
+          // Sources in the tests are the simulators, on this machine.
+          TESSERA_SIMULATED_SOURCES: 'on',
           LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
         },
       });

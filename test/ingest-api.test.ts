@@ -144,7 +144,7 @@ describe('streaming ingestion', () => {
     const big = person(inst, 'BIG', { _acme: { notes: 'x'.repeat(101 * 1024) } });
     const oversized = await post('person', [big, person(inst, 'SMALL')]);
     assert.equal(oversized.statusCode, 207);
-    assert.match(oversized.json().results[0].errors[0].message, /bytes; the limit is 102,400 bytes \(100 KB\)/);
+    assert.match(oversized.json().results[0].errors[0].message, /bytes \(SHA-256 [0-9a-f]{64}\); the limit is 102,400 bytes \(100 KB\)/);
     assert.ok(await stored('xdm_person', `SMALL@${inst}.Salesforce`));
 
     const nul = await post('person', person(uniqueInstance('sf'), 'NUL', { person: { name: { firstName: 'a\u0000b' } } }));

@@ -78,6 +78,12 @@ describe('source syncs', () => {
     const noSecrets = await api.app.inject({ method: 'POST', url: '/v1/sources', payload: { ...stack.sources[0]!.config, instanceId: 'other-org', credentialsRef: 'NOT_SET' } });
     assert.equal(noSecrets.statusCode, 400);
     assert.match(noSecrets.json().message, /TESSERA_SOURCE_NOT_SET_CLIENT_ID and TESSERA_SOURCE_NOT_SET_CLIENT_SECRET/);
+    const borrowed = await api.app.inject({ method: 'POST', url: '/v1/sources', payload: { ...stack.sources[0]!.config, instanceId: 'other-org' } });
+    assert.equal(borrowed.statusCode, 400, 'a credentialsRef belongs to one instance');
+    assert.match(borrowed.json().message, new RegExp(`credentialsRef ${stack.sources[0]!.config.credentialsRef} belongs to ${stack.sources[0]!.config.sourceType}/${stack.sources[0]!.config.instanceId}`));
+    const elsewhere = await api.app.inject({ method: 'POST', url: '/v1/sources', payload: { ...stack.sources[0]!.config, endpoint: 'https://collector.attacker.example' } });
+    assert.equal(elsewhere.statusCode, 400, 'a source pointing at a non-vendor host is refused');
+    assert.match(elsewhere.json().message, /collector\.attacker\.example is not a \w+ host/);
     const badId = await api.app.inject({ method: 'POST', url: '/v1/sources', payload: { ...stack.sources[0]!.config, instanceId: 'acme.na', schedule: 'hourly' } });
     assert.equal(badId.statusCode, 400);
     assert.match(badId.body, /instanceId/);

@@ -137,7 +137,7 @@ export function identityRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
           tags: ['profiles'],
           summary: "The decision log of a profile: its records' observations, links accepted or refused (with the rule), unlinks and do-not-links",
           params: z.object({ entity, profileId: z.uuid() }),
-          querystring: z.object({ after: z.coerce.number().int().min(0).default(0), limit: z.coerce.number().int().min(1).max(1000).default(200) }),
+          querystring: z.object({ after: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).default(0), limit: z.coerce.number().int().min(1).max(1000).default(200) }),
         },
       },
       async (req) => {

@@ -8,6 +8,8 @@ import { HttpError } from '../errors';
 import type { ApiDeps } from '../app';
 
 export const MAX_RECORDS_PER_REQUEST = 1_000;
+/** What 1,000 B2B records of a few KB each need, with room to spare (TESSERA_MAX_INGEST_BODY_BYTES). */
+export const DEFAULT_MAX_INGEST_BODY_BYTES = 10 * 1024 * 1024;
 
 export function ingestRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
   return async (app) => {
@@ -21,7 +23,7 @@ export function ingestRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
     app.post(
       '/v1/ingest/:xdmClass',
       {
-        bodyLimit: 110 * 1024 * 1024,
+        bodyLimit: deps.maxIngestBodyBytes ?? DEFAULT_MAX_INGEST_BODY_BYTES,
         schema: {
           tags: ['ingestion'],
           summary: 'Ingest XDM records of one class (streaming)',

@@ -274,7 +274,8 @@ async function insertQuarantine(conn: PgConn, input: StoreBatchInput, rejected: 
     key: r.recordKey === null ? null : storableString(r.recordKey),
     kind: r.rawKind,
     p: r.payload === undefined ? null : storableJson(r.payload),
-    pt: r.payloadText === undefined ? null : storableString(r.payloadText),
+    // A JSON null as the whole record would be no payload at all in a jsonb column: kept as text.
+    pt: r.payloadText !== undefined ? storableString(r.payloadText) : r.payload === null ? 'null' : null,
     e: storableJson(r.errors),
   }));
   const { rows: out } = await conn.query(

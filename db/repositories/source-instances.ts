@@ -30,6 +30,11 @@ export async function upsertSourceInstance(db: Knex, c: SourceInstanceConfig): P
   return { created, row };
 }
 
+/** The instances whose credentials are these secrets (a credentialsRef belongs to one instance). */
+export async function instancesUsingCredentials(db: Knex, credentialsRef: string): Promise<Array<{ source_type: string; instance_id: string }>> {
+  return db('source_instance').where({ credentials_ref: credentialsRef }).select('source_type', 'instance_id');
+}
+
 export async function getSourceInstance(db: Knex, sourceType: string, instanceId: string): Promise<SourceInstanceRow | undefined> {
   return db<SourceInstanceRow>('source_instance').where('source_type', sourceType).andWhere('instance_id', instanceId).first();
 }

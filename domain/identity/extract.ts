@@ -4,7 +4,7 @@
  * reason, so an operator can see why an email on a record did not link it to anything.
  */
 import { identityKey, type IdentityKey } from './resolve';
-import { canonicalEmail, canonicalWebDomain, normaliseDuns, normaliseOpaqueId, normalisePhone, type Normalised } from './normalise';
+import { canonicalEmail, canonicalWebDomain, MAX_DOMAIN, MAX_EMAIL, MAX_KEY, normaliseDuns, normaliseOpaqueId, normalisePhone, type Normalised } from './normalise';
 import { RECORD_NAMESPACE, type BlockedValue, type Entity, type IdentityConfig, type NamespaceConfig, type RecordScope, type ValueKind } from './config';
 
 /** The stored fields of one canonical record that identity extraction reads. */
@@ -77,17 +77,19 @@ function normaliseByKind(kind: ValueKind, raw: string): Normalised {
   switch (kind) {
     case 'email': {
       const v = canonicalEmail(raw);
-      return v === null ? { ok: false, reason: 'not an email address' } : { ok: true, value: v };
+      if (v !== null) return { ok: true, value: v };
+      return { ok: false, reason: raw.trim().length > MAX_EMAIL ? `an email address has at most ${MAX_EMAIL} characters` : 'not an email address' };
     }
     case 'web-domain': {
       const v = canonicalWebDomain(raw);
-      return v === null ? { ok: false, reason: 'not a web domain' } : { ok: true, value: v };
+      return v === null ? { ok: false, reason: `not a web domain (at most ${MAX_DOMAIN} characters)` } : { ok: true, value: v };
     }
     case 'phone':
       return normalisePhone(raw);
     case 'duns':
       return normaliseDuns(raw);
     case 'record-key':
+      return normaliseOpaqueId(raw, MAX_KEY);
     case 'opaque':
       return normaliseOpaqueId(raw);
   }

@@ -38,12 +38,34 @@ export function isFreeMailDomain(domain: string): boolean {
 
 export type Normalised = { ok: true; value: string } | { ok: false; reason: string };
 
-const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+/**
+ * Length caps, applied before any pattern (every check below is linear besides): RFC 5321 limits
+ * an address to 254 characters and a domain to 253; source keys are at most 255.
+ */
+export const MAX_EMAIL = 254;
+export const MAX_DOMAIN = 253;
+export const MAX_KEY = 255;
+/** Longer input is not a URL, phone or D-U-N-S number worth parsing. */
+const MAX_URL = 2048;
+const MAX_PHONE = 64;
+const MAX_DUNS = 32;
 
-/** The canonical form of an email (trimmed, lowercased); null for a placeholder or a non-email. */
+/**
+ * local@domain with one '@', no white space, and a dot inside the domain (not its first or last
+ * character): what /^[^\s@]+@[^\s@]+\.[^\s@]+$/ accepts, in one pass without backtracking.
+ */
+function looksLikeEmail(v: string): boolean {
+  const at = v.indexOf('@');
+  if (at <= 0 || at !== v.lastIndexOf('@') || /\s/.test(v)) return false;
+  const domain = v.slice(at + 1);
+  const dot = domain.indexOf('.', 1);
+  return dot !== -1 && dot <= domain.length - 2;
+}
+
+/** The canonical form of an email (trimmed, lowercased); null for a placeholder, a non-email or one over 254 characters. */
 export function canonicalEmail(raw: string): string | null {
   const value = raw.trim().toLowerCase();
-  return isPlaceholder(value) || !EMAIL.test(value) ? null : value;
+  return value.length > MAX_EMAIL || isPlaceholder(value) || !looksLikeEmail(value) ? null : value;
 }
 
 /**
@@ -52,17 +74,17 @@ export function canonicalEmail(raw: string): string | null {
  */
 export function canonicalWebDomain(raw: string): string | null {
   let v = raw.trim().toLowerCase();
-  if (isPlaceholder(v)) return null;
+  if (v.length > MAX_URL || isPlaceholder(v)) return null;
   v = v.replace(/^[a-z][a-z0-9+.-]*:\/\//, '');
   v = v.replace(/[/?#].*$/, '').replace(/:\d+$/, '').replace(/\.$/, '').replace(/^www\d*\./, '');
   if (v.includes('@')) v = v.slice(v.lastIndexOf('@') + 1);
-  return /^[a-z0-9-]+(\.[a-z0-9-]+)+$/.test(v) ? v : null;
+  return v.length <= MAX_DOMAIN && /^[a-z0-9-]+(\.[a-z0-9-]+)+$/.test(v) ? v : null;
 }
 
 /** Work or personal email as an identity: canonical, and never a shared role mailbox. */
 export function normaliseEmail(raw: string): Normalised {
   const value = canonicalEmail(raw);
-  if (value === null) return { ok: false, reason: isPlaceholder(raw) ? 'placeholder value' : 'not an email address' };
+  if (value === null) return { ok: false, reason: isPlaceholder(raw) ? 'placeholder value' : raw.trim().length > MAX_EMAIL ? `an email address has at most ${MAX_EMAIL} characters` : 'not an email address' };
   const local = value.slice(0, value.lastIndexOf('@'));
   if (ROLE_MAILBOXES.has(local.split('+')[0]!)) return { ok: false, reason: `role mailbox '${local}@' is shared by many people` };
   return { ok: true, value };
@@ -85,6 +107,7 @@ export function normaliseWebDomain(raw: string): Normalised {
 
 /** D-U-N-S: nine digits (dashes and spaces allowed in input); all-zero or repeated digits refused. */
 export function normaliseDuns(raw: string): Normalised {
+  if (raw.length > MAX_DUNS) return { ok: false, reason: 'a D-U-N-S number has 9 digits' };
   const digits = raw.replace(/[\s-]/g, '');
   if (!/^\d{9}$/.test(digits)) return { ok: false, reason: 'a D-U-N-S number has 9 digits' };
   if (/^(\d)\1{8}$/.test(digits)) return { ok: false, reason: 'placeholder D-U-N-S number' };
@@ -94,15 +117,16 @@ export function normaliseDuns(raw: string): Normalised {
 /** Phone in E.164 (`+14155550100`); numbers without a country code use `defaultCountry`. */
 export function normalisePhone(raw: string, defaultCountry?: CountryCode): Normalised {
   if (isPlaceholder(raw)) return { ok: false, reason: 'placeholder value' };
+  if (raw.length > MAX_PHONE) return { ok: false, reason: `a phone number has at most ${MAX_PHONE} characters` };
   const parsed = parsePhoneNumberFromString(raw, defaultCountry);
   if (!parsed || !parsed.isValid()) return { ok: false, reason: 'not a valid phone number' };
   return { ok: true, value: parsed.number };
 }
 
-/** Opaque ids (source keys, CRM ids, cookies, loyalty numbers): trimmed, case kept, placeholders refused. */
-export function normaliseOpaqueId(raw: string): Normalised {
+/** Opaque ids (source keys, CRM ids, cookies, loyalty numbers): trimmed, case kept, placeholders refused; at most `max` characters. */
+export function normaliseOpaqueId(raw: string, max = 1024): Normalised {
   const value = raw.trim();
   if (isPlaceholder(value)) return { ok: false, reason: 'placeholder value' };
-  if (value.length > 1024) return { ok: false, reason: 'identity values are at most 1,024 characters' };
+  if (value.length > max) return { ok: false, reason: `identity values are at most ${max.toLocaleString('en-US')} characters` };
   return { ok: true, value };
 }

@@ -63,17 +63,43 @@ export function peekRecordKey(spec: XdmClassSpec, raw: unknown): string | null {
   return null;
 }
 
-// An escape starts at a backslash preceded by an even number of backslashes.
-const NUL_ESCAPE = /(?<!\\)(?:\\\\)*\\u0000/i;
-const LONE_SURROGATE = /(?<!\\)(?:\\\\)*(?:\\ud[89ab][0-9a-f]{2}(?!\\ud[c-f][0-9a-f]{2})|(?<!\\ud[89ab][0-9a-f]{2})\\ud[c-f][0-9a-f]{2})/i;
+/** How deep a record may nest (objects and arrays); deeper input is refused before anything walks it recursively. */
+export const MAX_RECORD_DEPTH = 32;
 
-/** Text Postgres cannot store in JSON: NUL characters and unpaired UTF-16 surrogates. */
-export function unstorableText(json: string): string | null {
-  if (!json.includes('\\u')) return null;
-  if (NUL_ESCAPE.test(json)) return 'the record contains a NUL character (\\u0000), which cannot be stored; remove it at the source';
-  if (LONE_SURROGATE.test(json)) return 'the record contains an unpaired UTF-16 surrogate (broken Unicode); fix the encoding at the source';
+/**
+ * What Postgres cannot store in JSON, or Tessera will not walk: NUL characters and unpaired UTF-16
+ * surrogates in any key or string (however they were escaped in the JSON text), and nesting
+ * deeper than MAX_RECORD_DEPTH. One iterative pass over the parsed value.
+ */
+export function unstorableValue(value: unknown): string | null {
+  const stack: Array<[unknown, number]> = [[value, 0]];
+  while (stack.length) {
+    const [v, depth] = stack.pop()!;
+    if (typeof v === 'string') {
+      const problem = badText(v);
+      if (problem) return problem;
+    } else if (v !== null && typeof v === 'object') {
+      if (depth >= MAX_RECORD_DEPTH) return `the record nests deeper than ${MAX_RECORD_DEPTH} levels`;
+      if (Array.isArray(v)) for (const item of v) stack.push([item, depth + 1]);
+      else
+        for (const [k, item] of Object.entries(v)) {
+          const problem = badText(k);
+          if (problem) return problem;
+          stack.push([item, depth + 1]);
+        }
+    }
+  }
   return null;
 }
+
+function badText(s: string): string | null {
+  if (s.includes('\u0000')) return 'the record contains a NUL character (\\u0000), which cannot be stored; remove it at the source';
+  if (!(s as unknown as { isWellFormed(): boolean }).isWellFormed()) return 'the record contains an unpaired UTF-16 surrogate (broken Unicode); fix the encoding at the source';
+  return null;
+}
+
+/** Quarantine keeps this much of an oversized record (with its size and SHA-256). */
+export const QUARANTINED_PREFIX_BYTES = 100 * 1024;
 
 export interface ValidateOptions {
   position: number;
@@ -103,7 +129,7 @@ export function validateRecord(spec: XdmClassSpec, raw: unknown, payloadText: st
     },
   });
 
-  const unstorable = unstorableText(payloadText);
+  const unstorable = unstorableValue(raw);
   if (unstorable) {
     const rejected = reject([{ path: '', message: unstorable }]);
     // Keep the evidence as escaped text: a JSON column could not hold it either.
@@ -112,7 +138,11 @@ export function validateRecord(spec: XdmClassSpec, raw: unknown, payloadText: st
   }
   const bytes = Buffer.byteLength(payloadText, 'utf8');
   if (bytes > MAX_RECORD_BYTES) {
-    return reject([{ path: '', message: `record is ${bytes.toLocaleString('en-US')} bytes; the limit is ${MAX_RECORD_BYTES.toLocaleString('en-US')} bytes (100 KB)` }]);
+    const sha256 = createHash('sha256').update(payloadText, 'utf8').digest('hex');
+    const rejected = reject([{ path: '', message: `record is ${bytes.toLocaleString('en-US')} bytes (SHA-256 ${sha256}); the limit is ${MAX_RECORD_BYTES.toLocaleString('en-US')} bytes (100 KB); quarantine keeps its first 100 KB` }]);
+    // Only the first 100 KB is kept as evidence (as text: a cut JSON document is not JSON).
+    if (rejected.kind === 'rejected') Object.assign(rejected.value, { payload: undefined, payloadText: utf8Prefix(payloadText, QUARANTINED_PREFIX_BYTES), rawKind: 'text' });
+    return rejected;
   }
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
     return reject([{ path: '', message: `a ${spec.title} record must be a JSON object, got ${raw === null ? 'null' : Array.isArray(raw) ? 'an array' : typeof raw}` }]);
@@ -144,4 +174,19 @@ export function validateRecord(spec: XdmClassSpec, raw: unknown, payloadText: st
       externalKey: spec.externalKey(record),
     },
   };
+}
+
+/** The longest prefix of `s` of at most `bytes` UTF-8 bytes that ends on a whole character. */
+function utf8Prefix(s: string, bytes: number): string {
+  const buf = Buffer.from(s, 'utf8').subarray(0, bytes);
+  let end = buf.length;
+  // Step back over a multi-byte character the cut went through (continuation bytes are 10xxxxxx).
+  let i = end - 1;
+  while (i >= 0 && (buf[i]! & 0xc0) === 0x80) i--;
+  if (i >= 0) {
+    const lead = buf[i]!;
+    const need = lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : lead >= 0xc0 ? 2 : 1;
+    if (end - i < need) end = i;
+  }
+  return buf.subarray(0, end).toString('utf8');
 }

@@ -53,3 +53,41 @@ export function credentialSecretNames(credentialsRef: string): { clientId: strin
 export function instancePath(sourceType: string, instanceId: string): string {
   return `${sourceType}/${instanceId}`;
 }
+
+/**
+ * The hosts each vendor documents for its API and its OAuth endpoint. A source pointing anywhere
+ * else would send the instance's client secret there, so it is refused; loopback (the simulators
+ * under simulators/) only when `allowLoopback` (TESSERA_SIMULATED_SOURCES=on: `npm start` and the
+ * tests set it).
+ */
+const VENDOR_HOSTS: Record<SourceTypeName, { endpoint: RegExp[]; auth: RegExp[]; documented: string }> = {
+  marketo: { endpoint: [/^[a-z0-9-]+\.mktorest\.com$/], auth: [/^[a-z0-9-]+\.mktorest\.com$/], documented: '<munchkin-id>.mktorest.com' },
+  salesforce: {
+    endpoint: [/^([a-z0-9-]+\.)+salesforce\.com$/, /^([a-z0-9-]+\.)+force\.com$/],
+    auth: [/^([a-z0-9-]+\.)*salesforce\.com$/, /^([a-z0-9-]+\.)+force\.com$/],
+    documented: '*.salesforce.com or *.force.com',
+  },
+  dynamics: { endpoint: [/^([a-z0-9-]+\.)+dynamics\.com$/], auth: [/^login\.microsoftonline\.com$/], documented: '*.dynamics.com, and login.microsoftonline.com for tokens' },
+};
+
+const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]']);
+
+/** What is wrong with an instance's endpoints (none: null). Host names are at most 253 characters before any pattern. */
+export function endpointProblem(config: Pick<SourceInstanceConfig, 'sourceType' | 'endpoint' | 'authEndpoint'>, allowLoopback: boolean): string | null {
+  const rules = VENDOR_HOSTS[config.sourceType];
+  for (const [field, url, patterns] of [
+    ['endpoint', config.endpoint, rules.endpoint],
+    ['authEndpoint', config.authEndpoint, rules.auth],
+  ] as const) {
+    if (url === undefined) continue;
+    const u = new URL(url);
+    const host = u.hostname.toLowerCase();
+    if (LOOPBACK.has(host)) {
+      if (allowLoopback) continue;
+      return `${field}: ${host} is this machine; only the simulators may be reached there (TESSERA_SIMULATED_SOURCES=on)`;
+    }
+    if (u.protocol !== 'https:') return `${field}: ${config.sourceType} is reached over https only`;
+    if (host.length > 253 || !patterns.some((p) => p.test(host))) return `${field}: ${host} is not a ${config.sourceType} host (${rules.documented})`;
+  }
+  return null;
+}

@@ -10,10 +10,10 @@ import { withRequestBudget } from './request-budget';
 import { SOURCE_CONNECTORS } from '../../connectors/sources/registry';
 import type { SourceConnector, SourceCredentials } from '../../connectors/sources/source-connector';
 import { InvalidRequest } from '../../domain/errors';
-import { credentialSecretNames, instancePath } from '../../domain/sync/source-instance';
+import { credentialSecretNames, endpointProblem, instancePath, type SourceTypeName } from '../../domain/sync/source-instance';
 import { configureBudget } from '../../db/repositories/request-budgets';
 import { getSourceInstance, type SourceInstanceRow } from '../../db/repositories/source-instances';
-import { readSecret } from '../../platform/config';
+import { readSecret, simulatedSourcesAllowed } from '../../platform/config';
 import type { Logger } from '../../platform/logger';
 
 /** A live call renews its lease; a killed worker's lapses after this long and frees its slot. */
@@ -45,6 +45,9 @@ export function createConnectionCache(deps: { db: Knex; log: Logger }) {
     const row = await getSourceInstance(deps.db, sourceType, instanceId);
     const label = instancePath(sourceType, instanceId);
     if (!row) throw new InvalidRequest(`no source instance ${label} is configured`);
+    // Checked again when connecting: a row stored before the rule, or while simulators were allowed.
+    const endpoints = endpointProblem({ sourceType: row.source_type as SourceTypeName, endpoint: row.endpoint, authEndpoint: row.auth_endpoint ?? undefined }, simulatedSourcesAllowed());
+    if (endpoints) throw new InvalidRequest(`source instance ${label}: ${endpoints}`);
     const credentials = readCredentials(row.credentials_ref);
     // A changed configuration or rotated secret makes a new connector (and a new token).
     const stamp = `${row.updated_at.getTime()}:${createHash('sha256').update(`${credentials.clientId}\n${credentials.clientSecret}`).digest('hex')}`;
