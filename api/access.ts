@@ -37,6 +37,7 @@ export const ROUTE_ACCESS: Record<string, Access> = {
   'POST /v1/sources': ADMIN,
   'GET /v1/sources': OBSERVE,
   'GET /v1/sources/:sourceType/:instanceId': OBSERVE,
+  'DELETE /v1/sources/:sourceType/:instanceId': ADMIN,
   'POST /v1/sources/:sourceType/:instanceId/pause': OPERATE,
   'POST /v1/sources/:sourceType/:instanceId/resume': OPERATE,
   'POST /v1/sources/:sourceType/:instanceId/sync': OPERATE,

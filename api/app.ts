@@ -20,7 +20,8 @@ import { temporalCodecRoutes } from './routes/temporal-codec';
 import type { TemporalAccess } from './temporal-access';
 import type { ResolutionWatcher } from '../engine/identity/read-your-writes';
 import { databaseAnswers } from '../db/connection';
-import { installAccessControl } from './auth';
+import rateLimit from '@fastify/rate-limit';
+import { installAccessControl, tokenIdOf } from './auth';
 import { accessRoutes } from './routes/access';
 import type { TokenVerifier } from '../control/api-tokens';
 
@@ -46,6 +47,8 @@ export interface ApiDeps {
   codec?: { codec: PayloadCodec; corsOrigins: string[] };
   /** Who may call what (api/auth.ts, api/access.ts). */
   access: { verifier: TokenVerifier; allowedHosts: readonly string[] | null; allowedOrigins: readonly string[] };
+  /** Requests a minute per token (per address without one); 0: no limit. */
+  rateLimitPerMinute?: number;
 }
 
 /**
@@ -69,6 +72,8 @@ export async function buildApp(deps: ApiDeps) {
     // Per-request access logs are off (at 10+ ingest requests/s they drown the rest); errors are still logged.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: 1024 * 1024,
+    // A request (an upload included) is answered within 10 minutes or dropped; slow-loris bodies too.
+    requestTimeout: 10 * 60_000,
   }).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
@@ -78,6 +83,20 @@ export async function buildApp(deps: ApiDeps) {
   app.addHook('onRequest', async (req, reply) => {
     if (/%00|\u0000/i.test(req.url)) return reply.code(400).send({ error: 'InvalidRequest', message: 'the URL contains a NUL character (%00)' });
   });
+  if (deps.rateLimitPerMinute) {
+    // Per token, before the token is even verified (its id is in the header); per address without one.
+    await app.register(rateLimit, {
+      max: deps.rateLimitPerMinute,
+      timeWindow: 60_000,
+      hook: 'onRequest',
+      keyGenerator: (req) => tokenIdOf(req.headers.authorization) ?? `ip:${req.ip}`,
+      errorResponseBuilder: (_req, ctx) => ({
+        statusCode: 429,
+        error: 'TooManyRequests',
+        message: `more than ${ctx.max} requests a minute with this token (TESSERA_RATE_LIMIT_PER_MINUTE); retry in ${Math.ceil(ctx.ttl / 1000)} s`,
+      }),
+    });
+  }
   installAccessControl(app, { db: deps.db, ...deps.access });
   assertImportDirsSafe(deps.importDirs, [deps.dataDir, join(deps.dataDir, 'secrets'), ...(deps.secretDirs ?? [])]);
 

@@ -126,6 +126,12 @@ function codecSessionToken(req: FastifyRequest): string | null {
   return null;
 }
 
+/** The id part of a bearer token in an Authorization header (unverified: it keys rate limits). */
+export function tokenIdOf(header: string | undefined): string | null {
+  if (typeof header !== 'string' || header.length > 200) return null;
+  return /^Bearer tsr_([0-9a-f]{16})_/.exec(header)?.[1] ?? null;
+}
+
 function bearerToken(req: FastifyRequest): string | null {
   const h = req.headers.authorization;
   if (typeof h !== 'string' || h.length > 200) return null;

@@ -2,7 +2,7 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { isDatabaseUnavailable, isTransientConflict } from '../db/connection';
-import { InvalidFile, InvalidRequest, NotFound, NotPermitted } from '../domain/errors';
+import { Conflict, InvalidFile, InvalidRequest, NotFound, NotPermitted } from '../domain/errors';
 
 export class HttpError extends Error {
   constructor(readonly statusCode: number, readonly code: string, message: string, readonly details?: unknown) {
@@ -15,6 +15,7 @@ export function errorHandler(err: FastifyError | Error, req: FastifyRequest, rep
   if (err instanceof InvalidFile) return reply.code(400).send({ error: 'InvalidFile', message: err.message, details: { problems: err.problems } });
   if (err instanceof InvalidRequest) return reply.code(400).send({ error: 'InvalidRequest', message: err.message });
   if (err instanceof NotFound) return reply.code(404).send({ error: 'NotFound', message: err.message });
+  if (err instanceof Conflict) return reply.code(409).send({ error: 'Conflict', message: err.message });
   if (err instanceof NotPermitted) return reply.code(403).send({ error: 'Forbidden', message: err.message });
   if (hasZodFastifySchemaValidationErrors(err)) {
     const problems = err.validation.map((v) => ({ path: [err.validationContext, ...v.instancePath.split('/').filter(Boolean)].filter(Boolean).join('.'), message: v.message }));
@@ -32,6 +33,9 @@ export function errorHandler(err: FastifyError | Error, req: FastifyRequest, rep
     });
   }
   if (fe.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return reply.code(415).send({ error: 'UnsupportedMediaType', message: err.message });
+  if ((err as { code?: string }).code === '57014') {
+    return reply.code(503).header('Retry-After', '5').send({ error: 'StatementTimeout', message: 'the database took longer than this API allows (TESSERA_API_STATEMENT_TIMEOUT_MS); nothing was changed, retry later or ask for less' });
+  }
   if (isTransientConflict(err)) {
     return reply.code(503).header('Retry-After', '1').send({ error: 'Conflict', message: 'the records collided with a concurrent write; nothing was stored, retry the request' });
   }

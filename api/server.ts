@@ -22,7 +22,7 @@ async function main() {
   const config = loadConfig();
   const log = createLogger('api', config.logLevel);
   if (!config.databaseUrl) throw new Error('DATABASE_URL is not set');
-  const db = createDb(config.databaseUrl, { max: 20 });
+  const db = createDb(config.databaseUrl, { max: 20, statementTimeoutMs: config.apiStatementTimeoutMs });
   const keys = loadCodecKeys();
   const temporal = lazyTemporal({
     address: config.temporalAddress,
@@ -41,6 +41,7 @@ async function main() {
     secretDirs: secretDirs(config),
     maxUploadBytes: config.maxUploadBytes,
     maxIngestBodyBytes: config.maxIngestBodyBytes,
+    rateLimitPerMinute: config.rateLimitPerMinute,
     access: { verifier: new TokenVerifier(db), allowedHosts: config.allowedHosts, allowedOrigins: config.allowedOrigins },
     codec: config.codecEndpoint.enabled ? { codec: new EncryptionCodec(keys.current, keys.previous), corsOrigins: config.codecEndpoint.corsOrigins } : undefined,
   });

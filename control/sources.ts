@@ -9,13 +9,13 @@ import type { Client } from '@temporalio/client';
 import type { Knex } from 'knex';
 import { SourceRequestRejected } from '../connectors/sources/errors';
 import { SOURCE_CONNECTORS } from '../connectors/sources/registry';
-import { InvalidRequest } from '../domain/errors';
+import { Conflict, InvalidRequest, NotFound } from '../domain/errors';
 import { zodIssuesText } from '../domain/ingestion/validate-record';
 import { simulatedSourcesAllowed } from '../platform/config';
 import { endpointProblem, instancePath, sourceInstanceConfigSchema, sourcesFileSchema, type SourceInstanceConfig } from '../domain/sync/source-instance';
-import { getSourceInstance, instancesUsingCredentials, upsertSourceInstance, type SourceInstanceRow } from '../db/repositories/source-instances';
-import { createBackfill } from '../db/repositories/sync-runs';
-import { ensureSyncSchedule } from './sync-schedules';
+import { deleteSourceInstance, getSourceInstance, instancesUsingCredentials, upsertSourceInstance, type SourceInstanceRow } from '../db/repositories/source-instances';
+import { createBackfill, runningRuns } from '../db/repositories/sync-runs';
+import { deleteSyncSchedule, ensureSyncSchedule } from './sync-schedules';
 import { SA } from '../contracts/search-attributes';
 import { backfillWorkflowId, type BackfillInput, type InstanceRef } from '../contracts/sync';
 import { readCredentials } from '../engine/ingest/source-connections';
@@ -108,6 +108,23 @@ export interface StartedBackfill {
 }
 
 /** Records a backfill and starts its workflow. Refuses streams the source cannot read by time window. */
+/** Backfills of one instance at once: they share its vendor API budget with its scheduled syncs. */
+export const MAX_CONCURRENT_BACKFILLS = 2;
+
+/**
+ * Deletes a source instance: its schedule, configuration, cursors, runs and backfills. Refused
+ * while a sync or backfill of it runs. Its stored records stay (removing people's data is a
+ * privacy request, not a configuration change).
+ */
+export async function deleteSource(deps: SourceAdminDeps, ref: InstanceRef): Promise<void> {
+  const row = await getSourceInstance(deps.db, ref.sourceType, ref.instanceId);
+  if (!row) throw new NotFound(`no source instance ${instancePath(ref.sourceType, ref.instanceId)}`);
+  const running = await runningRuns(deps.db, row.source_type, row.instance_id);
+  if (running.length) throw new Conflict(`${instancePath(ref.sourceType, ref.instanceId)} has a ${running[0]!.kind} running (${running[0]!.workflow_id}); pause it and wait for the run to end`);
+  await deleteSyncSchedule(deps.client, ref);
+  await deleteSourceInstance(deps.db, row.source_type, row.instance_id);
+}
+
 export async function startBackfill(deps: SourceAdminDeps, ref: InstanceRef, req: BackfillRequest): Promise<StartedBackfill> {
   const row = await getSourceInstance(deps.db, ref.sourceType, ref.instanceId);
   if (!row) throw new InvalidRequest(`no source instance ${instancePath(ref.sourceType, ref.instanceId)} is configured`);
@@ -132,6 +149,10 @@ export async function startBackfill(deps: SourceAdminDeps, ref: InstanceRef, req
     throw new InvalidRequest(`the range makes ${windows} windows (the most is ${MAX_BACKFILL_WINDOWS}); split it into several backfills or fewer streams`);
   }
   if (!row.enabled) throw new InvalidRequest(`${instancePath(ref.sourceType, ref.instanceId)} is disabled; resume it first`);
+  const running = await runningRuns(deps.db, row.source_type, row.instance_id, 'backfill');
+  if (running.length >= MAX_CONCURRENT_BACKFILLS) {
+    throw new Conflict(`${running.length} backfills of ${instancePath(ref.sourceType, ref.instanceId)} are running (at most ${MAX_CONCURRENT_BACKFILLS} at once: they share its API budget); wait for one to finish`);
+  }
   const backfillId = randomUUID();
   await createBackfill(deps.db, { id: backfillId, source_type: row.source_type, instance_id: row.instance_id, range_from: new Date(from), range_to: new Date(to), streams: names, requested_by: req.requestedBy ?? null });
   const workflowId = backfillWorkflowId(ref, backfillId);

@@ -101,6 +101,15 @@ export async function triggerSync(client: Client, ref: InstanceRef): Promise<{ a
   return { alreadyRunning: false, workflowId: null };
 }
 
+/** Deletes an instance's schedule (nothing when it has none). */
+export async function deleteSyncSchedule(client: Client, ref: InstanceRef): Promise<void> {
+  try {
+    await client.schedule.getHandle(syncScheduleId(ref)).delete();
+  } catch (e) {
+    if ((e as Error).name !== 'ScheduleNotFoundError') throw e;
+  }
+}
+
 export async function setSyncSchedulePaused(client: Client, ref: InstanceRef, paused: boolean, note: string): Promise<void> {
   const handle = client.schedule.getHandle(syncScheduleId(ref));
   if (paused) await handle.pause(note);

@@ -2,10 +2,15 @@
 import knexFactory, { type Knex } from 'knex';
 import { Client } from 'pg';
 
-export function createDb(databaseUrl: string, pool: { min?: number; max?: number } = {}): Knex {
+/**
+ * A pool. `statementTimeoutMs` cancels any statement running longer (and a transaction left idle
+ * longer than twice that): the API's pool has one, so no request can hold Postgres for long.
+ */
+export function createDb(databaseUrl: string, pool: { min?: number; max?: number; statementTimeoutMs?: number } = {}): Knex {
+  const timeouts = pool.statementTimeoutMs ? { statement_timeout: pool.statementTimeoutMs, idle_in_transaction_session_timeout: 2 * pool.statementTimeoutMs } : {};
   return knexFactory({
     client: 'pg',
-    connection: { connectionString: databaseUrl, application_name: 'tessera' },
+    connection: { connectionString: databaseUrl, application_name: 'tessera', ...timeouts },
     pool: { min: pool.min ?? 0, max: pool.max ?? 10 },
     acquireConnectionTimeout: 10_000,
   });

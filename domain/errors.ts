@@ -79,15 +79,22 @@ export class NotFound extends TesseraError {
   }
 }
 
-/** The caller may not do this (an ingest token writing another source instance's records). */
-export class NotPermitted extends TesseraError {
-  readonly type = 'NotPermitted';
+/** A request refused as it stands (not retried): the message says what to change. */
+abstract class Refusal extends TesseraError {
   readonly retryable = false;
   readonly origin = 'input';
-  constructor(message: string) {
-    super(message);
-    this.name = 'NotPermitted';
-  }
+}
+
+/** The request conflicts with work in progress (a backfill too many, a source still syncing): retry later. */
+export class Conflict extends Refusal {
+  readonly type = 'Conflict';
+  override name = 'Conflict';
+}
+
+/** The caller may not do this (an ingest token writing another source instance's records). */
+export class NotPermitted extends Refusal {
+  readonly type = 'NotPermitted';
+  override name = 'NotPermitted';
 }
 
 /** A saga step that failed for good: the saga compensates instead of retrying it. */

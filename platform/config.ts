@@ -30,6 +30,10 @@ export interface TesseraConfig {
   maxUploadBytes: number;
   /** The largest streaming-ingestion request body. */
   maxIngestBodyBytes: number;
+  /** API requests a minute per token (per address without one); 0: no limit. */
+  rateLimitPerMinute: number;
+  /** The API's Postgres statements are cancelled after this long. */
+  apiStatementTimeoutMs: number;
   /** The Temporal Web UI's base URL, to link workflows from API answers. */
   temporalUiUrl: string | undefined;
   /** Serve the Temporal UI's remote payload codec, to these browser origins. */
@@ -98,6 +102,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): TesseraConfig 
       .filter(Boolean),
     maxUploadBytes: Number(env.TESSERA_MAX_UPLOAD_BYTES || 5 * 1024 ** 3),
     maxIngestBodyBytes: Number(env.TESSERA_MAX_INGEST_BODY_BYTES || 10 * 1024 * 1024),
+    rateLimitPerMinute: Number(env.TESSERA_RATE_LIMIT_PER_MINUTE ?? 1200),
+    apiStatementTimeoutMs: Number(env.TESSERA_API_STATEMENT_TIMEOUT_MS ?? 30_000),
     temporalUiUrl: env.TESSERA_TEMPORAL_UI_URL || undefined,
     codecEndpoint: {
       enabled: (env.TESSERA_CODEC_ENDPOINT ?? 'on') !== 'off',

@@ -170,6 +170,24 @@ test('a browser session for the Temporal UI: the codec takes the token from its 
   assert.equal((await api.unauthenticated({ method: 'POST', url: '/v1/temporal-codec/session', headers: { cookie: pair } })).statusCode, 400, 'a session is opened with the token itself');
 });
 
+test('each token has its own rate limit: past it, 429 with Retry-After, audited as refused', async () => {
+  const limited = await testApi({ resolvers: false, rateLimitPerMinute: 3 });
+  try {
+    const a = await limited.tokenFor('auditor');
+    const b = await limited.tokenFor('auditor');
+    const call = (token: string) => limited.unauthenticated({ method: 'GET', url: '/v1/audit?limit=1', headers: { authorization: `Bearer ${token}` } });
+    for (let i = 0; i < 3; i++) assert.equal((await call(a)).statusCode, 200);
+    const over = await call(a);
+    assert.equal(over.statusCode, 429, over.body);
+    assert.ok(Number(over.headers['retry-after']) > 0);
+    assert.match(over.json().message, /more than 3 requests a minute with this token/);
+    assert.equal((await call(b)).statusCode, 200, 'another token has its own budget');
+    await eventually('the 429 to be audited', async () => Boolean(await testDb()('audit_log').where({ route: '/v1/audit', status: 429, outcome: 'refused' }).first()));
+  } finally {
+    await limited.close();
+  }
+});
+
 test('secrets cannot be read through the API: the data and secrets directories are never import directories', async () => {
   const secretsDir = join(api.dataDir, 'secrets');
   mkdirSync(secretsDir, { recursive: true });

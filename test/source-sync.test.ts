@@ -18,7 +18,7 @@ import type { backfill } from '../workflows/backfill';
 import { backfillProgressQuery, type SyncProgress } from '../contracts/sync';
 import { testApi } from './support/api';
 import { drainIdentityQueue } from '../engine/identity/resolver';
-import { closeTemporal, closeTestDb, temporalEnv, testDb, uniqueTaskQueue, testWorker } from './support/env';
+import { closeTemporal, closeTestDb, countRows, temporalEnv, testDb, uniqueTaskQueue, testWorker } from './support/env';
 
 const taskQueue = uniqueTaskQueue('source-sync');
 const WORLD = { people: 600, accounts: 60, campaigns: 6, lists: 4 };
@@ -217,5 +217,20 @@ describe('source syncs', () => {
       process.env[secretName] = good;
       await api.app.inject({ method: 'POST', url: '/v1/sources', payload: s.config });
     }
+  });
+
+  test('a source is deleted with its schedule, cursors and runs; the records it brought stay', async () => {
+    const s = stack.sources.find((x) => x.config.sourceType === 'dynamics')!;
+    const { sourceType, instanceId } = s.config;
+    const records = await countRows('xdm_person', (q) => q.where({ source_instance_id: instanceId }));
+    assert.ok(records > 0);
+    const res = await api.app.inject({ method: 'DELETE', url: `/v1/sources/${sourceType}/${instanceId}` });
+    assert.equal(res.statusCode, 200, res.body);
+    assert.equal((await api.app.inject({ method: 'GET', url: `/v1/sources/${sourceType}/${instanceId}` })).statusCode, 404);
+    assert.equal(await describeSyncSchedule((await temporalEnv()).client, s.config), null);
+    assert.equal(await countRows('sync_run', (q) => q.where({ instance_id: instanceId })), 0);
+    assert.equal(await countRows('sync_cursor', (q) => q.where({ instance_id: instanceId })), 0);
+    assert.equal(await countRows('xdm_person', (q) => q.where({ source_instance_id: instanceId })), records);
+    assert.equal((await api.app.inject({ method: 'DELETE', url: `/v1/sources/${sourceType}/${instanceId}` })).statusCode, 404);
   });
 });

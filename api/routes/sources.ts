@@ -10,7 +10,7 @@ import { SOURCE_TYPE_NAMES, sourceInstanceConfigSchema } from '../../domain/sync
 import { getSourceInstance, listSourceInstances, setSourceInstanceEnabled, toConfig, type SourceInstanceRow } from '../../db/repositories/source-instances';
 import { listCursors, resetStreamCursors } from '../../db/repositories/sync-cursors';
 import { getBackfill, recentSyncRuns } from '../../db/repositories/sync-runs';
-import { configureSource, startBackfill } from '../../control/sources';
+import { configureSource, deleteSource, startBackfill } from '../../control/sources';
 import { describeSyncSchedule, setSyncSchedulePaused, triggerSync } from '../../control/sync-schedules';
 import { backfillProgressQuery, backfillWorkflowId, type InstanceRef } from '../../contracts/sync';
 import { HttpError } from '../errors';
@@ -72,6 +72,21 @@ export function sourceRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
 
     app.get('/v1/sources/:sourceType/:instanceId', { schema: { tags: ['sources'], summary: 'One source instance', params: instanceParams } }, async (req) =>
       describe(await requireInstance(req.params)),
+    );
+
+    app.delete(
+      '/v1/sources/:sourceType/:instanceId',
+      {
+        schema: {
+          tags: ['sources'],
+          summary: 'Delete a source instance: its schedule, configuration, cursors and run history (409 while it syncs); its stored records stay',
+          params: instanceParams,
+        },
+      },
+      async (req) => {
+        await deleteSource(await admin(), req.params);
+        return { deleted: `${req.params.sourceType}/${req.params.instanceId}` };
+      },
     );
 
     app.post(

@@ -4,6 +4,17 @@
  */
 import { TesseraError } from '../../domain/errors';
 
+/**
+ * A vendor's error text as Tessera repeats it (in errors, logs and workflow histories): its first
+ * sentence of its first line, printable ASCII only, at most `max` characters — never a raw body
+ * (it may echo what was sent, or be a page of HTML). A code is kept only if it looks like one.
+ */
+export function vendorSummary(code: string | undefined | null, text: string | undefined | null, max = 120): string {
+  const c = code && /^[A-Za-z0-9_.:-]{1,64}$/.test(code) ? code : '';
+  const t = (text ?? '').slice(0, 4096).split(/\r?\n/)[0]!.replace(/[^\x20-\x7e]/g, '').split(/(?<=\.)\s/)[0]!.trim().slice(0, max);
+  return [c, t].filter(Boolean).join(': ');
+}
+
 /** Credentials refused (after one token refresh): stops the instance's sync; no retry can fix it. */
 export class SourceAuthFailed extends TesseraError {
   readonly type = 'SourceAuthFailed';

@@ -61,3 +61,8 @@ export function toConfig(row: SourceInstanceRow): SourceInstanceConfig {
     enabled: row.enabled,
   };
 }
+
+/** Deletes an instance with its cursors, runs and backfills (foreign keys cascade); its stored records stay. */
+export async function deleteSourceInstance(db: Knex, sourceType: string, instanceId: string): Promise<boolean> {
+  return (await db('source_instance').where({ source_type: sourceType, instance_id: instanceId }).delete()) > 0;
+}

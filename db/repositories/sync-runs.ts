@@ -51,3 +51,10 @@ export async function createBackfill(db: Knex, b: Omit<BackfillRow, 'created_at'
 export async function getBackfill(db: Knex, id: string): Promise<BackfillRow | undefined> {
   return db<BackfillRow>('backfill').where({ id }).first();
 }
+
+/** Runs of an instance still running (of one kind, or both). */
+export async function runningRuns(db: Knex, sourceType: string, instanceId: string, kind?: 'sync' | 'backfill'): Promise<SyncRunRow[]> {
+  const q = db<SyncRunRow>('sync_run').where({ source_type: sourceType, instance_id: instanceId, status: 'running' });
+  if (kind) q.andWhere({ kind });
+  return q.select('*');
+}

@@ -13,7 +13,7 @@
  */
 import { z } from 'zod';
 import { isNetworkError, retryAfterMs, withRetries, type AttemptVerdict, type RetryPolicy } from '../../shared/http-retry';
-import { SourceAuthFailed, SourceIncompleteRead, SourceRateLimited, SourceRequestRejected, SourceUnavailable } from '../errors';
+import { SourceAuthFailed, SourceIncompleteRead, SourceRateLimited, SourceRequestRejected, SourceUnavailable, vendorSummary } from '../errors';
 import type { ConnectorContext } from '../source-connector';
 import type { DynamicsSettings } from './settings';
 
@@ -177,8 +177,8 @@ export class DataverseClient {
         return { kind: 'retry', error: new SourceUnavailable(this.label, `token endpoint answered ${res.status}`), afterMs: retryAfterMs(res.headers.get('retry-after')) };
       }
       const err = entraErrorSchema.safeParse(safeJson(text));
-      // error_description starts with the AADSTS code and its explanation; it carries no secret.
-      const description = err.success ? `${err.data.error}: ${(err.data.error_description ?? '').split(/\r?\n/)[0]}` : `HTTP ${res.status}`;
+      // error_description starts with the AADSTS code and its explanation: its first sentence only.
+      const description = err.success ? vendorSummary(err.data.error, err.data.error_description) : `HTTP ${res.status}`;
       throw new SourceAuthFailed(this.label, `Entra ID refused the client credentials (${description})`);
     });
     this.token = token;

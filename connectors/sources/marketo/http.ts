@@ -7,7 +7,7 @@
 import { z } from 'zod';
 import { isNetworkError, withRetries, type AttemptVerdict, type RetryPolicy } from '../../shared/http-retry';
 import type { ConnectorContext } from '../source-connector';
-import { SourceAuthFailed, SourceQuotaExhausted, SourceRateLimited, SourceRequestRejected, SourceUnavailable } from '../errors';
+import { SourceAuthFailed, SourceQuotaExhausted, SourceRateLimited, SourceRequestRejected, SourceUnavailable, vendorSummary } from '../errors';
 import { msUntilCentralMidnight } from './dates';
 import type { MarketoSettings } from './settings';
 
@@ -100,7 +100,7 @@ export class MarketoHttp {
         let detail = `HTTP ${res.status}`;
         try {
           const j = JSON.parse(text) as { error?: string; error_description?: string };
-          detail = [j.error, j.error_description].filter(Boolean).join(': ') || detail;
+          detail = vendorSummary(j.error, j.error_description) || detail;
         } catch {
           /* plain text */
         }
@@ -146,7 +146,7 @@ export class MarketoHttp {
           return { kind: 'retry', error: new SourceUnavailable(this.label, `${method} ${path}: HTTP ${res.status}`), ...(Number.isFinite(after) && after > 0 ? { afterMs: after * 1000 } : {}) };
         }
         if (res.status === 413 || res.status === 414) throw new SourceRequestRejected(this.label, `${method} ${path}: HTTP ${res.status} (request too large)`);
-        if (res.status !== 200) throw new SourceRequestRejected(this.label, `${method} ${path}: HTTP ${res.status} ${text.slice(0, 200)}`);
+        if (res.status !== 200) throw new SourceRequestRejected(this.label, `${method} ${path}: HTTP ${res.status}`);
         const parsed = envelopeSchema.safeParse(safeJson(text));
         if (!parsed.success) return { kind: 'retry', error: new SourceUnavailable(this.label, `${method} ${path}: unreadable response`) };
         const env = parsed.data;

@@ -14,6 +14,7 @@ import {
   SourceRateLimited,
   SourceRequestRejected,
   SourceUnavailable,
+  vendorSummary,
 } from '../errors';
 import type { ConnectorContext } from '../source-connector';
 import type { SalesforceSettings } from './settings';
@@ -202,7 +203,7 @@ export class SalesforceClient {
       }
       if (res.status >= 500 || res.status === 429) return { kind: 'retry', error: new SourceUnavailable(this.label, `token endpoint: ${res.status}`) };
       const oauth = oauthErrorSchema.safeParse(safeJson(text));
-      const detail = oauth.success ? `${oauth.data.error}${oauth.data.error_description ? `: ${oauth.data.error_description}` : ''}` : `HTTP ${res.status}`;
+      const detail = oauth.success ? vendorSummary(oauth.data.error, oauth.data.error_description) : `HTTP ${res.status}`;
       if (res.status === 400 || res.status === 401 || res.status === 403) throw new SourceAuthFailed(this.label, `token request refused (${detail})`);
       throw new SourceRequestRejected(this.label, `token endpoint ${this.tokenUrl}: ${detail}`);
     });
@@ -211,8 +212,9 @@ export class SalesforceClient {
 
 function readApiError(text: string): { code: string; message: string } {
   const parsed = apiErrorSchema.safeParse(safeJson(text));
-  if (parsed.success && parsed.data.length > 0) return { code: parsed.data[0]!.errorCode ?? '', message: parsed.data[0]!.message ?? '' };
-  return { code: '', message: text.slice(0, 200) };
+  if (parsed.success && parsed.data.length > 0) return { code: parsed.data[0]!.errorCode ?? '', message: vendorSummary(null, parsed.data[0]!.message, 300) };
+  // Not Salesforce's error shape (a proxy's page, HTML): never repeated.
+  return { code: '', message: `an answer that is not a Salesforce error (${text.length} characters)` };
 }
 
 function safeJson(text: string): unknown {
