@@ -1,4 +1,5 @@
 /** Activities of the ingestFile workflow: thin wrappers over ingestion/ and db/, inputs checked with zod. */
+import { rm } from 'node:fs/promises';
 import { Context } from '@temporalio/activity';
 import type { Knex } from 'knex';
 import { z } from 'zod';
@@ -43,6 +44,9 @@ export function createFileIngestionActivities(deps: { db: Knex; log: Logger }) {
     async completeFileIngestion(input: { ingestionId: string }): Promise<FileIngestionTotals> {
       const { ingestionId } = parseActivityInput(idInput, input);
       await markFinished(db, ingestionId, { status: 'completed' });
+      // An uploaded file has served its purpose (its rows are stored, its rejects quarantined).
+      const row = await getFileIngestion(db, ingestionId);
+      if (row?.uploaded_by) await rm(row.path, { force: true });
       const done = await totals(ingestionId);
       log.info({ ingestionId, ...done }, 'file ingestion completed');
       return done;

@@ -39,6 +39,8 @@ export interface ApiDeps {
   /** Directories holding secrets (payload key, secrets file, admin token), besides dataDir. */
   secretDirs?: string[];
   maxUploadBytes: number;
+  /** Uploads a token may make in 24 hours: how many, how many bytes (default api/routes/file-ingestions.ts DEFAULT_UPLOAD_QUOTA). */
+  uploadQuota?: { perDay: number; bytesPerDay: number };
   /** The largest streaming-ingestion request body (default api/routes/ingest.ts DEFAULT_MAX_INGEST_BODY_BYTES). */
   maxIngestBodyBytes?: number;
   /** Read your writes: ingest answers wait up to `waitMs` for the resolver (absent: answer at once). */

@@ -42,6 +42,7 @@ async function main() {
     maxUploadBytes: config.maxUploadBytes,
     maxIngestBodyBytes: config.maxIngestBodyBytes,
     rateLimitPerMinute: config.rateLimitPerMinute,
+    uploadQuota: config.uploadQuota,
     access: { verifier: new TokenVerifier(db), allowedHosts: config.allowedHosts, allowedOrigins: config.allowedOrigins },
     codec: config.codecEndpoint.enabled ? { codec: new EncryptionCodec(keys.current, keys.previous), corsOrigins: config.codecEndpoint.corsOrigins } : undefined,
   });

@@ -20,6 +20,8 @@ export interface StartFileIngestion {
   format: FileFormat;
   mapping: ColumnMapping | null;
   trigger: string;
+  /** The token that uploaded the file (it is deleted once ingested); absent for import directories. */
+  uploadedBy?: string;
   /** Workflow tuning (slice and batch sizes); production defaults otherwise. */
   tuning?: Omit<IngestFileInput, 'ingestionId'>;
 }
@@ -28,7 +30,7 @@ export async function startFileIngestion(db: Knex, temporal: { client: Client; t
   const inspected = await inspectFile(req.path, req.format, XDM_CLASSES[req.xdmClass], req.mapping);
   const id = randomUUID();
   const workflowId = fileIngestionWorkflowId(id);
-  await createFileIngestion(db, { id, xdmClass: req.xdmClass, format: req.format, path: req.path, mapping: req.mapping, sizeBytes: inspected.sizeBytes, workflowId });
+  await createFileIngestion(db, { id, xdmClass: req.xdmClass, format: req.format, path: req.path, mapping: req.mapping, sizeBytes: inspected.sizeBytes, workflowId, uploadedBy: req.uploadedBy ?? null });
   await temporal.client.workflow.start('ingestFile', {
     workflowId,
     taskQueue: temporal.taskQueue,

@@ -30,6 +30,8 @@ export interface TesseraConfig {
   maxUploadBytes: number;
   /** The largest streaming-ingestion request body. */
   maxIngestBodyBytes: number;
+  /** Uploads a token may make in 24 hours: how many, and their bytes. */
+  uploadQuota: { perDay: number; bytesPerDay: number };
   /** API requests a minute per token (per address without one); 0: no limit. */
   rateLimitPerMinute: number;
   /** The API's Postgres statements are cancelled after this long. */
@@ -103,6 +105,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): TesseraConfig 
     maxUploadBytes: Number(env.TESSERA_MAX_UPLOAD_BYTES || 5 * 1024 ** 3),
     maxIngestBodyBytes: Number(env.TESSERA_MAX_INGEST_BODY_BYTES || 10 * 1024 * 1024),
     rateLimitPerMinute: Number(env.TESSERA_RATE_LIMIT_PER_MINUTE ?? 1200),
+    uploadQuota: { perDay: Number(env.TESSERA_UPLOADS_PER_DAY ?? 100), bytesPerDay: Number(env.TESSERA_UPLOAD_BYTES_PER_DAY ?? 20 * 1024 ** 3) },
     apiStatementTimeoutMs: Number(env.TESSERA_API_STATEMENT_TIMEOUT_MS ?? 30_000),
     temporalUiUrl: env.TESSERA_TEMPORAL_UI_URL || undefined,
     codecEndpoint: {

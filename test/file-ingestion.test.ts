@@ -1,6 +1,7 @@
 /** CSV / JSONL ingestion through the ingestFile workflow: counts, quarantine, bad input, crash resume. */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -144,6 +145,9 @@ describe('file ingestion', () => {
     const totals = await waitForWorkflow(res.json().workflowId);
     assert.equal(totals.accepted, 50);
     assert.equal(await countRows('xdm_person', (q) => q.where('source_instance_id', inst)), 50);
+    const row = await testDb()('file_ingestion').where({ id: res.json().id }).first();
+    assert.ok(row.uploaded_by, 'the upload is counted against its token');
+    assert.equal(existsSync(row.path), false, 'an uploaded file is deleted once ingested');
     const empty = await api.app.inject({ method: 'POST', url: '/v1/file-ingestions/upload?class=person', payload: '', headers: { 'content-type': 'text/csv' } });
     assert.equal(empty.statusCode, 400);
     assert.match(empty.json().message, /empty/);
@@ -165,6 +169,16 @@ describe('file ingestion', () => {
       assert.equal(big.statusCode, 413);
     } finally {
       await small.close();
+    }
+    const quota = await testApi({ taskQueue, uploadQuota: { perDay: 1, bytesPerDay: 10_000 } });
+    try {
+      const upload = (rows: number) => quota.app.inject({ method: 'POST', url: '/v1/file-ingestions/upload?class=person', payload: personCsv(uniqueInstance('q'), rows), headers: { 'content-type': 'text/csv' } });
+      assert.equal((await upload(2)).statusCode, 202);
+      const second = await upload(2);
+      assert.equal(second.statusCode, 429, 'one upload a day for this token');
+      assert.equal(second.json().error, 'UploadQuota');
+    } finally {
+      await quota.close();
     }
   });
 

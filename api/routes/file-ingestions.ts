@@ -10,7 +10,10 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { columnMappingSchema } from '../../domain/ingestion/column-mapping';
 import { XDM_CLASS_NAMES } from '../../domain/xdm/class-spec';
-import { fileIngestionTotals, getFileIngestion, listFileIngestions, type FileFormat, type FileIngestionRow } from '../../db/repositories/file-ingestions';
+import { fileIngestionTotals, getFileIngestion, listFileIngestions, uploadsSince, type FileFormat, type FileIngestionRow } from '../../db/repositories/file-ingestions';
+
+/** Per token, over the last 24 hours (TESSERA_UPLOADS_PER_DAY, TESSERA_UPLOAD_BYTES_PER_DAY). */
+export const DEFAULT_UPLOAD_QUOTA = { perDay: 100, bytesPerDay: 20 * 1024 ** 3 };
 import { startFileIngestion, type StartFileIngestion } from '../../control/file-ingestions';
 import { fileIngestionProgressQuery, percentRead } from '../../contracts/file-ingestion';
 import { HttpError } from '../errors';
@@ -114,12 +117,21 @@ export function fileIngestionRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
       },
       async (req, reply) => {
         const format: FileFormat = req.query.format ?? (String(req.headers['content-type']).includes('ndjson') || String(req.headers['content-type']).includes('jsonl') ? 'jsonl' : 'csv');
+        // Each token's uploads of the last 24 hours count against its quota (count and bytes).
+        const tokenId = req.principal!.tokenId;
+        const quota = deps.uploadQuota ?? DEFAULT_UPLOAD_QUOTA;
+        const used = await uploadsSince(deps.db, tokenId, new Date(Date.now() - 86_400_000));
+        if (used.count >= quota.perDay) {
+          throw new HttpError(429, 'UploadQuota', `this token uploaded ${used.count} files in the last 24 hours, the most it may (TESSERA_UPLOADS_PER_DAY); use an import directory or wait`);
+        }
+        const room = Math.min(deps.maxUploadBytes, quota.bytesPerDay - used.bytes);
+        if (room <= 0) throw new HttpError(429, 'UploadQuota', `this token uploaded ${used.bytes.toLocaleString('en-US')} bytes in the last 24 hours, the most it may (TESSERA_UPLOAD_BYTES_PER_DAY)`);
         const dir = join(deps.dataDir, 'uploads');
-        await mkdir(dir, { recursive: true });
+        await mkdir(dir, { recursive: true, mode: 0o700 });
         const path = join(dir, `${randomUUID()}.${format}`);
         try {
-          await pipeline(req.body as NodeJS.ReadableStream, byteLimit(deps.maxUploadBytes), createWriteStream(path));
-          return reply.code(202).send(await start({ path, xdmClass: req.query.class, format, mapping: null, trigger: 'api' }));
+          await pipeline(req.body as NodeJS.ReadableStream, byteLimit(room), createWriteStream(path, { mode: 0o600 }));
+          return reply.code(202).send(await start({ path, xdmClass: req.query.class, format, mapping: null, trigger: 'api', uploadedBy: tokenId }));
         } catch (e) {
           await unlink(path).catch(() => undefined);
           throw e;

@@ -29,6 +29,7 @@ export interface FileIngestionRow {
   started_at: Date | null;
   completed_at: Date | null;
   updated_at: Date;
+  uploaded_by: string | null;
 }
 
 export interface NewFileIngestion {
@@ -39,6 +40,8 @@ export interface NewFileIngestion {
   mapping: ColumnMapping | null;
   sizeBytes: number;
   workflowId: string;
+  /** The token that uploaded the file (uploads only). */
+  uploadedBy?: string | null;
 }
 
 /** Registers a file ingestion; registering the same id again is a no-op (the API and CLI may retry). */
@@ -51,10 +54,19 @@ export async function mappingsOfFileIngestions(conn: PgConn, ids: string[]): Pro
 
 export async function createFileIngestion(db: Knex, f: NewFileIngestion): Promise<void> {
   await db.raw(
-    `/* file_ingestion.create */ INSERT INTO file_ingestion (id, xdm_class, format, path, mapping, size_bytes, workflow_id)
-     VALUES (?, ?, ?, ?, ?::jsonb, ?, ?) ON CONFLICT (id) DO NOTHING`,
-    [f.id, f.xdmClass, f.format, f.path, f.mapping ? JSON.stringify(f.mapping) : null, f.sizeBytes, f.workflowId],
+    `/* file_ingestion.create */ INSERT INTO file_ingestion (id, xdm_class, format, path, mapping, size_bytes, workflow_id, uploaded_by)
+     VALUES (?, ?, ?, ?, ?::jsonb, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
+    [f.id, f.xdmClass, f.format, f.path, f.mapping ? JSON.stringify(f.mapping) : null, f.sizeBytes, f.workflowId, f.uploadedBy ?? null],
   );
+}
+
+/** A token's uploads in the last 24 hours: how many, and their bytes. */
+export async function uploadsSince(db: Knex, tokenId: string, since: Date): Promise<{ count: number; bytes: number }> {
+  const { rows } = await db.raw(
+    `/* file_ingestion.uploads_since */ SELECT count(*)::int AS count, coalesce(sum(size_bytes), 0)::float8 AS bytes FROM file_ingestion WHERE uploaded_by = ? AND created_at >= ?`,
+    [tokenId, since],
+  );
+  return rows[0];
 }
 
 export async function getFileIngestion(db: Knex | Knex.Transaction, id: string): Promise<FileIngestionRow | undefined> {

@@ -20,7 +20,7 @@ import { testFilesDir } from './files';
  * ingest answers name their profiles. test/resolver-workflow.test.ts runs it through Temporal.
  */
 export async function testApi(
-  opts: { db?: Knex; taskQueue?: string; importDirs?: string[]; maxUploadBytes?: number; resolvers?: boolean; resolveWaitMs?: number; allowedHosts?: string[] | null; codec?: ApiDeps['codec']; rateLimitPerMinute?: number } = {},
+  opts: { db?: Knex; taskQueue?: string; importDirs?: string[]; maxUploadBytes?: number; resolvers?: boolean; resolveWaitMs?: number; allowedHosts?: string[] | null; codec?: ApiDeps['codec']; rateLimitPerMinute?: number; uploadQuota?: ApiDeps['uploadQuota'] } = {},
 ) {
   process.env.TESSERA_PAYLOAD_KEY ??= randomBytes(32).toString('base64');
   const db = opts.db ?? testDb();
@@ -39,6 +39,7 @@ export async function testApi(
     access: { verifier: new TokenVerifier(db, 0), allowedHosts: opts.allowedHosts === undefined ? ['localhost', '127.0.0.1'] : opts.allowedHosts, allowedOrigins: ['http://localhost:8233'] },
     ...(opts.codec ? { codec: opts.codec } : {}),
     ...(opts.rateLimitPerMinute ? { rateLimitPerMinute: opts.rateLimitPerMinute } : {}),
+    ...(opts.uploadQuota ? { uploadQuota: opts.uploadQuota } : {}),
   });
   // Requests carry an admin token unless they send their own Authorization header;
   // `unauthenticated` sends none, `tokenFor` makes tokens of other roles.
