@@ -48,6 +48,8 @@ export const ROUTE_ACCESS: Record<string, Access> = {
   'GET /v1/profiles/:entity/by-identity': PROFILES,
   'GET /v1/profiles/:entity/:profileId': PROFILES,
   'GET /v1/profiles/:entity/:profileId/history': PROFILES,
+  'GET /v1/profiles/account/:profileId/opportunities': PROFILES,
+  'GET /v1/profiles/account/:profileId/people': PROFILES,
   'GET /v1/identity/explain': PROFILES,
   'GET /v1/accounts/hierarchy-cycles': PROFILES,
   'POST /v1/identity/do-not-link': OPERATE,

@@ -198,6 +198,23 @@ describe('identity API and sagas', () => {
     assert.equal(a.hierarchy.ultimateParentId, a.hierarchy.ancestors[1].profileId);
     assert.equal(a.hierarchy.depth, 2);
     assert.equal(a.people.count, 1);
+
+    // Opportunities and people whole, a page at a time; the roll-ups count every opportunity.
+    const opp = (id: string, amount: number, closed: boolean) => ({
+      opportunityKey: key('Salesforce', org, id), accountKey: key('Salesforce', org, 'L'), opportunityName: id, isClosed: closed, isWon: closed,
+      opportunityAmount: { amount, currencyCode: 'USD' }, extSourceSystemAudit: { lastUpdatedDate: '2026-01-01T00:00:00Z' },
+    });
+    assert.equal((await inject('POST', '/v1/ingest/opportunity', [opp('O1', 100, false), opp('O2', 50, false), opp('O3', 30, true)])).statusCode, 200);
+    const after = (await inject('GET', `/v1/profiles/account/${a.profileId}`)).json();
+    assert.deepEqual([after.opportunities.count, after.rollups.openOpportunities, after.rollups.openPipeline, after.rollups.wonAmount], [3, 2, 150, 30]);
+    const first = (await inject('GET', `/v1/profiles/account/${a.profileId}/opportunities?limit=2`)).json();
+    assert.deepEqual(first.opportunities.map((o: { name: string }) => o.name), ['O1', 'O2']);
+    const second = (await inject('GET', `/v1/profiles/account/${a.profileId}/opportunities?limit=2&after=${encodeURIComponent(first.next)}`)).json();
+    assert.deepEqual([second.opportunities.map((o: { name: string }) => o.name), second.next], [['O3'], null]);
+    const people = (await inject('GET', `/v1/profiles/account/${a.profileId}/people?limit=1`)).json();
+    assert.equal(people.people.length, 1);
+    assert.equal((await inject('GET', `/v1/profiles/account/${a.profileId}/people?after=${encodeURIComponent(people.next ?? 'bogus')}`)).statusCode, people.next ? 200 : 400);
+    assert.equal((await inject('GET', `/v1/profiles/account/${a.profileId}/people?after=bogus`)).statusCode, 400);
   });
 
   test('while a rebuild holds the graph, records are still stored and profiles still read; a second rebuild is refused with 409; the resolvers catch up after', async () => {

@@ -10,7 +10,7 @@ import { ENTITIES, RECORD_NAMESPACE, VALUE_KINDS, type Entity, type IdentityConf
 import { normaliseIdentity } from '../../domain/identity/extract';
 import { parseMergePolicy } from '../../domain/profiles/merge-policy';
 import { loadIdentityConfig, replaceBlockedValues, updateIdentitySettings, upsertNamespace } from '../../db/repositories/identity-config';
-import { accountProfile, explainIdentities, hierarchyCycles, personProfile, profileHistory, profileIdOfIdentity } from '../../db/repositories/profiles';
+import { accountOpportunitiesPage, accountPeoplePage, accountProfile, explainIdentities, hierarchyCycles, personProfile, profileHistory, profileIdOfIdentity } from '../../db/repositories/profiles';
 import { identityChangesTouching } from '../../db/repositories/identity-changes';
 import { createIdentityChange, getIdentityChange, type IdentityChangeKind } from '../../engine/identity/identity-changes';
 import { blockListOf } from '../../engine/identity/resolve-records';
@@ -127,6 +127,27 @@ export function identityRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
         const p = req.params.entity === 'person' ? await personProfile(db, req.params.profileId) : await accountProfile(db, req.params.profileId);
         if (!p) throw new HttpError(404, 'NotFound', `no ${req.params.entity} profile ${req.params.profileId} (it may have been merged: look it up by identity)`);
         return p;
+      },
+    );
+
+    // An account's opportunities and people, whole, a page at a time (the profile carries samples).
+    const pageQuery = z.object({ after: z.string().min(1).max(2000).optional(), limit: z.coerce.number().int().min(1).max(1000).default(100) });
+    app.get(
+      '/v1/profiles/account/:profileId/opportunities',
+      { schema: { tags: ['profiles'], summary: "An account's opportunities, a page at a time (after: the last recordKey of the previous page)", params: z.object({ profileId: z.uuid() }), querystring: pageQuery } },
+      async (req) => {
+        const page = await accountOpportunitiesPage(db, req.params.profileId, req.query);
+        if (!page) throw new HttpError(404, 'NotFound', `no account profile ${req.params.profileId}`);
+        return { opportunities: page, next: page.length === req.query.limit ? (page.at(-1)!.recordKey as string) : null };
+      },
+    );
+    app.get(
+      '/v1/profiles/account/:profileId/people',
+      { schema: { tags: ['profiles'], summary: "An account's people and how each is linked, a page at a time (after: the previous page's next)", params: z.object({ profileId: z.uuid() }), querystring: pageQuery } },
+      async (req) => {
+        const page = await accountPeoplePage(db, req.params.profileId, req.query);
+        if (!page) throw new HttpError(404, 'NotFound', `no account profile ${req.params.profileId}`);
+        return page;
       },
     );
 

@@ -32,7 +32,11 @@ export function recordRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
         schema: {
           tags: ['records'],
           summary: 'The stored version of a record, by class and sourceKey (experience events: _id), with its landing history',
-          params: z.object({ xdmClass: z.enum(XDM_CLASS_NAMES), recordKey: z.string().min(1) }),
+          params: z.object({ xdmClass: z.enum(XDM_CLASS_NAMES), recordKey: z.string().min(1).max(1000) }),
+          querystring: z.object({
+            landingAfter: z.iso.datetime({ offset: true }).optional().describe('paging the landing history: the last receivedAt of the previous page'),
+            landingLimit: z.coerce.number().int().min(1).max(1000).default(100),
+          }),
         },
       },
       async (req) => {
@@ -48,7 +52,7 @@ export function recordRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
           externalKey: row.external_key,
           record: row.record,
           ...identitiesOf(row),
-          landing: await landingHistory(deps.db, spec, req.params.recordKey),
+          landing: await landingHistory(deps.db, spec, req.params.recordKey, { limit: req.query.landingLimit, ...(req.query.landingAfter ? { after: new Date(req.query.landingAfter) } : {}) }),
         };
       },
     );

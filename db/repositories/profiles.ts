@@ -4,6 +4,7 @@
  * and "why are these one profile?" as the path of accepted links between two identities.
  */
 import type { Knex } from 'knex';
+import { InvalidRequest } from '../../domain/errors';
 import { ENTITY_TABLES, RECORD_NAMESPACE, type Entity } from '../../domain/identity/config';
 
 const SAMPLE = 25;
@@ -121,9 +122,20 @@ export async function accountProfile(db: Knex, profileId: string) {
     .orderBy([{ column: 'l.is_active', order: 'desc' }, 'l.person_profile_id'])
     .limit(SAMPLE)
     .select('l.person_profile_id', 'l.via', 'l.role', 'l.is_primary', 'l.is_active', 'l.start_date', 'l.end_date', 'pp.attributes');
+  // Roll-ups in one aggregate and a bounded sample: an account may have any number of opportunities.
   const opps = await db('xdm_opportunity').whereIn('account_key', keys).where({ is_deleted: false })
     .orderBy('source_updated_at', 'desc')
+    .limit(SAMPLE)
     .select('record_key', 'stage', 'is_closed', 'is_won', 'amount', 'expected_close_date', db.raw(`record->>'opportunityName' AS name`));
+  const totals = (
+    await db.raw(
+      `SELECT count(*)::int AS n, count(*) FILTER (WHERE NOT coalesce(is_closed, false))::int AS open_n,
+              coalesce(sum(amount) FILTER (WHERE NOT coalesce(is_closed, false)), 0)::float8 AS open_amount,
+              coalesce(sum(amount) FILTER (WHERE is_won), 0)::float8 AS won_amount
+         FROM xdm_opportunity WHERE account_key = ANY(?::text[]) AND NOT is_deleted`,
+      [keys],
+    )
+  ).rows[0] as { n: number; open_n: number; open_amount: number; won_amount: number };
   const engaged = await db.raw(
     `SELECT count(DISTINCT l.person_profile_id)::int AS n FROM profile_account_link l
        JOIN identity_record r ON r.profile_id = l.person_profile_id
@@ -131,7 +143,6 @@ export async function accountProfile(db: Knex, profileId: string) {
       WHERE l.account_record_key = ANY(?::text[]) AND l.is_active`,
     [keys],
   );
-  const sum = (xs: Array<{ amount: string | null }>) => xs.reduce((s, o) => s + (o.amount === null ? 0 : Number(o.amount)), 0);
   return {
     entity: 'account' as const,
     profileId,
@@ -160,13 +171,13 @@ export async function accountProfile(db: Knex, profileId: string) {
       })),
     },
     opportunities: {
-      count: opps.length,
-      sample: opps.slice(0, SAMPLE).map((o) => ({ recordKey: o.record_key, name: o.name, stage: o.stage, isClosed: o.is_closed, isWon: o.is_won, amount: o.amount === null ? null : Number(o.amount), expectedCloseDate: o.expected_close_date })),
+      count: totals.n,
+      sample: opps.map((o) => ({ recordKey: o.record_key, name: o.name, stage: o.stage, isClosed: o.is_closed, isWon: o.is_won, amount: o.amount === null ? null : Number(o.amount), expectedCloseDate: o.expected_close_date })),
     },
     rollups: {
-      openPipeline: sum(opps.filter((o) => !o.is_closed)),
-      openOpportunities: opps.filter((o) => !o.is_closed).length,
-      wonAmount: sum(opps.filter((o) => o.is_won)),
+      openPipeline: totals.open_amount,
+      openOpportunities: totals.open_n,
+      wonAmount: totals.won_amount,
       peopleEngaged90d: engaged.rows[0].n as number,
     },
   };
@@ -267,4 +278,56 @@ export async function hierarchyCycles(db: Knex) {
   return [...groups.values()].map((members) => ({
     members: members.map((m) => ({ profileId: m.profile_id, name: m.name, parentProfileId: m.parent_profile_id })),
   }));
+}
+
+/** An account profile's opportunities, a page at a time in record-key order (`after`: the last key of the previous page); undefined: no such account. */
+export async function accountOpportunitiesPage(db: Knex, profileId: string, page: { after?: string; limit: number }): Promise<Array<Record<string, unknown>> | undefined> {
+  const p = await db('account_profile').where({ profile_id: profileId }).first('record_keys');
+  if (!p) return undefined;
+  const q = db('xdm_opportunity').whereIn('account_key', p.record_keys as string[]).where({ is_deleted: false }).orderBy('record_key').limit(page.limit);
+  if (page.after !== undefined) q.where('record_key', '>', page.after);
+  const rows = await q.select('record_key', 'stage', 'is_closed', 'is_won', 'amount', 'expected_close_date', db.raw(`record->>'opportunityName' AS name`));
+  return rows.map((o) => ({ recordKey: o.record_key, name: o.name, stage: o.stage, isClosed: o.is_closed, isWon: o.is_won, amount: o.amount === null ? null : Number(o.amount), expectedCloseDate: o.expected_close_date }));
+}
+
+/**
+ * An account profile's people (their account links), a page at a time in link order; `after` is the
+ * previous page's `next` (a person may have several links: the cursor is the whole link key).
+ * Undefined: no such account.
+ */
+export async function accountPeoplePage(db: Knex, profileId: string, page: { after?: string; limit: number }): Promise<{ people: Array<Record<string, unknown>>; next: string | null } | undefined> {
+  const p = await db('account_profile').where({ profile_id: profileId }).first('record_keys');
+  if (!p) return undefined;
+  const q = db('profile_account_link as l')
+    .join('person_profile as pp', 'pp.profile_id', 'l.person_profile_id')
+    .whereIn('l.account_record_key', p.record_keys as string[])
+    .orderBy(['l.person_profile_id', 'l.account_record_key', 'l.via', 'l.source_key'])
+    .limit(page.limit);
+  if (page.after !== undefined) {
+    const [person, account, via, source] = linkCursor(page.after);
+    q.whereRaw('(l.person_profile_id, l.account_record_key, l.via, l.source_key) > (?::uuid, ?, ?, ?)', [person, account, via, source]);
+  }
+  const rows = await q.select('l.person_profile_id', 'l.account_record_key', 'l.via', 'l.source_key', 'l.role', 'l.is_primary', 'l.is_active', 'l.start_date', 'l.end_date', db.raw(`pp.attributes->'person'->'name' AS name`));
+  const last = rows.at(-1);
+  const next = rows.length === page.limit && last ? Buffer.from(JSON.stringify([last.person_profile_id, last.account_record_key, last.via, last.source_key])).toString('base64url') : null;
+  const people = rows.map((s) => ({
+    personProfileId: s.person_profile_id,
+    name: [s.name?.firstName, s.name?.lastName].filter(Boolean).join(' ') || null,
+    accountRecordKey: s.account_record_key,
+    via: s.via, role: s.role, isPrimary: s.is_primary, isActive: s.is_active, startDate: s.start_date, endDate: s.end_date,
+  }));
+  return { people, next };
+}
+
+/** A people-page cursor back to its link key; a cursor this API did not make is refused. */
+function linkCursor(cursor: string): [string, string, string, string] {
+  let key: unknown;
+  try {
+    key = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+  } catch {
+    key = null;
+  }
+  const ok = Array.isArray(key) && key.length === 4 && key.every((k) => typeof k === 'string' && k.length <= 1000) && /^[0-9a-f-]{36}$/.test(key[0] as string);
+  if (!ok) throw new InvalidRequest('after: not a cursor from a previous page (use its `next`)');
+  return key as [string, string, string, string];
 }

@@ -30,10 +30,14 @@ export async function getCanonicalRecord(db: Knex, spec: XdmClassSpec, key: stri
   return db<StoredRecord>(spec.table).where({ record_key: key }).first();
 }
 
-export async function landingHistory(db: Knex, spec: XdmClassSpec, key: string): Promise<Array<{ batchId: string; contentHash: string; receivedAt: Date }>> {
-  const rows = await db('landing_record')
+/** A record's landing history, oldest first, a page at a time (`after`: the last receivedAt of the previous page). */
+export async function landingHistory(db: Knex, spec: XdmClassSpec, key: string, page: { after?: Date; limit: number } = { limit: 100 }): Promise<Array<{ batchId: string; contentHash: string; receivedAt: Date }>> {
+  const q = db('landing_record')
     .select('batch_id', db.raw("encode(content_hash, 'hex') AS content_hash"), 'received_at')
     .where({ xdm_class: spec.name, record_key: key })
-    .orderBy('received_at');
+    .orderBy(['received_at', 'batch_id'])
+    .limit(page.limit);
+  if (page.after) q.where('received_at', '>', page.after);
+  const rows = await q;
   return rows.map((h: { batch_id: string; content_hash: string; received_at: Date }) => ({ batchId: h.batch_id, contentHash: h.content_hash, receivedAt: h.received_at }));
 }
