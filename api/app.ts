@@ -3,6 +3,7 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { PayloadCodec } from '@temporalio/common';
 import Fastify, { LogController } from 'fastify';
+import { realpathSync } from 'node:fs';
 import { join, resolve, sep } from 'node:path';
 import type { Connection } from '@temporalio/client';
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
@@ -21,7 +22,7 @@ import type { TemporalAccess } from './temporal-access';
 import type { ResolutionWatcher } from '../engine/identity/read-your-writes';
 import { databaseAnswers } from '../db/connection';
 import rateLimit from '@fastify/rate-limit';
-import { installAccessControl, tokenIdOf } from './auth';
+import { installAccessControl, rateLimitKeyOf } from './auth';
 import { accessRoutes } from './routes/access';
 import type { TokenVerifier } from '../control/api-tokens';
 
@@ -36,8 +37,8 @@ export interface ApiDeps {
    * None may contain the data directory or a secrets directory: buildApp refuses to start.
    */
   importDirs: string[];
-  /** Directories holding secrets (payload key, secrets file, admin token), besides dataDir. */
-  secretDirs?: string[];
+  /** Secret files (payload key, secrets file, admin token) no import directory may contain, besides dataDir. */
+  secretFiles?: string[];
   maxUploadBytes: number;
   /** Uploads a token may make in 24 hours: how many, how many bytes (default api/routes/file-ingestions.ts DEFAULT_UPLOAD_QUOTA). */
   uploadQuota?: { perDay: number; bytesPerDay: number };
@@ -54,17 +55,23 @@ export interface ApiDeps {
 }
 
 /**
- * No import directory may contain (or be) the data directory or a secrets directory, nor lie
- * inside a secrets directory: otherwise `POST /v1/file-ingestions` could read Tessera's own keys.
+ * No import directory may contain (or be) the data directory, its secrets directory or any secret
+ * file: otherwise `POST /v1/file-ingestions` could read Tessera's own keys. Symbolic links are
+ * followed on both sides, as the file-ingestion route follows them.
  */
-export function assertImportDirsSafe(importDirs: readonly string[], protectedDirs: readonly string[]): void {
+export function assertImportDirsSafe(importDirs: readonly string[], protectedPaths: readonly string[]): void {
+  const real = (p: string) => {
+    try {
+      return realpathSync(resolve(p));
+    } catch {
+      return resolve(p);
+    }
+  };
   const within = (path: string, root: string) => path === root || path.startsWith(root.endsWith(sep) ? root : root + sep);
-  const secrets = protectedDirs.slice(1).map((d) => resolve(d));
-  for (const dir of importDirs.map((d) => resolve(d))) {
-    const exposed = protectedDirs.map((d) => resolve(d)).find((p) => within(p, dir));
-    if (exposed) throw new Error(`import directory ${dir} contains ${exposed}, which holds Tessera's data or secrets; point TESSERA_IMPORT_DIRS elsewhere`);
-    const inside = secrets.find((s) => within(dir, s));
-    if (inside) throw new Error(`import directory ${dir} lies inside the secrets directory ${inside}; point TESSERA_IMPORT_DIRS elsewhere`);
+  const guarded = protectedPaths.map(real);
+  for (const dir of importDirs) {
+    const exposed = guarded.find((p) => within(p, real(dir)));
+    if (exposed) throw new Error(`import directory ${resolve(dir)} contains ${exposed}, which holds Tessera's data or secrets; point TESSERA_IMPORT_DIRS elsewhere`);
   }
 }
 
@@ -86,21 +93,31 @@ export async function buildApp(deps: ApiDeps) {
     if (/%00|\u0000/i.test(req.url)) return reply.code(400).send({ error: 'InvalidRequest', message: 'the URL contains a NUL character (%00)' });
   });
   if (deps.rateLimitPerMinute) {
-    // Per token, before the token is even verified (its id is in the header); per address without one.
-    await app.register(rateLimit, {
-      max: deps.rateLimitPerMinute,
-      timeWindow: 60_000,
-      hook: 'onRequest',
-      keyGenerator: (req) => tokenIdOf(req.headers.authorization) ?? `ip:${req.ip}`,
-      errorResponseBuilder: (_req, ctx) => ({
-        statusCode: 429,
-        error: 'TooManyRequests',
-        message: `more than ${ctx.max} requests a minute with this token (TESSERA_RATE_LIMIT_PER_MINUTE); retry in ${Math.ceil(ctx.ttl / 1000)} s`,
-      }),
+    // One app-wide onRequest hook, added before the access checks so that it runs first: refused
+    // requests (a flood of made-up tokens) are throttled too. Per address (five tokens' worth),
+    // then per token (keyed before it is verified, by a hash of all of it).
+    await app.register(rateLimit, { global: false });
+    const limits = [
+      { what: 'from this address', check: app.createRateLimit({ max: 5 * deps.rateLimitPerMinute, timeWindow: 60_000, keyGenerator: (req) => `ip:${req.ip}` }) },
+      {
+        what: 'with this token',
+        check: app.createRateLimit({ max: deps.rateLimitPerMinute, timeWindow: 60_000, keyGenerator: (req) => rateLimitKeyOf(req.headers.authorization) ?? `ip:${req.ip}` }),
+      },
+    ];
+    app.addHook('onRequest', async (req, reply) => {
+      for (const { what, check } of limits) {
+        const r = await check(req);
+        if (r.isAllowed || !r.isExceeded) continue;
+        return reply
+          .code(429)
+          .header('Retry-After', String(r.ttlInSeconds))
+          .header('X-RateLimit-Limit', String(r.max))
+          .send({ error: 'TooManyRequests', message: `more than ${r.max} requests a minute ${what} (TESSERA_RATE_LIMIT_PER_MINUTE); retry in ${r.ttlInSeconds} s` });
+      }
     });
   }
   installAccessControl(app, { db: deps.db, ...deps.access });
-  assertImportDirsSafe(deps.importDirs, [deps.dataDir, join(deps.dataDir, 'secrets'), ...(deps.secretDirs ?? [])]);
+  assertImportDirsSafe(deps.importDirs, [deps.dataDir, join(deps.dataDir, 'secrets'), ...(deps.secretFiles ?? [])]);
 
   await app.register(swagger, {
     openapi: {

@@ -7,6 +7,7 @@
  * Then every state-changing call, and every refused one, goes to the audit log with the token's
  * principal.
  */
+import { createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Knex } from 'knex';
 import { appendAudit } from '../db/repositories/api-tokens';
@@ -126,10 +127,14 @@ function codecSessionToken(req: FastifyRequest): string | null {
   return null;
 }
 
-/** The id part of a bearer token in an Authorization header (unverified: it keys rate limits). */
-export function tokenIdOf(header: string | undefined): string | null {
+/**
+ * The rate-limit key of a bearer token, before it is verified: a hash of the whole token, so a
+ * caller who knows a token's id but not its secret spends a budget of its own, not the holder's.
+ */
+export function rateLimitKeyOf(header: string | undefined): string | null {
   if (typeof header !== 'string' || header.length > 200) return null;
-  return /^Bearer tsr_([0-9a-f]{16})_/.exec(header)?.[1] ?? null;
+  const token = /^Bearer (tsr_[0-9a-f]{16}_[A-Za-z0-9_-]{43})$/.exec(header)?.[1];
+  return token ? `token:${createHash('sha256').update(token).digest('base64url').slice(0, 22)}` : null;
 }
 
 function bearerToken(req: FastifyRequest): string | null {

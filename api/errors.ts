@@ -33,6 +33,11 @@ export function errorHandler(err: FastifyError | Error, req: FastifyRequest, rep
     });
   }
   if (fe.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return reply.code(415).send({ error: 'UnsupportedMediaType', message: err.message });
+  // Postgres data exceptions (class 22: a date out of range, a malformed uuid) are the request's values.
+  if (/^22[0-9A-Z]{3}$/.test(String((err as { code?: string }).code ?? ''))) {
+    req.log.warn({ err: err.message, code: (err as { code?: string }).code }, 'a request value Postgres refused');
+    return reply.code(400).send({ error: 'InvalidRequest', message: 'a value in the request is not valid for its field (out of range or malformed)' });
+  }
   if ((err as { code?: string }).code === '57014') {
     return reply.code(503).header('Retry-After', '5').send({ error: 'StatementTimeout', message: 'the database took longer than this API allows (TESSERA_API_STATEMENT_TIMEOUT_MS); nothing was changed, retry later or ask for less' });
   }

@@ -1,5 +1,5 @@
 /** API process entry point (`npm run api`; docker-compose `api`). */
-import { dirname, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { createDb, isDatabaseUnavailable, redactUrl } from '../db/connection';
 import { HttpError } from './errors';
 import { applySourcesFile } from '../control/sources';
@@ -12,10 +12,10 @@ import { ensureResolvers } from '../control/resolvers';
 import { ResolutionWatcher } from '../engine/identity/read-your-writes';
 import { ensureAdminToken, TokenVerifier } from '../control/api-tokens';
 
-/** The directories Tessera's secrets live in (from the environment), so no import directory exposes them. */
-function secretDirs(config: ReturnType<typeof loadConfig>): string[] {
-  const files = [process.env.TESSERA_SECRETS_FILE, process.env.TESSERA_PAYLOAD_KEY_FILE, config.adminTokenFile].filter((f): f is string => Boolean(f));
-  return files.map((f) => dirname(resolve(f)));
+/** The files Tessera's secrets live in (every *_FILE the environment names), so no import directory exposes them. */
+function secretFiles(config: ReturnType<typeof loadConfig>): string[] {
+  const named = Object.entries(process.env).filter(([k, v]) => k.startsWith('TESSERA_') && k.endsWith('_FILE') && v).map(([, v]) => v!);
+  return [...named, ...(config.adminTokenFile ? [config.adminTokenFile] : [])].map((f) => resolve(f));
 }
 
 async function main() {
@@ -38,7 +38,7 @@ async function main() {
     log,
     dataDir: config.dataDir,
     importDirs: config.importDirs,
-    secretDirs: secretDirs(config),
+    secretFiles: secretFiles(config),
     maxUploadBytes: config.maxUploadBytes,
     maxIngestBodyBytes: config.maxIngestBodyBytes,
     rateLimitPerMinute: config.rateLimitPerMinute,

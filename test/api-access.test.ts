@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { ROUTE_ACCESS } from '../api/access';
@@ -183,6 +183,11 @@ test('each token has its own rate limit: past it, 429 with Retry-After, audited 
     assert.match(over.json().message, /more than 3 requests a minute with this token/);
     assert.equal((await call(b)).statusCode, 200, 'another token has its own budget');
     await eventually('the 429 to be audited', async () => Boolean(await testDb()('audit_log').where({ route: '/v1/audit', status: 429, outcome: 'refused' }).first()));
+    // Made-up tokens are throttled too (per address, five tokens' worth), before any is looked up.
+    const forged = () => limited.unauthenticated({ method: 'GET', url: '/v1/sources', headers: { authorization: `Bearer tsr_${randomBytes(8).toString('hex')}_${randomBytes(32).toString('base64url')}` } });
+    const statuses: number[] = [];
+    for (let i = 0; i < 15; i++) statuses.push((await forged()).statusCode);
+    assert.ok(statuses.includes(401) && statuses.at(-1) === 429, statuses.join(','));
   } finally {
     await limited.close();
   }
@@ -199,6 +204,10 @@ test('secrets cannot be read through the API: the data and secrets directories a
     assert.ok(!res.body.includes(key) && !res.body.includes(key.slice(0, 20)), `${path}: the answer echoes the key`);
   }
   assert.throws(() => assertImportDirsSafe([join(api.dataDir, '..')], [api.dataDir]), /contains .* Tessera's data or secrets/);
-  assert.throws(() => assertImportDirsSafe([join(secretsDir, 'x')], [api.dataDir, secretsDir]), /inside the secrets directory/);
+  assert.throws(() => assertImportDirsSafe([secretsDir], [api.dataDir, join(secretsDir, 'payload.key')]), /contains/);
+  const link = join(testFilesDir, `up-${randomBytes(4).toString('hex')}`);
+  symlinkSync(join(api.dataDir, '..'), link);
+  assert.throws(() => assertImportDirsSafe([link], [api.dataDir]), /contains/, 'a symbolic link to a parent of the data directory');
   assert.doesNotThrow(() => assertImportDirsSafe([join(api.dataDir, 'imports')], [api.dataDir, secretsDir]));
+  assert.doesNotThrow(() => assertImportDirsSafe([testFilesDir], [join(testFilesDir, '..', 'elsewhere.key')]), 'a secret file beside, not inside');
 });

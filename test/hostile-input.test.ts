@@ -51,6 +51,14 @@ test('an escaped lone surrogate, a NUL, or nesting deeper than 32 is that record
     assert.equal(bad.status, 'rejected');
     assert.match(bad.errors[0].message, reason);
   }
+  // Thousands of levels (too deep even to serialise): the record's rejection, not a 500.
+  const abyss = await ingest(`[${person('ok2', '')},${'['.repeat(20_000)}${']'.repeat(20_000)}]`);
+  assert.equal(abyss.statusCode, 207, abyss.body.slice(0, 300));
+  assert.match(abyss.json().results[1].errors[0].message, /nests deeper than 32 levels/);
+  // A limited ingest token cannot slip another instance's records in as rejects either.
+  const limitedToken = await api.tokenFor('ingest', [`salesforce/${inst.toLowerCase()}`]);
+  const sneaky = await api.unauthenticated({ method: 'POST', url: '/v1/ingest/person', payload: `[${person('ok3', '')},{"b2b":{"personKey":{"sourceKey":"x@other-org.Salesforce"}},"workEmail":{"address":42}}]`, headers: { 'content-type': 'application/json', authorization: `Bearer ${limitedToken}` } });
+  assert.equal(sneaky.statusCode, 403, sneaky.body);
   const single = await ingest(person('alone', ',"workEmail":{"address":"\\\\ud800\\udc00"}'));
   assert.equal(single.statusCode, 422, single.body);
 });
@@ -68,7 +76,17 @@ test('an oversized record is quarantined as its first 100 KB with its size and h
 });
 
 test('a NUL in a URL and out-of-range paging answer 400', async () => {
-  for (const url of ['/v1/records/person/a%00b', '/v1/quarantine?after=1e20', '/v1/profiles/person/00000000-0000-4000-8000-000000000000/history?after=1e20', '/v1/quarantine?xdmClass=%00']) {
+  const inst = uniqueInstance('00D');
+  assert.equal((await ingest(JSON.stringify({ b2b: { personKey: key(inst, 'lp') } }))).statusCode, 200);
+  const badCursor = Buffer.from(JSON.stringify(['-'.repeat(36), 'a', 'b', 'c'])).toString('base64url');
+  for (const url of [
+    '/v1/records/person/a%00b',
+    '/v1/quarantine?after=1e20',
+    '/v1/profiles/person/00000000-0000-4000-8000-000000000000/history?after=1e20',
+    '/v1/quarantine?xdmClass=%00',
+    `/v1/profiles/account/00000000-0000-4000-8000-000000000000/people?after=${badCursor}`,
+    `/v1/records/person/${encodeURIComponent(`lp@${inst}.Salesforce`)}?landingAfter=${encodeURIComponent('2026-13-45 99:99:99+00|00000000-0000-4000-8000-000000000000')}`,
+  ]) {
     const res = await api.app.inject({ method: 'GET', url });
     assert.equal(res.statusCode, 400, `${url}: ${res.statusCode} ${res.body}`);
   }

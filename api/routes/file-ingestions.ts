@@ -40,12 +40,12 @@ async function allowedPath(requested: string, roots: string[]): Promise<string> 
 }
 
 /** Counts bytes through a pipeline and fails it past `limit`. */
-function byteLimit(limit: number): Transform {
+function byteLimit(limit: number, setting = 'TESSERA_MAX_UPLOAD_BYTES'): Transform {
   let seen = 0;
   return new Transform({
     transform(chunk: Buffer, _enc, done) {
       seen += chunk.length;
-      if (seen > limit) done(new HttpError(413, 'PayloadTooLarge', `the upload is larger than ${limit.toLocaleString('en-US')} bytes (TESSERA_MAX_UPLOAD_BYTES)`));
+      if (seen > limit) done(new HttpError(413, 'PayloadTooLarge', `the upload is larger than ${limit.toLocaleString('en-US')} bytes (${setting})`));
       else done(null, chunk);
     },
   });
@@ -130,7 +130,8 @@ export function fileIngestionRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
         await mkdir(dir, { recursive: true, mode: 0o700 });
         const path = join(dir, `${randomUUID()}.${format}`);
         try {
-          await pipeline(req.body as NodeJS.ReadableStream, byteLimit(room), createWriteStream(path, { mode: 0o600 }));
+          // Concurrent uploads of one token are each checked against the usage read above: the quota can be overrun by at most what they upload at once.
+          await pipeline(req.body as NodeJS.ReadableStream, byteLimit(room, room < deps.maxUploadBytes ? "this token's TESSERA_UPLOAD_BYTES_PER_DAY" : 'TESSERA_MAX_UPLOAD_BYTES'), createWriteStream(path, { mode: 0o600 }));
           return reply.code(202).send(await start({ path, xdmClass: req.query.class, format, mapping: null, trigger: 'api', uploadedBy: tokenId }));
         } catch (e) {
           await unlink(path).catch(() => undefined);

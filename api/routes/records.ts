@@ -34,7 +34,11 @@ export function recordRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
           summary: 'The stored version of a record, by class and sourceKey (experience events: _id), with its landing history',
           params: z.object({ xdmClass: z.enum(XDM_CLASS_NAMES), recordKey: z.string().min(1).max(1000) }),
           querystring: z.object({
-            landingAfter: z.iso.datetime({ offset: true }).optional().describe('paging the landing history: the last receivedAt of the previous page'),
+            landingAfter: z
+              .string()
+              .regex(/^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(\.\d{1,6})?[+-]\d{2}(:\d{2})?\|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/, 'the landingNext of the previous answer')
+              .optional()
+              .describe('paging the landing history: the landingNext of the previous answer'),
             landingLimit: z.coerce.number().int().min(1).max(1000).default(100),
           }),
         },
@@ -52,7 +56,7 @@ export function recordRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
           externalKey: row.external_key,
           record: row.record,
           ...identitiesOf(row),
-          landing: await landingHistory(deps.db, spec, req.params.recordKey, { limit: req.query.landingLimit, ...(req.query.landingAfter ? { after: new Date(req.query.landingAfter) } : {}) }),
+          ...(await landingHistory(deps.db, spec, req.params.recordKey, { limit: req.query.landingLimit, after: req.query.landingAfter }).then((h) => ({ landing: h.entries, landingNext: h.next }))),
         };
       },
     );

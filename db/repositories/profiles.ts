@@ -296,6 +296,7 @@ export async function accountOpportunitiesPage(db: Knex, profileId: string, page
  * Undefined: no such account.
  */
 export async function accountPeoplePage(db: Knex, profileId: string, page: { after?: string; limit: number }): Promise<{ people: Array<Record<string, unknown>>; next: string | null } | undefined> {
+  const after = page.after === undefined ? undefined : linkCursor(page.after);
   const p = await db('account_profile').where({ profile_id: profileId }).first('record_keys');
   if (!p) return undefined;
   const q = db('profile_account_link as l')
@@ -303,8 +304,8 @@ export async function accountPeoplePage(db: Knex, profileId: string, page: { aft
     .whereIn('l.account_record_key', p.record_keys as string[])
     .orderBy(['l.person_profile_id', 'l.account_record_key', 'l.via', 'l.source_key'])
     .limit(page.limit);
-  if (page.after !== undefined) {
-    const [person, account, via, source] = linkCursor(page.after);
+  if (after) {
+    const [person, account, via, source] = after;
     q.whereRaw('(l.person_profile_id, l.account_record_key, l.via, l.source_key) > (?::uuid, ?, ?, ?)', [person, account, via, source]);
   }
   const rows = await q.select('l.person_profile_id', 'l.account_record_key', 'l.via', 'l.source_key', 'l.role', 'l.is_primary', 'l.is_active', 'l.start_date', 'l.end_date', db.raw(`pp.attributes->'person'->'name' AS name`));
@@ -327,7 +328,11 @@ function linkCursor(cursor: string): [string, string, string, string] {
   } catch {
     key = null;
   }
-  const ok = Array.isArray(key) && key.length === 4 && key.every((k) => typeof k === 'string' && k.length <= 1000) && /^[0-9a-f-]{36}$/.test(key[0] as string);
+  const ok =
+    Array.isArray(key) &&
+    key.length === 4 &&
+    key.every((k) => typeof k === 'string' && k.length <= 1000 && !k.includes('\u0000')) &&
+    /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(key[0] as string);
   if (!ok) throw new InvalidRequest('after: not a cursor from a previous page (use its `next`)');
   return key as [string, string, string, string];
 }

@@ -30,14 +30,27 @@ export async function getCanonicalRecord(db: Knex, spec: XdmClassSpec, key: stri
   return db<StoredRecord>(spec.table).where({ record_key: key }).first();
 }
 
-/** A record's landing history, oldest first, a page at a time (`after`: the last receivedAt of the previous page). */
-export async function landingHistory(db: Knex, spec: XdmClassSpec, key: string, page: { after?: Date; limit: number } = { limit: 100 }): Promise<Array<{ batchId: string; contentHash: string; receivedAt: Date }>> {
+/** A record's landing history, oldest first, a page at a time (`after`: the last entry of the previous page). */
+export async function landingHistory(
+  db: Knex,
+  spec: XdmClassSpec,
+  key: string,
+  page: { after?: string; limit: number } = { limit: 100 },
+): Promise<{ entries: Array<{ batchId: string; contentHash: string; receivedAt: Date }>; next: string | null }> {
   const q = db('landing_record')
-    .select('batch_id', db.raw("encode(content_hash, 'hex') AS content_hash"), 'received_at')
+    .select('batch_id', db.raw("encode(content_hash, 'hex') AS content_hash"), 'received_at', db.raw('received_at::text AS at_text'))
     .where({ xdm_class: spec.name, record_key: key })
     .orderBy(['received_at', 'batch_id'])
     .limit(page.limit);
-  if (page.after) q.where('received_at', '>', page.after);
-  const rows = await q;
-  return rows.map((h: { batch_id: string; content_hash: string; received_at: Date }) => ({ batchId: h.batch_id, contentHash: h.content_hash, receivedAt: h.received_at }));
+  if (page.after) {
+    // The cursor is the last entry's exact time (as Postgres wrote it, microseconds kept) and batch.
+    const [at = '', batchId = ''] = page.after.split('|');
+    q.whereRaw('(received_at, batch_id) > (?::timestamptz, ?::uuid)', [at, batchId]);
+  }
+  const rows: Array<{ batch_id: string; content_hash: string; received_at: Date; at_text: string }> = await q;
+  const last = rows.at(-1);
+  return {
+    entries: rows.map((h) => ({ batchId: h.batch_id, contentHash: h.content_hash, receivedAt: h.received_at })),
+    next: rows.length === page.limit && last ? `${last.at_text}|${last.batch_id}` : null,
+  };
 }

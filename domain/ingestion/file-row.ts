@@ -2,7 +2,7 @@
 import type { XdmClassSpec } from '../xdm/class-spec';
 import type { CompiledMapping } from './column-mapping';
 import type { RecordOutcome } from './outcome';
-import { validateRecord } from './validate-record';
+import { payloadTextOf, validateRecord } from './validate-record';
 
 export interface RawFileRecord {
   line: number;
@@ -42,5 +42,5 @@ export function jsonLineOutcome(spec: XdmClassSpec, r: RawFileRecord, receivedAt
     return unreadable(spec, r, `not valid JSON (${(e as Error).message})`);
   }
   // Re-serialise so that the landing copy is canonical JSON whatever the line's spacing.
-  return validateRecord(spec, parsed, JSON.stringify(parsed), { position: r.line, receivedAt });
+  return validateRecord(spec, parsed, payloadTextOf(parsed), { position: r.line, receivedAt });
 }

@@ -98,6 +98,15 @@ function badText(s: string): string | null {
   return null;
 }
 
+/**
+ * A record's text as received, for landing and quarantine: its JSON, or — for a value nested too
+ * deep to serialise (thousands of levels) — a note saying so; validation then refuses it by depth.
+ */
+export function payloadTextOf(raw: unknown): string {
+  if (unstorableValue(raw)?.startsWith('the record nests')) return `(not kept: nested deeper than ${MAX_RECORD_DEPTH} levels)`;
+  return JSON.stringify(raw) ?? 'null';
+}
+
 /** Quarantine keeps this much of an oversized record (with its size and SHA-256). */
 export const QUARANTINED_PREFIX_BYTES = 100 * 1024;
 
@@ -129,19 +138,19 @@ export function validateRecord(spec: XdmClassSpec, raw: unknown, payloadText: st
     },
   });
 
-  const unstorable = unstorableValue(raw);
-  if (unstorable) {
-    const rejected = reject([{ path: '', message: unstorable }]);
-    // Keep the evidence as escaped text: a JSON column could not hold it either.
-    if (rejected.kind === 'rejected') Object.assign(rejected.value, { payload: undefined, payloadText, rawKind: 'text' });
-    return rejected;
-  }
   const bytes = Buffer.byteLength(payloadText, 'utf8');
   if (bytes > MAX_RECORD_BYTES) {
     const sha256 = createHash('sha256').update(payloadText, 'utf8').digest('hex');
     const rejected = reject([{ path: '', message: `record is ${bytes.toLocaleString('en-US')} bytes (SHA-256 ${sha256}); the limit is ${MAX_RECORD_BYTES.toLocaleString('en-US')} bytes (100 KB); quarantine keeps its first 100 KB` }]);
     // Only the first 100 KB is kept as evidence (as text: a cut JSON document is not JSON).
     if (rejected.kind === 'rejected') Object.assign(rejected.value, { payload: undefined, payloadText: utf8Prefix(payloadText, QUARANTINED_PREFIX_BYTES), rawKind: 'text' });
+    return rejected;
+  }
+  const unstorable = unstorableValue(raw);
+  if (unstorable) {
+    const rejected = reject([{ path: '', message: unstorable }]);
+    // Keep the evidence as escaped text: a JSON column could not hold it either.
+    if (rejected.kind === 'rejected') Object.assign(rejected.value, { payload: undefined, payloadText, rawKind: 'text' });
     return rejected;
   }
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {

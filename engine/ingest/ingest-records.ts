@@ -8,9 +8,9 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
-import type { AcceptedRecord, FieldError } from '../../domain/ingestion/outcome';
+import type { AcceptedRecord, FieldError, RejectedRecord } from '../../domain/ingestion/outcome';
 import { NotPermitted } from '../../domain/errors';
-import { validateRecord } from '../../domain/ingestion/validate-record';
+import { payloadTextOf, validateRecord } from '../../domain/ingestion/validate-record';
 import type { XdmClassSpec } from '../../domain/xdm/class-spec';
 import { storeIngestBatch, type IngestChannel, type WriteOutcome } from '../../db/repositories/ingest-batches';
 import { inPgTransaction, withPgConn } from '../../db/pg-transaction';
@@ -45,10 +45,10 @@ export async function ingestRecords(db: Knex, spec: XdmClassSpec, records: unkno
   const channel = opts.channel ?? 'api';
   const receivedAt = new Date();
   const batchId = randomUUID();
-  const outcomes = records.map((raw, index) => validateRecord(spec, raw, JSON.stringify(raw) ?? 'null', { position: index, receivedAt }));
+  const outcomes = records.map((raw, index) => validateRecord(spec, raw, payloadTextOf(raw), { position: index, receivedAt }));
   const accepted = outcomes.flatMap((o) => (o.kind === 'accepted' ? [o.value] : []));
   const rejected = outcomes.flatMap((o) => (o.kind === 'rejected' ? [o.value] : []));
-  if (opts.instances) refuseOtherInstances(accepted, opts.instances);
+  if (opts.instances) refuseOtherInstances(accepted, rejected, opts.instances);
 
   const identities = (await identityExtractions(db))(spec);
   const stored = await inPgTransaction(db, async (tx) => {
@@ -74,15 +74,30 @@ export async function ingestRecords(db: Knex, spec: XdmClassSpec, records: unkno
   return { batchId, accepted: accepted.length, rejected: rejected.length, counts: { inserted, updated, unchanged, stale, superseded }, ...(resolution ? { resolution } : {}), results };
 }
 
-/** Nothing is stored when any record belongs to a source instance the caller may not write. */
-function refuseOtherInstances(accepted: AcceptedRecord[], instances: readonly string[]): void {
+/**
+ * Nothing is stored when any record — valid or not — does not show one of the source instances
+ * the caller may write (an invalid record is quarantined, and a replay could store it later).
+ */
+function refuseOtherInstances(accepted: AcceptedRecord[], rejected: RejectedRecord[], instances: readonly string[]): void {
   const allowed = new Set(instances);
-  const others = accepted.filter((a) => !allowed.has(`${a.key.sourceType}/${a.key.sourceInstanceID}`.toLowerCase()));
+  const claims = [
+    ...accepted.map((a) => ({ position: a.position, instance: `${a.key.sourceType}/${a.key.sourceInstanceID}` })),
+    ...rejected.map((r) => ({ position: r.position, instance: instanceOfSourceKey(r.recordKey) ?? 'no source instance' })),
+  ].sort((a, b) => a.position - b.position);
+  const others = claims.filter((c) => !allowed.has(c.instance.toLowerCase()));
   if (!others.length) return;
-  const named = [...new Set(others.map((a) => `${a.key.sourceType}/${a.key.sourceInstanceID}`))].slice(0, 5);
+  const named = [...new Set(others.map((c) => c.instance))].slice(0, 5);
   throw new NotPermitted(
     `this token may write records of ${instances.join(', ')} only; ${others.length} record(s) belong to ${named.join(', ')} (first at index ${others[0]!.position}); nothing was stored`,
   );
+}
+
+/** `sourceType/sourceInstanceID` of a source key `{sourceID}@{sourceInstanceID}.{sourceType}`; null when it is not one. */
+function instanceOfSourceKey(key: string | null): string | null {
+  if (!key) return null;
+  const at = key.lastIndexOf('@');
+  const dot = key.lastIndexOf('.');
+  return at > 0 && dot > at + 1 && dot < key.length - 1 ? `${key.slice(dot + 1)}/${key.slice(at + 1, dot)}` : null;
 }
 
 function profileOf(profiles: Map<string, string>, key: string): { profileId?: string } {
