@@ -23,6 +23,18 @@ export type IdentityExtractions = (spec: XdmClassSpec) => IdentityExtraction | u
  * the write commits, its rows carry the older version and are re-extracted by their reader.
  */
 export async function identityExtractions(db: Knex): Promise<IdentityExtractions> {
+  // Reused for up to a second: the version and the configuration travel together, so a write
+  // that uses a just-superseded pair stamps its rows with the older version (re-extracted later).
+  const held = recent.get(db);
+  if (held && held.until > Date.now()) return held.extractions;
+  const extractions = await loadExtractions(db);
+  recent.set(db, { extractions, until: Date.now() + 1000 });
+  return extractions;
+}
+
+const recent = new WeakMap<Knex, { extractions: IdentityExtractions; until: number }>();
+
+async function loadExtractions(db: Knex): Promise<IdentityExtractions> {
   const config = await loadIdentityConfig(db);
   const version = config.version;
   if (version === undefined) return () => undefined;
