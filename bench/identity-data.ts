@@ -27,8 +27,8 @@
 import { seededRandom } from '../simulators/shared/random';
 import * as crypto from 'node:crypto';
 import type { Knex } from 'knex';
-import { copyArray, copyRows, copyValue, inPgTransaction, type PgConn } from '../db/pg-transaction';
-import type { IdentityExtraction } from '../db/repositories/ingest-batches';
+import { copyRows, copyValue, inPgTransaction, type PgConn } from '../db/pg-transaction';
+import { identityCells, type IdentityExtraction } from '../db/repositories/ingest-batches';
 import { identityExtractions } from '../engine/identity/ingest-identities';
 import { XDM_CLASSES } from '../domain/xdm/registry';
 import { INSTANCES } from './support';
@@ -436,12 +436,11 @@ function copyLine(p: PlannedPerson, receivedAt: string, batchId: string, identit
   // Hashing flattened `hashed`: its tail is the JSON as one flat string (10% faster than the JSON's own rope).
   const json = hashed.slice(prefix.length);
   // The identities ingest extracts and stores with the row (the JSON parsed back: the load is not what is timed).
-  const x = identities.of({ key: { ...p.personKey, key }, record: JSON.parse(json) as Record<string, unknown> });
+  const cells = identityCells({ key: { ...p.personKey, key }, record: JSON.parse(json) as Record<string, unknown> }, identities);
   return (
     `${key}\t${p.personKey.sourceType}\t${p.personKey.sourceInstanceID}\t${p.personKey.sourceID}\t` +
     `${copyValue(p.externalKey?.sourceKey)}\tf\t${p.lastUpdatedDate}\t${receivedAt}\t\\\\x${hash}\t${batchId}\t${json}\t` +
-    `${p.accountKey.sourceKey}\t${copyValue(p.workEmail)}\t${p.personType}\t` +
-    `${copyArray(x.keys)}\t${copyArray(x.fields)}\t${x.refused ? copyValue(JSON.stringify(x.refused)) : '\\N'}\t${identities.configVersion}\n`
+    `${p.accountKey.sourceKey}\t${copyValue(p.workEmail)}\t${p.personType}${cells}\n`
   );
 }
 

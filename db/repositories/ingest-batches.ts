@@ -193,8 +193,8 @@ async function ensureStagingTables(conn: PgConn, spec: XdmClassSpec): Promise<vo
 
 const hashCell = (hex: string) => `\\\\x${hex}`;
 
-/** The identity columns of one staged row (all NULL when not extracted at ingest). */
-function identityCells(r: AcceptedRecord, identities: IdentityExtraction | undefined): string {
+/** The identity columns of one canonical row as COPY cells, each after a tab (all NULL when not extracted at ingest). */
+export function identityCells(r: Pick<AcceptedRecord, 'key' | 'record'>, identities: IdentityExtraction | undefined): string {
   if (!identities) return '\t\\N\t\\N\t\\N\t\\N';
   const x = identities.of(r);
   return `\t${copyArray(x.keys)}\t${copyArray(x.fields)}\t${x.refused ? copyValue(JSON.stringify(x.refused)) : '\\N'}\t${identities.configVersion}`;

@@ -10,6 +10,7 @@ import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
 import type { AcceptedRecord, FieldError, RejectedRecord } from '../../domain/ingestion/outcome';
 import { NotPermitted } from '../../domain/errors';
+import { parseSourceKey } from '../../domain/xdm/source-key';
 import { payloadTextOf, validateRecord } from '../../domain/ingestion/validate-record';
 import type { XdmClassSpec } from '../../domain/xdm/class-spec';
 import { storeIngestBatch, type IngestChannel, type WriteOutcome } from '../../db/repositories/ingest-batches';
@@ -82,7 +83,10 @@ function refuseOtherInstances(accepted: AcceptedRecord[], rejected: RejectedReco
   const allowed = new Set(instances);
   const claims = [
     ...accepted.map((a) => ({ position: a.position, instance: `${a.key.sourceType}/${a.key.sourceInstanceID}` })),
-    ...rejected.map((r) => ({ position: r.position, instance: instanceOfSourceKey(r.recordKey) ?? 'no source instance' })),
+    ...rejected.map((r) => {
+      const key = r.recordKey === null ? null : parseSourceKey(r.recordKey);
+      return { position: r.position, instance: key ? `${key.sourceType}/${key.sourceInstanceID}` : 'no source instance' };
+    }),
   ].sort((a, b) => a.position - b.position);
   const others = claims.filter((c) => !allowed.has(c.instance.toLowerCase()));
   if (!others.length) return;
@@ -92,13 +96,6 @@ function refuseOtherInstances(accepted: AcceptedRecord[], rejected: RejectedReco
   );
 }
 
-/** `sourceType/sourceInstanceID` of a source key `{sourceID}@{sourceInstanceID}.{sourceType}`; null when it is not one. */
-function instanceOfSourceKey(key: string | null): string | null {
-  if (!key) return null;
-  const at = key.lastIndexOf('@');
-  const dot = key.lastIndexOf('.');
-  return at > 0 && dot > at + 1 && dot < key.length - 1 ? `${key.slice(dot + 1)}/${key.slice(at + 1, dot)}` : null;
-}
 
 function profileOf(profiles: Map<string, string>, key: string): { profileId?: string } {
   const p = profiles.get(key);
