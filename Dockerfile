@@ -3,7 +3,14 @@
 # Debian (glibc) on purpose: Temporal's core-bridge ships prebuilt glibc binaries only and
 # has no musl (Alpine) build. TypeScript runs through tsx, a runtime dependency, so there is
 # no compile step; workflows are bundled by the worker at start-up.
-FROM node:20-bookworm-slim
+#
+# Node 24 (LTS, supported until April 2028; Node 20 reached its end of life in April 2026), pinned by
+# digest so a rebuild gets the same base until the pin is moved on purpose. The digest is the
+# multi-platform index of node:24-bookworm-slim (Node 24.18.0) as published on Docker Hub; it
+# was copied from public build records, not pulled here (the development machine has no registry
+# access). To move it: `docker buildx imagetools inspect node:24-bookworm-slim`, take the index
+# digest, re-run `npm test` on that Node. test/deploy-config.test.ts keeps the pin and the LTS.
+FROM node:24-bookworm-slim@sha256:6f7b03f7c2c8e2e784dcf9295400527b9b1270fd37b7e9a7285cf83b6951452d
 
 ENV NODE_ENV=production \
     NPM_CONFIG_UPDATE_NOTIFIER=false \

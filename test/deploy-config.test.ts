@@ -20,3 +20,17 @@ test('the example sources file is a valid sources file', () => {
   const instances = readSourcesFile(join(__dirname, '..', 'config', 'sources.example.json'));
   assert.deepEqual(instances.map((i) => i.sourceType), ['marketo', 'salesforce', 'dynamics']);
 });
+
+test('the image is built on a supported Node LTS, pinned by digest, that package.json allows', () => {
+  const dockerfile = readFileSync(join(__dirname, '..', 'Dockerfile'), 'utf8');
+  const froms = [...dockerfile.matchAll(/^FROM\s+(\S+)/gm)].map((m) => m[1]!);
+  assert.ok(froms.length > 0);
+  for (const image of froms) assert.match(image, /@sha256:[0-9a-f]{64}$/, `${image} is pinned by digest`);
+  const major = Number(/^node:(\d+)/.exec(froms[0]!)?.[1]);
+  // Even majors are the LTS lines; 24 is supported until 2028-04-30 (nodejs.org release schedule).
+  const supportedUntil: Record<number, string> = { 22: '2027-04-30', 24: '2028-04-30' };
+  assert.ok(supportedUntil[major], `Node ${major} is an LTS line this file knows the end of life of`);
+  const engines = JSON.parse(readFileSync(join(__dirname, '..', 'package.json'), 'utf8')).engines.node as string;
+  const floor = Number(/>=\s*(\d+)/.exec(engines)?.[1]);
+  assert.ok(floor <= major, `package.json engines (${engines}) allow Node ${major}`);
+});
