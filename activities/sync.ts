@@ -8,9 +8,9 @@ import type { Knex } from 'knex';
 import { z } from 'zod';
 import { InvalidRequest } from '../domain/errors';
 import { SOURCE_TYPE_NAMES } from '../domain/sync/source-instance';
-import { splitWindows } from '../domain/sync/windows';
+import { planBackfillWindows } from '../domain/sync/windows';
 import { listCursors } from '../db/repositories/sync-cursors';
-import { finishSyncRun, getBackfill, openSyncRun } from '../db/repositories/sync-runs';
+import { finishSyncRun, getBackfill, keepBackfillWindows, openSyncRun } from '../db/repositories/sync-runs';
 import { readStreamPages } from '../engine/ingest/source-sync';
 import type { Logger } from '../platform/logger';
 import { backfillScope, type StreamPlan, type StreamTotals } from '../contracts/sync';
@@ -103,17 +103,23 @@ export function createSyncActivities(deps: { db: Knex; log: Logger }) {
       const b = await getBackfill(db, backfillId);
       if (!b) throw new InvalidRequest(`no backfill ${backfillId}`);
       const { connector, label } = await connect(b.source_type, b.instance_id);
-      const windows: BackfillPlan['windows'] = [];
+      // The windows planned when the backfill was created; a backfill from before they were stored
+      // is planned once, now, and keeps that plan.
+      let planned = b.windows;
+      if (!planned) {
+        const streams = b.streams.map((name) => {
+          const stream = connector.streams.find((s) => s.name === name);
+          if (!stream?.backfill) throw new InvalidRequest(`${label} stream '${name}' cannot be backfilled by time window`);
+          return { name, maxWindowDays: stream.backfill.maxWindowDays };
+        });
+        planned = await keepBackfillWindows(db, backfillId, planBackfillWindows(streams, b.range_from.toISOString(), b.range_to.toISOString()));
+      }
       // Every cursor of the instance in one query, looked up per window.
       const cursors = new Map((await listCursors(db, b.source_type, b.instance_id)).map((c) => [`${c.stream}\n${c.scope}`, c]));
-      for (const name of b.streams) {
-        const stream = connector.streams.find((s) => s.name === name);
-        if (!stream?.backfill) throw new InvalidRequest(`${label} stream '${name}' cannot be backfilled by time window`);
-        for (const w of splitWindows(b.range_from.toISOString(), b.range_to.toISOString(), stream.backfill.maxWindowDays)) {
-          const cursor = cursors.get(`${name}\n${backfillScope(backfillId, w.index)}`);
-          windows.push({ stream: name, index: w.index, from: w.from, to: w.to, done: cursor?.run_complete ?? false, records: cursor?.run_records ?? 0, quarantined: cursor?.run_quarantined ?? 0 });
-        }
-      }
+      const windows: BackfillPlan['windows'] = planned.map((w) => {
+        const cursor = cursors.get(`${w.stream}\n${backfillScope(backfillId, w.index)}`);
+        return { ...w, done: cursor?.run_complete ?? false, records: cursor?.run_records ?? 0, quarantined: cursor?.run_quarantined ?? 0 };
+      });
       return { sourceType: b.source_type, instanceId: b.instance_id, rangeFrom: b.range_from.toISOString(), rangeTo: b.range_to.toISOString(), windows };
     },
   });

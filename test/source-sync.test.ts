@@ -17,6 +17,8 @@ import { buildWorld } from '../simulators/world/world';
 import type { backfill } from '../workflows/backfill';
 import { backfillProgressQuery, type SyncProgress } from '../contracts/sync';
 import { testApi } from './support/api';
+import { createSyncActivities } from '../activities/sync';
+import { createLogger } from '../platform/logger';
 import { drainIdentityQueue } from '../engine/identity/resolver';
 import { closeTemporal, closeTestDb, countRows, temporalEnv, testDb, uniqueTaskQueue, testWorker } from './support/env';
 
@@ -193,6 +195,19 @@ describe('source syncs', () => {
     assert.equal(view.json().status, 'COMPLETED');
     // Re-reading changes nothing: the store already holds every version.
     assert.deepEqual(await stored(sf.config.instanceId), nonZero(sf.simulator.groundTruth()));
+
+    // The windows are kept with the backfill: a later change of the window setting does not re-plan it.
+    const [row] = await testDb()('backfill').where({ id: started.backfillId });
+    assert.equal(row.windows.length, 10);
+    const changed = await api.app.inject({ method: 'POST', url: '/v1/sources', payload: { ...sf.config, settings: { ...sf.config.settings, maxWindowDays: 7 } } });
+    assert.equal(changed.statusCode, 200, changed.body);
+    try {
+      const plan = await createSyncActivities({ db: testDb(), log: createLogger('test', 'silent') }).planBackfill({ backfillId: started.backfillId });
+      assert.deepEqual(plan.windows.map((w) => [w.stream, w.from, w.to]), row.windows.map((w: { stream: string; from: string; to: string }) => [w.stream, w.from, w.to]));
+      assert.ok(plan.windows.every((w) => w.done), 'every planned window is still found done');
+    } finally {
+      await api.app.inject({ method: 'POST', url: '/v1/sources', payload: sf.config });
+    }
   });
 
   test('an instance whose credentials are refused fails its sync with a non-retryable error naming it', async () => {

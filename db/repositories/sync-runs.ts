@@ -40,12 +40,30 @@ export interface BackfillRow {
   range_from: Date;
   range_to: Date;
   streams: string[];
+  /** The windows planned at creation (null for a backfill from before they were stored). */
+  windows: BackfillWindow[] | null;
   requested_by: string | null;
   created_at: Date;
 }
 
+export interface BackfillWindow {
+  stream: string;
+  index: number;
+  from: string;
+  to: string;
+}
+
 export async function createBackfill(db: Knex, b: Omit<BackfillRow, 'created_at'>): Promise<void> {
-  await db('backfill').insert(b);
+  await db('backfill').insert({ ...b, windows: b.windows === null ? null : JSON.stringify(b.windows) });
+}
+
+/** Keeps the windows of a backfill planned after its creation (first run of an older backfill); the first plan stored wins. */
+export async function keepBackfillWindows(db: Knex, id: string, windows: BackfillWindow[]): Promise<BackfillWindow[]> {
+  const { rows } = await db.raw(
+    `/* backfill.keep_windows */ UPDATE backfill SET windows = coalesce(windows, ?::jsonb) WHERE id = ? RETURNING windows`,
+    [JSON.stringify(windows), id],
+  );
+  return (rows[0]?.windows as BackfillWindow[] | undefined) ?? windows;
 }
 
 export async function getBackfill(db: Knex, id: string): Promise<BackfillRow | undefined> {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { splitWindows } from './windows';
+import { planBackfillWindows, splitWindows } from './windows';
 
 test('windows tile the range exactly, in order, none longer than allowed', () => {
   fc.assert(
@@ -34,4 +34,11 @@ test('a 90-day range in 31-day windows is three windows', () => {
 test('an empty or reversed range is refused', () => {
   assert.throws(() => splitWindows('2026-01-02T00:00:00Z', '2026-01-01T00:00:00Z', 31), /must end after/);
   assert.throws(() => splitWindows('nope', '2026-01-01T00:00:00Z', 31), /invalid range/);
+});
+
+test('a backfill plan splits each stream by its own longest window, and keeps stream names with the windows', () => {
+  const plan = planBackfillWindows([{ name: 'leads', maxWindowDays: 31 }, { name: 'Contact', maxWindowDays: 30 }], '2026-01-01T00:00:00Z', '2026-03-01T00:00:00Z');
+  assert.deepEqual(plan.filter((w) => w.stream === 'leads').map((w) => w.to), ['2026-02-01T00:00:00.000Z', '2026-03-01T00:00:00.000Z']);
+  assert.deepEqual(plan.filter((w) => w.stream === 'Contact').map((w) => w.index), [0, 1]);
+  assert.equal(plan.length, 4);
 });

@@ -26,3 +26,8 @@ export function splitWindows(from: string, to: string, maxWindowDays: number): W
   }
   return windows;
 }
+
+/** The windows of a backfill of several streams over one range, each split by its stream's longest window. */
+export function planBackfillWindows(streams: ReadonlyArray<{ name: string; maxWindowDays: number }>, from: string, to: string): Array<Window & { stream: string }> {
+  return streams.flatMap((s) => splitWindows(from, to, s.maxWindowDays).map((w) => ({ stream: s.name, ...w })));
+}

@@ -102,7 +102,7 @@ async function main() {
       await bad.result().catch(() => undefined);
       save('sync-failed-auth', bad.workflowId);
       const backfillId = randomUUID();
-      await createBackfill(store.db, { id: backfillId, source_type: 'dynamics', instance_id: 'fixtures', range_from: new Date('2026-07-01T00:00:00Z'), range_to: new Date('2026-11-01T00:00:00Z'), streams: ['accounts', 'contacts'], requested_by: 'fixtures' });
+      await createBackfill(store.db, { id: backfillId, source_type: 'dynamics', instance_id: 'fixtures', range_from: new Date('2026-07-01T00:00:00Z'), range_to: new Date('2026-11-01T00:00:00Z'), streams: ['accounts', 'contacts'], windows: null, requested_by: 'fixtures' });
       const bf = await client.workflow.start('backfill', { taskQueue, workflowId: `backfill/dynamics/fixtures/${backfillId}`, args: [{ sourceType: 'dynamics', instanceId: 'fixtures', backfillId }] });
       await bf.result();
       save('backfill-completed', bf.workflowId);
