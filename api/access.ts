@@ -43,6 +43,7 @@ export const ROUTE_ACCESS: Record<string, Access> = {
   'POST /v1/sources/:sourceType/:instanceId/sync': OPERATE,
   'POST /v1/sources/:sourceType/:instanceId/streams/:stream/reset': OPERATE,
   'POST /v1/sources/:sourceType/:instanceId/backfills': OPERATE,
+  'POST /v1/sources/:sourceType/:instanceId/reconcile': OPERATE,
   'GET /v1/backfills/:backfillId': OBSERVE,
 
   'GET /v1/profiles/:entity/by-identity': PROFILES,

@@ -257,6 +257,16 @@ program
     if (view.status !== 'COMPLETED') process.exitCode = 1;
   });
 
+program
+  .command('reconcile')
+  .description("list the ids the source holds for the streams whose API reports no deletes, and mark the stored records it no longer has as deleted (also runs on the instance's reconcileSchedule)")
+  .argument('<sourceType>')
+  .argument('<instanceId>')
+  .option('--streams <names>', 'comma-separated streams (default: every stream that needs reconciling)')
+  .option('--force', 'mark the missing records even when they are more than half of a stream (a run that was held)')
+  .action(async (type: string, id: string, o: { streams?: string; force?: boolean }) =>
+    print(await api().request('POST', `/v1/sources/${type}/${encodeURIComponent(id)}/reconcile`, { force: o.force ?? false, ...(o.streams ? { streams: o.streams.split(',').map((s) => s.trim()) } : {}) })));
+
 interface ResolverView {
   entity: string;
   workflow: string;

@@ -80,3 +80,39 @@ export interface BackfillProgress {
 export const syncProgressQuery = defineQuery<SyncProgress>('syncProgress');
 export const streamProgressQuery = defineQuery<StreamTotals>('streamProgress');
 export const backfillProgressQuery = defineQuery<BackfillProgress>('backfillProgress');
+
+/**
+ * The instance's id-set reconciliation schedule: `reconcile/marketo/123-ABC-456` (daily by default).
+ * A run lists the ids the source holds now for each stream whose API reports no deletes, and marks
+ * the stored records the source no longer has as deleted.
+ */
+export const reconcileScheduleId = (i: InstanceRef) => `reconcile/${i.sourceType}/${i.instanceId}`;
+
+export interface ReconcileInput extends InstanceRef {
+  trigger?: 'schedule' | 'api' | 'cli';
+  /** Mark the missing records even when they are more than the allowed share (a run that was held). */
+  force?: boolean;
+  /** Only these streams (default: every stream that needs reconciling). */
+  streams?: string[];
+  heartbeatTimeout?: string;
+}
+
+export interface ReconcileStreamProgress {
+  stream: string;
+  phase: 'waiting' | 'listing' | 'marking' | 'done' | 'held' | 'failed';
+  /** Ids the source listed so far. */
+  listed: number;
+  /** Stored records the run weighed (received before it started), once listing is done. */
+  stored: number | null;
+  /** Stored records marked deleted. */
+  marked: number;
+  notice: string | null;
+}
+
+export interface ReconcileProgress {
+  workflowId: string;
+  status: 'running' | 'completed' | 'held' | 'failed';
+  streams: Record<string, ReconcileStreamProgress>;
+}
+
+export const reconcileProgressQuery = defineQuery<ReconcileProgress>('reconcileProgress');

@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import type { Client } from '@temporalio/client';
+import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
 import type { Knex } from 'knex';
 import { SourceRequestRejected } from '../connectors/sources/errors';
 import { SOURCE_CONNECTORS } from '../connectors/sources/registry';
@@ -15,9 +15,10 @@ import { simulatedSourcesAllowed } from '../platform/config';
 import { endpointProblem, instancePath, sourceInstanceConfigSchema, sourcesFileSchema, type SourceInstanceConfig } from '../domain/sync/source-instance';
 import { deleteSourceInstance, getSourceInstance, instancesUsingCredentials, upsertSourceInstance, type SourceInstanceRow } from '../db/repositories/source-instances';
 import { createBackfill, runningRuns } from '../db/repositories/sync-runs';
-import { deleteSyncSchedule, ensureSyncSchedule } from './sync-schedules';
+import { planBackfillWindows } from '../domain/sync/windows';
+import { deleteInstanceSchedules, ensureReconcileSchedule, ensureSyncSchedule } from './sync-schedules';
 import { SA } from '../contracts/search-attributes';
-import { backfillWorkflowId, type BackfillInput, type InstanceRef } from '../contracts/sync';
+import { backfillWorkflowId, reconcileScheduleId, type BackfillInput, type InstanceRef, type ReconcileInput } from '../contracts/sync';
 import { readCredentials } from '../engine/ingest/source-connections';
 
 export interface SourceAdminDeps {
@@ -41,6 +42,7 @@ export async function configureSource(deps: SourceAdminDeps, input: unknown): Pr
   streamsOf(config);
   // The schedule first: an instance is never stored without one.
   await ensureSyncSchedule(deps.client, deps.taskQueue, { sourceType: config.sourceType, instanceId: config.instanceId, cron: config.schedule, enabled: config.enabled });
+  await ensureReconcileSchedule(deps.client, deps.taskQueue, { sourceType: config.sourceType, instanceId: config.instanceId, cron: config.reconcileSchedule, enabled: config.enabled });
   return upsertSourceInstance(deps.db, config);
 }
 
@@ -121,7 +123,7 @@ export async function deleteSource(deps: SourceAdminDeps, ref: InstanceRef): Pro
   if (!row) throw new NotFound(`no source instance ${instancePath(ref.sourceType, ref.instanceId)}`);
   const running = await runningRuns(deps.db, row.source_type, row.instance_id);
   if (running.length) throw new Conflict(`${instancePath(ref.sourceType, ref.instanceId)} has a ${running[0]!.kind} running (${running[0]!.workflow_id}); pause it and wait for the run to end`);
-  await deleteSyncSchedule(deps.client, ref);
+  await deleteInstanceSchedules(deps.client, ref);
   await deleteSourceInstance(deps.db, row.source_type, row.instance_id);
 }
 
@@ -144,9 +146,11 @@ export async function startBackfill(deps: SourceAdminDeps, ref: InstanceRef, req
   else if (to > Date.now() + 60_000) problems.push('to must not be in the future');
   if (problems.length) throw new InvalidRequest(problems.join('; '));
 
-  const windows = names.reduce((n, name) => n + Math.ceil((to - from) / (streams.find((s) => s.name === name)!.backfill!.maxWindowDays * 86_400_000)), 0);
-  if (windows > MAX_BACKFILL_WINDOWS) {
-    throw new InvalidRequest(`the range makes ${windows} windows (the most is ${MAX_BACKFILL_WINDOWS}); split it into several backfills or fewer streams`);
+  // The windows are planned now and kept with the backfill: a later change of a window setting
+  // does not re-plan a backfill that is half done.
+  const planned = planBackfillWindows(names.map((name) => ({ name, maxWindowDays: streams.find((s) => s.name === name)!.backfill!.maxWindowDays })), req.from, req.to);
+  if (planned.length > MAX_BACKFILL_WINDOWS) {
+    throw new InvalidRequest(`the range makes ${planned.length} windows (the most is ${MAX_BACKFILL_WINDOWS}); split it into several backfills or fewer streams`);
   }
   if (!row.enabled) throw new InvalidRequest(`${instancePath(ref.sourceType, ref.instanceId)} is disabled; resume it first`);
   const running = await runningRuns(deps.db, row.source_type, row.instance_id, 'backfill');
@@ -154,7 +158,7 @@ export async function startBackfill(deps: SourceAdminDeps, ref: InstanceRef, req
     throw new Conflict(`${running.length} backfills of ${instancePath(ref.sourceType, ref.instanceId)} are running (at most ${MAX_CONCURRENT_BACKFILLS} at once: they share its API budget); wait for one to finish`);
   }
   const backfillId = randomUUID();
-  await createBackfill(deps.db, { id: backfillId, source_type: row.source_type, instance_id: row.instance_id, range_from: new Date(from), range_to: new Date(to), streams: names, requested_by: req.requestedBy ?? null });
+  await createBackfill(deps.db, { id: backfillId, source_type: row.source_type, instance_id: row.instance_id, range_from: new Date(from), range_to: new Date(to), streams: names, windows: planned, requested_by: req.requestedBy ?? null });
   const workflowId = backfillWorkflowId(ref, backfillId);
   const args: [BackfillInput] = [{ sourceType: row.source_type, instanceId: row.instance_id, backfillId }];
   await deps.client.workflow.start('backfill', {
@@ -169,5 +173,45 @@ export async function startBackfill(deps: SourceAdminDeps, ref: InstanceRef, req
       { key: SA.trigger, value: req.requestedBy ?? 'api' },
     ],
   });
-  return { backfillId, workflowId, windows, streams: names };
+  return { backfillId, workflowId, windows: planned.length, streams: names };
+}
+
+export interface ReconcileRequest {
+  /** Mark the missing records even when they are more than the allowed share (a run that was held). */
+  force?: boolean;
+  streams?: string[];
+  requestedBy?: string;
+}
+
+/**
+ * Starts an id-set reconciliation of an instance now (`reconcile/<type>/<instance>/manual`): one
+ * manual run at a time (409 while one runs). Refuses streams that see their deletes by syncing.
+ */
+export async function startReconcile(deps: SourceAdminDeps, ref: InstanceRef, req: ReconcileRequest): Promise<{ workflowId: string; streams: string[] }> {
+  const row = await getSourceInstance(deps.db, ref.sourceType, ref.instanceId);
+  if (!row) throw new NotFound(`no source instance ${instancePath(ref.sourceType, ref.instanceId)}`);
+  if (!row.enabled) throw new Conflict(`${instancePath(ref.sourceType, ref.instanceId)} is paused; resume it first`);
+  const streams = streamsOf({ sourceType: row.source_type, instanceId: row.instance_id, endpoint: row.endpoint, authEndpoint: row.auth_endpoint ?? undefined, settings: row.settings });
+  const reconcilable = streams.filter((s) => s.reconcile).map((s) => s.name);
+  const unknown = (req.streams ?? []).filter((s) => !reconcilable.includes(s));
+  if (unknown.length) throw new InvalidRequest(`no id-set reconciliation for ${unknown.map((s) => `'${s}'`).join(', ')} (streams that need one: ${reconcilable.join(', ') || 'none'}; the others see their deletes when they sync)`);
+  const workflowId = `${reconcileScheduleId(ref)}/manual`;
+  const args: [ReconcileInput] = [{ sourceType: row.source_type, instanceId: row.instance_id, trigger: 'api', ...(req.force ? { force: true } : {}), ...(req.streams?.length ? { streams: req.streams } : {}) }];
+  try {
+    await deps.client.workflow.start('reconcile', {
+      workflowId,
+      taskQueue: deps.taskQueue,
+      args,
+      typedSearchAttributes: [
+        { key: SA.jobKind, value: 'reconcile' },
+        { key: SA.sourceType, value: row.source_type },
+        { key: SA.sourceInstance, value: row.instance_id },
+        { key: SA.trigger, value: req.requestedBy ?? 'api' },
+      ],
+    });
+  } catch (e) {
+    if (e instanceof WorkflowExecutionAlreadyStartedError) throw new Conflict(`a reconciliation of ${instancePath(ref.sourceType, ref.instanceId)} started by hand is running (${workflowId}); wait for it to finish`);
+    throw e;
+  }
+  return { workflowId, streams: req.streams?.length ? req.streams : reconcilable };
 }

@@ -1,29 +1,46 @@
 /**
- * The Temporal Schedule of each source instance: `sync/<type>/<instance>`, a cron spec, overlap
- * policy skip (a sync still running when the next is due makes the next one a no-op), paused
- * while the instance is disabled. Manual syncs trigger the schedule with the same policy, so two
+ * The Temporal Schedules of each source instance: `sync/<type>/<instance>` and its id-set
+ * reconciliation `reconcile/<type>/<instance>`, each a cron spec with overlap policy skip (a run
+ * still going when the next is due makes the next one a no-op), paused while the instance is
+ * disabled. Manual syncs trigger the schedule with the same policy, so two
  * triggers at once still make one run.
  */
 import { ScheduleNotFoundError, ScheduleOverlapPolicy, type Client, type ScheduleDescription } from '@temporalio/client';
 import { SA } from '../contracts/search-attributes';
-import { syncScheduleId, type InstanceRef, type SyncInput } from '../contracts/sync';
+import { reconcileScheduleId, syncScheduleId, type InstanceRef, type ReconcileInput, type SyncInput } from '../contracts/sync';
 
 export interface ScheduleSpecInput extends InstanceRef {
   cron: string;
   enabled: boolean;
 }
 
-export async function ensureSyncSchedule(client: Client, taskQueue: string, s: ScheduleSpecInput): Promise<'created' | 'updated'> {
-  const scheduleId = syncScheduleId(s);
+/** The instance's sync schedule (`sync/<type>/<instance>`). */
+export function ensureSyncSchedule(client: Client, taskQueue: string, s: ScheduleSpecInput): Promise<'created' | 'updated'> {
   const args: [SyncInput] = [{ sourceType: s.sourceType, instanceId: s.instanceId, trigger: 'schedule' }];
+  return ensureInstanceSchedule(client, taskQueue, s, { scheduleId: syncScheduleId(s), workflowType: 'sync', jobKind: 'sync', args });
+}
+
+/** The instance's id-set reconciliation schedule (`reconcile/<type>/<instance>`). */
+export function ensureReconcileSchedule(client: Client, taskQueue: string, s: ScheduleSpecInput): Promise<'created' | 'updated'> {
+  const args: [ReconcileInput] = [{ sourceType: s.sourceType, instanceId: s.instanceId, trigger: 'schedule' }];
+  return ensureInstanceSchedule(client, taskQueue, s, { scheduleId: reconcileScheduleId(s), workflowType: 'reconcile', jobKind: 'reconcile', args });
+}
+
+async function ensureInstanceSchedule(
+  client: Client,
+  taskQueue: string,
+  s: ScheduleSpecInput,
+  job: { scheduleId: string; workflowType: string; jobKind: string; args: unknown[] },
+): Promise<'created' | 'updated'> {
+  const { scheduleId } = job;
   const action = {
     type: 'startWorkflow' as const,
-    workflowType: 'sync',
+    workflowType: job.workflowType,
     workflowId: scheduleId,
     taskQueue,
-    args,
+    args: job.args,
     typedSearchAttributes: [
-      { key: SA.jobKind, value: 'sync' },
+      { key: SA.jobKind, value: job.jobKind },
       { key: SA.sourceType, value: s.sourceType },
       { key: SA.sourceInstance, value: s.instanceId },
     ],
@@ -53,7 +70,7 @@ export async function ensureSyncSchedule(client: Client, taskQueue: string, s: S
   } catch (e) {
     // Created concurrently by another process: update it to this spec.
     if ((e as Error).name !== 'ScheduleAlreadyRunning') throw e;
-    return ensureSyncSchedule(client, taskQueue, s);
+    return ensureInstanceSchedule(client, taskQueue, s, job);
   }
   return 'created';
 }
@@ -101,17 +118,27 @@ export async function triggerSync(client: Client, ref: InstanceRef): Promise<{ a
   return { alreadyRunning: false, workflowId: null };
 }
 
-/** Deletes an instance's schedule (nothing when it has none). */
-export async function deleteSyncSchedule(client: Client, ref: InstanceRef): Promise<void> {
-  try {
-    await client.schedule.getHandle(syncScheduleId(ref)).delete();
-  } catch (e) {
-    if ((e as Error).name !== 'ScheduleNotFoundError') throw e;
+/** Deletes an instance's schedules (nothing when it has none). */
+export async function deleteInstanceSchedules(client: Client, ref: InstanceRef): Promise<void> {
+  for (const scheduleId of [syncScheduleId(ref), reconcileScheduleId(ref)]) {
+    try {
+      await client.schedule.getHandle(scheduleId).delete();
+    } catch (e) {
+      if ((e as Error).name !== 'ScheduleNotFoundError') throw e;
+    }
   }
 }
 
-export async function setSyncSchedulePaused(client: Client, ref: InstanceRef, paused: boolean, note: string): Promise<void> {
-  const handle = client.schedule.getHandle(syncScheduleId(ref));
-  if (paused) await handle.pause(note);
-  else await handle.unpause(note);
+/** Pauses or resumes an instance's schedules (sync and reconciliation). */
+export async function setInstanceSchedulesPaused(client: Client, ref: InstanceRef, paused: boolean, note: string): Promise<void> {
+  for (const scheduleId of [syncScheduleId(ref), reconcileScheduleId(ref)]) {
+    const handle = client.schedule.getHandle(scheduleId);
+    try {
+      if (paused) await handle.pause(note);
+      else await handle.unpause(note);
+    } catch (e) {
+      // An instance configured before reconciliation schedules existed gets one at its next configuration.
+      if (!(e instanceof ScheduleNotFoundError)) throw e;
+    }
+  }
 }

@@ -6,7 +6,7 @@
  * instance configuration and the secrets Tessera needs to reach it.
  */
 import { randomBytes } from 'node:crypto';
-import type { SourceInstanceConfig } from '../domain/sync/source-instance';
+import type { SourceInstanceConfigInput } from '../domain/sync/source-instance';
 import { credentialSecretNames } from '../domain/sync/source-instance';
 import { startDynamicsSimulator } from './dynamics';
 import { startMarketoSimulator } from './marketo';
@@ -20,7 +20,7 @@ export const DEFAULT_DYNAMICS_ORG = 'contoso';
 
 export interface SimulatedSource {
   simulator: SimulatorHandle;
-  config: SourceInstanceConfig;
+  config: SourceInstanceConfigInput;
   /** Secret name → value (client id and secret under the config's credentialsRef). */
   secrets: Record<string, string>;
 }

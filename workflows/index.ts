@@ -4,3 +4,4 @@ export { ingestFile } from './ingestion';
 export { identityChange, identityRebuild } from './identity';
 export { sync, syncStream } from './sync';
 export { identityResolver } from './resolver';
+export { reconcile } from './reconcile';

@@ -10,8 +10,9 @@ import { SOURCE_TYPE_NAMES, sourceInstanceConfigSchema } from '../../domain/sync
 import { getSourceInstance, listSourceInstances, setSourceInstanceEnabled, toConfig, type SourceInstanceRow } from '../../db/repositories/source-instances';
 import { listCursors, resetStreamCursors } from '../../db/repositories/sync-cursors';
 import { getBackfill, recentSyncRuns } from '../../db/repositories/sync-runs';
-import { configureSource, deleteSource, startBackfill } from '../../control/sources';
-import { describeSyncSchedule, setSyncSchedulePaused, triggerSync } from '../../control/sync-schedules';
+import { configureSource, deleteSource, startBackfill, startReconcile } from '../../control/sources';
+import { recentReconciliations } from '../../db/repositories/source-reconciliations';
+import { describeSyncSchedule, setInstanceSchedulesPaused, triggerSync } from '../../control/sync-schedules';
 import { backfillProgressQuery, backfillWorkflowId, type InstanceRef } from '../../contracts/sync';
 import { HttpError } from '../errors';
 import { workflowUrl as uiLink } from '../temporal-access';
@@ -44,6 +45,9 @@ export function sourceRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
       streams: cursors
         .filter((c) => c.scope === 'incremental')
         .map((c) => ({ stream: c.stream, runStartedAt: c.run_started_at, complete: c.run_complete, pages: c.run_pages, records: c.run_records, quarantined: c.run_quarantined, notices: c.notices, updatedAt: c.updated_at })),
+      recentReconciliations: (await recentReconciliations(deps.db, row.source_type, row.instance_id, 10)).map((r) => ({
+        workflowId: r.workflow_id, stream: r.stream, phase: r.phase, startedAt: r.started_at, finishedAt: r.finished_at, listed: r.listed, stored: r.stored, markedDeleted: r.marked, notice: r.notice,
+      })),
       recentRuns: (await recentSyncRuns(deps.db, row.source_type, row.instance_id, 5)).map((r) => ({ workflowId: r.workflow_id, kind: r.kind, status: r.status, startedAt: r.run_started_at, finishedAt: r.finished_at, notices: r.notices, error: r.error, streams: r.streams, workflowUrl: workflowUrl(r.workflow_id) })),
     };
   };
@@ -107,7 +111,7 @@ export function sourceRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
         async (req) => {
           await requireInstance(req.params);
           await setSourceInstanceEnabled(deps.db, req.params.sourceType, req.params.instanceId, enabled);
-          await setSyncSchedulePaused(await deps.temporal.client(), req.params, !enabled, enabled ? 'resumed through the API' : 'paused through the API');
+          await setInstanceSchedulesPaused(await deps.temporal.client(), req.params, !enabled, enabled ? 'resumed through the API' : 'paused through the API');
           return describe(await requireInstance(req.params));
         },
       );
@@ -144,6 +148,24 @@ export function sourceRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
       async (req, reply) => {
         const started = await startBackfill(await admin(), req.params, { ...req.body, requestedBy: `api:${req.principal?.principal ?? 'unknown'}` });
         return reply.code(202).send({ ...started, workflowUrl: workflowUrl(started.workflowId), progress: `/v1/backfills/${started.backfillId}` });
+      },
+    );
+
+    app.post(
+      '/v1/sources/:sourceType/:instanceId/reconcile',
+      {
+        schema: {
+          tags: ['sources'],
+          summary: 'Reconcile now: list the ids the source holds for the streams whose API reports no deletes, and mark the stored records it no longer has as deleted',
+          description:
+            'Runs daily on the instance\'s reconcileSchedule anyway. A run that would delete more than half of a stream\'s stored records is held with a notice; check the source, then run again with force. Progress: the reconcileProgress query of the workflow.',
+          params: instanceParams,
+          body: z.strictObject({ force: z.boolean().optional(), streams: z.array(z.string().min(1).max(100)).max(50).optional() }).optional(),
+        },
+      },
+      async (req, reply) => {
+        const started = await startReconcile(await admin(), req.params, { ...(req.body ?? {}), requestedBy: `api:${req.principal?.principal ?? 'unknown'}` });
+        return reply.code(202).send({ ...started, workflowUrl: workflowUrl(started.workflowId) });
       },
     );
 

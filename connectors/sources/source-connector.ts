@@ -95,6 +95,11 @@ export interface KnownValuesQuery {
   xdmClass: XdmClassName;
   /** Dotted path inside the stored XDM record, e.g. `b2b.accountKey.sourceID`. */
   path: string;
+  /**
+   * Only the values carried by records stored at or after this instant (ISO): the keys that are new
+   * or whose referencing records changed since a stream's last complete run. Absent: every value.
+   */
+  changedSince?: string;
 }
 
 /** One source record mapped to an XDM class; the engine validates it with the class's schema. */
@@ -141,6 +146,36 @@ export interface SourceStream {
   /** Whether the stream can be backfilled by time window, and the longest window the source allows. */
   backfill: { maxWindowDays: number } | null;
   readPage(req: ReadRequest): Promise<PageResult>;
+  /**
+   * For streams whose source reports no deletes (Marketo companies, opportunities, list
+   * membership; Dataverse tables without change tracking): how to list the ids the source holds
+   * now, for the periodic id-set reconciliation that marks the stored records it no longer has as
+   * deleted. Absent: the stream's deletes are seen by its reads.
+   */
+  reconcile?: ReconcileSpec;
+}
+
+export interface ReconcileSpec {
+  /** The class of the stored records this stream writes. */
+  xdmClass: XdmClassName;
+  /**
+   * The stored records this stream owns are those of `xdmClass` from this instance whose sourceID
+   * ends with this suffix (Marketo companies `.mkto_org`, named accounts `.mkto_acct`); '' for all.
+   */
+  idSuffix: string;
+  /**
+   * One page of the ids (sourceIDs, suffix included) the source holds now. `state` is null on the
+   * first call; the answer's `state` is null once every id has been listed. `storedIds` pages
+   * through the sourceIDs stored from this instance for the stream (ascending, after `after`), for
+   * sources that can only be asked about known ids (Marketo's filter-only objects).
+   */
+  listIds(req: ListIdsRequest): Promise<{ ids: string[]; state: StreamState | null }>;
+}
+
+export interface ListIdsRequest {
+  state: StreamState | null;
+  signal: AbortSignal;
+  storedIds(after: string | null, limit: number): Promise<string[]>;
 }
 
 export interface SourceConnector {

@@ -1,6 +1,6 @@
 /** Source instances (source_instance): what to sync, where, and with which secrets. */
 import type { Knex } from 'knex';
-import type { SourceInstanceConfig, SourceTypeName } from '../../domain/sync/source-instance';
+import { DEFAULT_RECONCILE_CRON, type SourceInstanceConfig, type SourceTypeName } from '../../domain/sync/source-instance';
 
 export interface SourceInstanceRow {
   source_type: SourceTypeName;
@@ -11,20 +11,21 @@ export interface SourceInstanceRow {
   settings: Record<string, unknown>;
   credentials_ref: string;
   schedule_cron: string;
+  reconcile_cron: string;
   enabled: boolean;
   created_at: Date;
   updated_at: Date;
 }
 
 /** Creates or replaces an instance's configuration; returns whether it was new. */
-export async function upsertSourceInstance(db: Knex, c: SourceInstanceConfig): Promise<{ created: boolean; row: SourceInstanceRow }> {
+export async function upsertSourceInstance(db: Knex, c: Omit<SourceInstanceConfig, 'reconcileSchedule'> & { reconcileSchedule?: string }): Promise<{ created: boolean; row: SourceInstanceRow }> {
   const { rows } = await db.raw(
-    `/* sources.upsert */ INSERT INTO source_instance (source_type, instance_id, label, endpoint, auth_endpoint, settings, credentials_ref, schedule_cron, enabled)
-     VALUES (?, ?, ?, ?, ?, ?::jsonb, ?, ?, ?)
+    `/* sources.upsert */ INSERT INTO source_instance (source_type, instance_id, label, endpoint, auth_endpoint, settings, credentials_ref, schedule_cron, reconcile_cron, enabled)
+     VALUES (?, ?, ?, ?, ?, ?::jsonb, ?, ?, ?, ?)
      ON CONFLICT (source_type, instance_id) DO UPDATE SET label = EXCLUDED.label, endpoint = EXCLUDED.endpoint, auth_endpoint = EXCLUDED.auth_endpoint,
-       settings = EXCLUDED.settings, credentials_ref = EXCLUDED.credentials_ref, schedule_cron = EXCLUDED.schedule_cron, enabled = EXCLUDED.enabled, updated_at = now()
+       settings = EXCLUDED.settings, credentials_ref = EXCLUDED.credentials_ref, schedule_cron = EXCLUDED.schedule_cron, reconcile_cron = EXCLUDED.reconcile_cron, enabled = EXCLUDED.enabled, updated_at = now()
      RETURNING *, (xmax = 0) AS created`,
-    [c.sourceType, c.instanceId, c.label ?? `${c.sourceType} ${c.instanceId}`, c.endpoint, c.authEndpoint ?? null, JSON.stringify(c.settings), c.credentialsRef, c.schedule, c.enabled],
+    [c.sourceType, c.instanceId, c.label ?? `${c.sourceType} ${c.instanceId}`, c.endpoint, c.authEndpoint ?? null, JSON.stringify(c.settings), c.credentialsRef, c.schedule, c.reconcileSchedule ?? DEFAULT_RECONCILE_CRON, c.enabled],
   );
   const { created, ...row } = rows[0] as SourceInstanceRow & { created: boolean };
   return { created, row };
@@ -58,6 +59,7 @@ export function toConfig(row: SourceInstanceRow): SourceInstanceConfig {
     settings: row.settings,
     credentialsRef: row.credentials_ref,
     schedule: row.schedule_cron,
+    reconcileSchedule: row.reconcile_cron,
     enabled: row.enabled,
   };
 }

@@ -29,6 +29,9 @@ export const cronSchema = z.string().trim().refine((s) => {
   return fields.length === 5 && fields.every((f, i) => cronFieldOk(f, CRON_RANGES[i]!));
 }, 'must be a five-field cron expression with values in range (minute 0-59, hour 0-23, day 1-31, month 1-12, weekday 0-6), such as "*/15 * * * *"');
 
+/** Daily, at night (UTC): the id-set reconciliation lists every id of the streams that need it. */
+export const DEFAULT_RECONCILE_CRON = '30 3 * * *';
+
 export const sourceInstanceConfigSchema = z.strictObject({
   sourceType: z.enum(SOURCE_TYPE_NAMES),
   instanceId: z.string().regex(/^[A-Za-z0-9_-]+$/, 'may contain only letters, digits, "-" and "_" (it becomes part of source keys)').max(64),
@@ -38,9 +41,13 @@ export const sourceInstanceConfigSchema = z.strictObject({
   settings: z.record(z.string(), z.unknown()).default({}),
   credentialsRef: z.string().regex(/^[A-Z0-9_]+$/, 'must be UPPER_SNAKE_CASE, e.g. MARKETO_NA (secrets TESSERA_SOURCE_MARKETO_NA_CLIENT_ID / _CLIENT_SECRET)'),
   schedule: cronSchema.default('*/15 * * * *'),
+  /** The id-set reconciliation (deletes the source API does not report): daily by default. */
+  reconcileSchedule: cronSchema.default(DEFAULT_RECONCILE_CRON),
   enabled: z.boolean().default(true),
 });
 export type SourceInstanceConfig = z.infer<typeof sourceInstanceConfigSchema>;
+/** A configuration as written (defaults not yet applied): what a sources file or POST /v1/sources holds. */
+export type SourceInstanceConfigInput = z.input<typeof sourceInstanceConfigSchema>;
 
 export const sourcesFileSchema = z.strictObject({ instances: z.array(sourceInstanceConfigSchema) });
 

@@ -18,8 +18,8 @@ import { identityExtractions } from '../identity/ingest-identities';
 import { queueForResolution, RESOLUTION_ORDER } from '../identity/resolve-stored';
 import { ingestMetrics } from '../../platform/metrics';
 import { advanceCursor, openCursor, type CursorKey, type CursorRow } from '../../db/repositories/sync-cursors';
-import { inPgTransaction, relaxCommitFlush } from '../../db/pg-transaction';
-import { knownValuesAt } from '../../db/repositories/records';
+import { inPgTransaction, relaxCommitFlush, type PgConn } from '../../db/pg-transaction';
+import { keySetPage, refreshKeySet, type KeySetRef } from '../../db/repositories/source-key-sets';
 
 export interface StreamTotals {
   pages: number;
@@ -94,7 +94,7 @@ export async function readStreamPages(db: Knex, o: ReadStreamOptions): Promise<R
   }
 }
 
-interface PreparedPage {
+export interface PreparedPage {
   byClass: Map<XdmClassName, { accepted: AcceptedRecord[]; rejected: RejectedRecord[] }>;
   rowCount: number;
   quarantined: number;
@@ -149,30 +149,45 @@ async function storePage(db: Knex, key: CursorKey, syncStream: string, prepared:
       quarantined: prepared.quarantined,
       notices: page.notices ?? [],
     });
-    const receivedAt = new Date();
-    const applied = new Map<XdmClassName, string[]>();
-    for (const [xdmClass, g] of prepared.byClass) {
-      const stored = await storeIngestBatch(conn, XDM_CLASSES[xdmClass], {
-        batchId: randomUUID(),
-        channel: 'sync',
-        syncStream,
-        receivedAt,
-        accepted: g.accepted,
-        rejected: g.rejected,
-        identities: identitiesOf(XDM_CLASSES[xdmClass]),
-      });
-      applied.set(xdmClass, stored.appliedKeys);
-    }
-    // The page's changes go to the resolvers' queue with it (accounts first, as they are resolved).
-    for (const xdmClass of RESOLUTION_ORDER) {
-      const keys = applied.get(xdmClass);
-      if (keys?.length) await queueForResolution(conn, xdmClass, keys, `sync:${syncStream}`);
-    }
+    await storePreparedRecords(conn, syncStream, prepared, identitiesOf);
     return cursor;
   });
 }
 
-/** Distinct values stored from this instance at a record path (for sources that read objects only by key). */
-function findKnownValues(db: Knex, key: CursorKey, q: KnownValuesQuery, after: string | null, limit: number): Promise<string[]> {
-  return knownValuesAt(db, XDM_CLASSES[q.xdmClass], key.instanceId, q.path.split('.'), after, limit);
+/**
+ * Stores prepared records of a source stream (accepted ones upserted with their landing rows,
+ * rejected ones quarantined) and queues the changed keys for the identity resolvers, inside the
+ * caller's transaction.
+ */
+export async function storePreparedRecords(conn: PgConn, syncStream: string, prepared: PreparedPage, identitiesOf: Awaited<ReturnType<typeof identityExtractions>>): Promise<void> {
+  const receivedAt = new Date();
+  const applied = new Map<XdmClassName, string[]>();
+  for (const [xdmClass, g] of prepared.byClass) {
+    const stored = await storeIngestBatch(conn, XDM_CLASSES[xdmClass], {
+      batchId: randomUUID(),
+      channel: 'sync',
+      syncStream,
+      receivedAt,
+      accepted: g.accepted,
+      rejected: g.rejected,
+      identities: identitiesOf(XDM_CLASSES[xdmClass]),
+    });
+    applied.set(xdmClass, stored.appliedKeys);
+  }
+  // The page's changes go to the resolvers' queue with it (accounts first, as they are resolved).
+  for (const xdmClass of RESOLUTION_ORDER) {
+    const keys = applied.get(xdmClass);
+    if (keys?.length) await queueForResolution(conn, xdmClass, keys, `sync:${syncStream}`);
+  }
+}
+
+/**
+ * Distinct values stored from this instance at a record path (for sources that read objects only
+ * by key), from the instance's indexed key set; a walk's first page (`after` null) brings the key
+ * set up to date first.
+ */
+async function findKnownValues(db: Knex, key: CursorKey, q: KnownValuesQuery, after: string | null, limit: number): Promise<string[]> {
+  const ref: KeySetRef = { sourceType: key.sourceType, instanceId: key.instanceId, spec: XDM_CLASSES[q.xdmClass], path: q.path.split('.') };
+  if (after === null) await refreshKeySet(db, ref);
+  return keySetPage(db, ref, after, limit, q.changedSince ? { changedSince: q.changedSince } : {});
 }
