@@ -133,6 +133,54 @@ export const TABLES: Record<string, TableDef> = {
   },
 };
 
+/** Table definitions of the org (EntityDefinitions): SchemaName per synced table. */
+export const SCHEMA_NAMES: Record<string, string> = {
+  account: 'Account', contact: 'Contact', lead: 'Lead', opportunity: 'Opportunity', connection: 'Connection', campaign: 'Campaign', list: 'List',
+  listmember: 'ListMember',
+};
+
+/** Tables every org has that the connector does not read: EntityDefinitions lists them too. */
+export const SYSTEM_TABLES: ReadonlyArray<{ logical: string; schema: string; set: string; changeTracking: boolean }> = [
+  { logical: 'systemuser', schema: 'SystemUser', set: 'systemusers', changeTracking: false },
+  { logical: 'connectionrole', schema: 'ConnectionRole', set: 'connectionroles', changeTracking: true },
+  { logical: 'audit', schema: 'Audit', set: 'audits', changeTracking: true },
+];
+
+/** The attribute (column) logical name of a $select name: `_parentaccountid_value` → `parentaccountid`. */
+export const attributeName = (column: string): string => /^_(.+)_value$/.exec(column)?.[1] ?? column;
+
+/** The AttributeType of a column, as AttributeMetadata says it (`@odata.type` is `#Microsoft.Dynamics.CRM.{type}AttributeMetadata`). */
+export function attributeType(table: TableDef, column: string): string {
+  const type = table.columns[column]!;
+  if (column === 'statecode') return 'State';
+  if (column === 'statuscode') return 'Status';
+  if (column === 'versionnumber') return 'BigInt';
+  if (type === 'int') return table.choices[column] ? 'Picklist' : 'Integer';
+  const byType: Record<string, string> = { guid: 'Uniqueidentifier', string: 'String', number: 'Money', bool: 'Boolean', datetime: 'DateTime', date: 'DateTime', lookup: 'Lookup' };
+  return byType[type]!;
+}
+
+/**
+ * One org's tables: the standard definitions without the tables and columns it lacks (an org
+ * without Dynamics 365 Sales forecasting has no `msdyn_forecastcategory`). Unknown names are a
+ * mistake in the simulator's options, not something to ignore.
+ */
+export function orgTables(missingTables: readonly string[] = [], missingColumns: Readonly<Record<string, readonly string[]>> = {}): Record<string, TableDef> {
+  const out: Record<string, TableDef> = {};
+  for (const set of missingTables) if (!TABLES[set]) throw new Error(`missingTables: no table ${set}`);
+  for (const [set, table] of Object.entries(TABLES)) {
+    if (missingTables.includes(set)) continue;
+    const drop = missingColumns[set] ?? [];
+    for (const col of drop) {
+      if (!table.columns[col]) throw new Error(`missingColumns: ${set} has no column ${col}`);
+      if (col === table.idColumn || col === 'modifiedon') throw new Error(`missingColumns: ${set}.${col} exists in every org`);
+    }
+    out[set] = { ...table, columns: Object.fromEntries(Object.entries(table.columns).filter(([c]) => !drop.includes(c))) };
+  }
+  for (const set of Object.keys(missingColumns)) if (!TABLES[set]) throw new Error(`missingColumns: no table ${set}`);
+  return out;
+}
+
 /** Dataverse instants: second precision, `Z`. */
 export const dvInstant = (iso: string): string => `${iso.slice(0, 19)}Z`;
 

@@ -5,11 +5,19 @@
  *   GET  /api/data/v9.2/{entityset}             $select, $filter, $orderby, $top, $count, $skiptoken,
  *                                               Prefer odata.maxpagesize / odata.track-changes /
  *                                               odata.include-annotations, $deltatoken delta links
+ *   GET  /api/data/v9.2/EntityDefinitions…      table definitions: ChangeTrackingEnabled, EntitySetName,
+ *                                               a table's Attributes (metadata.ts)
  *
- * Strict like the real service: unknown columns, bad date literals, $filter/$orderby/$top/$expand
- * with change tracking, expired or unknown tokens are errors in Dataverse's envelope. Service
- * protection: > `maxConcurrent` requests in flight → immediate 429 (0x80072326); more than
- * `maxRequestsPerWindow` in 300 s → 429 (0x80072322), both with Retry-After.
+ * One simulated org may lack tables (`missingTables`: no Dynamics 365 Sales) and columns
+ * (`missingColumns`: no `msdyn_forecastcategory`), and has change tracking on the tables of
+ * `changeTrackingSets` only; its table definitions say so, and its queries refuse the rest.
+ *
+ * Strict like the real service: unknown columns (400 "Could not find a property named…"), bad
+ * date literals, $filter/$orderby/$top/$expand with change tracking, `odata.track-changes` or a
+ * delta token on a table without change tracking, expired, malformed or unknown tokens are
+ * errors in Dataverse's envelope. Service protection: > `maxConcurrent` requests in flight →
+ * immediate 429 (0x80072326); more than `maxRequestsPerWindow` in 300 s → 429 (0x80072322), both
+ * with Retry-After.
  *
  * Vendor faults (`{kind:'vendor', code}`): expired-token (401, empty body + WWW-Authenticate),
  * rate-requests / rate-time / rate-concurrency (429 with Retry-After), expired-delta (400
@@ -28,8 +36,9 @@ import { RequestStats } from '../shared/request-stats';
 import { sendBody, startSimulatorServer } from '../shared/server';
 import type { SimulatorHandle } from '../shared/simulator';
 import type { World } from '../world/world';
-import { TABLES, buildOrgData, dvInstant, type SimRow, type TableDef } from './data';
-import { ODataError, compareBy, parseFilter, parseOrderBy, sortValues, type OrderKey } from './odata';
+import { TABLES, buildOrgData, dvInstant, orgTables, type SimRow, type TableDef } from './data';
+import { answerMetadata } from './metadata';
+import { ODataError, compareBy, parseFilter, parseOrderBy, sortValues, unknownProperty, type OrderKey } from './odata';
 
 export interface DynamicsSimulatorOptions {
   world: World;
@@ -46,6 +55,10 @@ export interface DynamicsSimulatorOptions {
   changeTrackingExpiryDays?: number;
   /** Entity sets with change tracking enabled (default all but listmembers). */
   changeTrackingSets?: string[];
+  /** Entity sets this org does not have (e.g. `leads`, `opportunities` without Dynamics 365 Sales). */
+  missingTables?: string[];
+  /** Columns this org's tables lack, by entity set (e.g. `{ opportunities: ['msdyn_forecastcategory'] }`). */
+  missingColumns?: Record<string, string[]>;
   /** Service protection: requests per 300 s window per user (6,000). */
   maxRequestsPerWindow?: number;
   /** Service protection: concurrent requests per user (52). */
@@ -54,9 +67,19 @@ export interface DynamicsSimulatorOptions {
   retryAfterSeconds?: number;
 }
 
+/** Changes made to the org between syncs: `update` then `delete` distinct rows of each set (connections: pairs, never deleted). */
+export interface Mutation {
+  update?: number;
+  delete?: number;
+  seed?: number;
+  /** The entity sets to change (default: every one but listmembers). */
+  sets?: string[];
+}
+
 export interface DynamicsSimulator extends SimulatorHandle {
   /** The token URL to give the connector as authEndpoint. */
   authEndpoint: string;
+  mutate(opts: Mutation): { updated: number; deleted: number };
   requests: RequestStats['requests'];
 }
 
@@ -93,6 +116,7 @@ export async function startDynamicsSimulator(opts: DynamicsSimulatorOptions): Pr
   const tenant = opts.tenant ?? '72f988bf-86f1-41af-91ab-2d7cd011db47';
   const lifetimeMs = (opts.tokenLifetimeSeconds ?? 3599) * 1000;
   const expiryMs = (opts.changeTrackingExpiryDays ?? 7) * DAY;
+  const tables = orgTables(opts.missingTables, opts.missingColumns);
   const tracked = new Set(opts.changeTrackingSets ?? Object.keys(TABLES).filter((s) => s !== 'listmembers'));
   const maxRequests = opts.maxRequestsPerWindow ?? 6000;
   const maxConcurrent = opts.maxConcurrent ?? 52;
@@ -239,8 +263,8 @@ export async function startDynamicsSimulator(opts: DynamicsSimulatorOptions): Pr
     }
   };
 
-  const handleCollection = (request: FastifyRequest, reply: FastifyReply, set: string) => {
-    // Auth
+  /** Auth and service protection, for every Web API call: the refusal, or null to go on. */
+  const refuse = (request: FastifyRequest, reply: FastifyReply): FastifyReply | null => {
     const auth = request.headers.authorization ?? '';
     const token = auth.startsWith('Bearer ') ? auth.slice(7) : '';
     const expires = tokens.get(token);
@@ -253,8 +277,31 @@ export async function startDynamicsSimulator(opts: DynamicsSimulatorOptions): Pr
     if (stats.callsInWindow(clock.now()) > maxRequests) {
       return dataverseError(reply, 429, '0x80072322', `Number of requests exceeded the limit of ${maxRequests} over time window of 300 seconds.`, { 'retry-after': String(Math.max(retryAfter, 5)) });
     }
-    const table = TABLES[set];
-    if (!table) return dataverseError(reply, 404, '0x80060888', `Resource not found for the segment '${set}'.`);
+    return null;
+  };
+
+  const handleWebApi = (request: FastifyRequest, reply: FastifyReply) => {
+    const refused = refuse(request, reply);
+    if (refused) return refused;
+    const path = request.url.split('?')[0]!;
+    let segment: string;
+    try {
+      segment = decodeURIComponent(path.slice(API.length));
+    } catch {
+      throw new ODataError(400, '0x80060888', 'The request URI is not valid.');
+    }
+    if (segment === 'EntityDefinitions' || segment.startsWith('EntityDefinitions(')) {
+      const rawQuery = request.url.includes('?') ? request.url.slice(request.url.indexOf('?') + 1) : '';
+      const body = answerMetadata({ tables, tracked, base: `${url}${API}` }, segment, new URLSearchParams(rawQuery));
+      return sendBody(request, reply, body, 'application/json; odata.metadata=minimal', 200, { 'odata-version': '4.0' });
+    }
+    return handleCollection(request, reply, segment);
+  };
+
+  const handleCollection = (request: FastifyRequest, reply: FastifyReply, set: string) => {
+    const table = tables[set];
+    // Documented: 404 0x8006088a for a name that is no entity set (names are case-sensitive).
+    if (!table) return dataverseError(reply, 404, '0x8006088a', `Resource not found for the segment '${set}'.`);
 
     const rawQuery = request.url.includes('?') ? request.url.slice(request.url.indexOf('?') + 1) : '';
     const params = new URLSearchParams(rawQuery);
@@ -269,6 +316,7 @@ export async function startDynamicsSimulator(opts: DynamicsSimulatorOptions): Pr
       for (const opt of ['$filter', '$orderby', '$expand', '$top']) {
         if (params.has(opt)) throw new ODataError(400, '0x80060888', `The ${opt} query option is not supported with change tracking (odata.track-changes).`);
       }
+      // [unverified] the exact code and wording; a 400 in the error envelope naming the table.
       if (!tracked.has(set)) throw new ODataError(400, '0x80044331', `Change tracking is not enabled for the entity '${table.logical}'.`);
     }
     if (params.has('$expand')) throw new ODataError(400, '0x80060888', 'The simulator does not implement $expand.');
@@ -276,7 +324,7 @@ export async function startDynamicsSimulator(opts: DynamicsSimulatorOptions): Pr
     const selectText = params.get('$select');
     const select = selectText ? selectText.split(',').map((s) => s.trim()) : Object.keys(table.columns);
     for (const col of select) {
-      if (!table.columns[col]) throw new ODataError(400, '0x80060888', `Could not find a property named '${col}' on type 'Microsoft.Dynamics.CRM.${table.logical}'.`);
+      if (!table.columns[col]) throw unknownProperty(col, table);
     }
     const selectKey = select.join(',');
     // Dataverse always returns the primary key, selected or not.
@@ -315,8 +363,9 @@ export async function startDynamicsSimulator(opts: DynamicsSimulatorOptions): Pr
 
     if (deltaToken !== null) {
       // A delta read: rows changed after the token's version, then deletions.
+      // A token this org never issued (unreadable, or a version it has not reached) is refused like a malformed one.
       const m = /^(\d+)!(\d+)$/.exec(deltaToken);
-      if (!m) throw new ODataError(400, '0x80060888', `The delta token '${deltaToken}' is not valid.`);
+      if (!m || Number(m[1]) > version || Number(m[2]) > clock.now()) throw new ODataError(400, '0x80060888', `The delta token '${deltaToken.slice(0, 40)}' is not valid.`);
       const from = Number(m[1]);
       if (clock.now() - Number(m[2]) > expiryMs || faults.dataFault('expired-delta', 'GET', `${API}${set}`)) {
         throw new ODataError(400, '0x80044352', EXPIRED_MESSAGE);
@@ -405,7 +454,7 @@ export async function startDynamicsSimulator(opts: DynamicsSimulatorOptions): Pr
     renderVendorFault,
     routeOf: (path) => (path.startsWith(API) ? `${API}${path.slice(API.length).split(/[/(]/)[0]}` : path.endsWith('/oauth2/v2.0/token') ? '/oauth2/v2.0/token' : path),
     control: {
-      mutate: (body) => mutate((body ?? {}) as { update?: number; delete?: number; seed?: number }),
+      mutate: (body) => mutate((body ?? {}) as Mutation),
       'ground-truth': () => groundTruth(),
     },
     routes(app) {
@@ -433,19 +482,20 @@ export async function startDynamicsSimulator(opts: DynamicsSimulatorOptions): Pr
         tokens.set(accessToken, clock.now() + lifetimeMs);
         return reply.send({ token_type: 'Bearer', expires_in: Math.round(lifetimeMs / 1000), ext_expires_in: Math.round(lifetimeMs / 1000), access_token: accessToken });
       });
-      app.get('/api/data/v9.2/:set', async (request, reply) => handleCollection(request, reply, (request.params as { set: string }).set));
+      app.get('/api/data/v9.2/*', async (request, reply) => handleWebApi(request, reply));
     },
   });
   url = server.url;
 
   /* ------------------------------------------------------------------ mutations and ground truth */
   const MUTABLE = ['accounts', 'contacts', 'leads', 'opportunities', 'connections', 'campaigns', 'lists'];
-  function mutate(m: { update?: number; delete?: number; seed?: number }): { updated: number; deleted: number } {
+  function mutate(m: Mutation): { updated: number; deleted: number } {
     const random = seededRandom(m.seed ?? 7);
     const now = dvInstant(clock.date().toISOString());
     let updated = 0;
     let deleted = 0;
-    for (const set of MUTABLE) {
+    for (const set of m.sets ?? MUTABLE) {
+      if (!data.rows[set]) throw new Error(`mutate: no table ${set}`);
       const rows = data.rows[set]!;
       // Distinct rows: the first `update` are changed, the next `delete` hard-deleted (connections: per pair, never deleted here).
       const pool = [...rows.values()].filter((r) => set !== 'connections' || r.values.ismaster === true);
@@ -479,7 +529,7 @@ export async function startDynamicsSimulator(opts: DynamicsSimulatorOptions): Pr
   }
 
   function groundTruth(): Partial<Record<XdmClassName, number>> {
-    const n = (set: string) => data.rows[set]!.size + tombstones[set]!.length;
+    const n = (set: string) => (tables[set] ? data.rows[set]!.size + tombstones[set]!.length : 0);
     return {
       account: n('accounts'),
       person: n('contacts') + n('leads'),

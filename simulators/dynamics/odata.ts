@@ -22,6 +22,10 @@ const OPS = new Set(['eq', 'ne', 'gt', 'ge', 'lt', 'le']);
 
 const badQuery = (message: string) => new ODataError(400, '0x80060888', message);
 
+/** Dataverse's answer to a column the table does not have (documented with code `0x0`). */
+export const unknownProperty = (name: string, table: Pick<TableDef, 'logical'>) =>
+  new ODataError(400, '0x0', `Could not find a property named '${name}' on type 'Microsoft.Dynamics.CRM.${table.logical}'.`);
+
 function tokenize(text: string): string[] {
   const tokens: string[] = [];
   const re = /\s*('(?:[^']|'')*'|\(|\)|[^\s()']+)/y;
@@ -69,7 +73,7 @@ export function parseFilter(text: string, table: TableDef): Predicate {
     }
     const field = next();
     const type = table.columns[field];
-    if (!type) throw badQuery(`Could not find a property named '${field}' on type 'Microsoft.Dynamics.CRM.${table.logical}'.`);
+    if (!type) throw unknownProperty(field, table);
     const op = next();
     if (!OPS.has(op)) throw badQuery(`Syntax error: unknown operator '${op}' in '$filter=${text}'.`);
     const literal = parseLiteral(next(), type, field);
@@ -144,7 +148,7 @@ export function parseOrderBy(text: string, table: TableDef): OrderKey[] {
     const [field, dir, extra] = part.trim().split(/\s+/);
     if (!field || extra !== undefined || (dir !== undefined && dir !== 'asc' && dir !== 'desc')) throw badQuery(`Syntax error in '$orderby=${text}'.`);
     const type = table.columns[field];
-    if (!type) throw badQuery(`Could not find a property named '${field}' on type 'Microsoft.Dynamics.CRM.${table.logical}'.`);
+    if (!type) throw unknownProperty(field, table);
     return { field, type, desc: dir === 'desc' };
   });
 }

@@ -1,17 +1,18 @@
 /**
  * Dynamics 365 connector against the Dataverse simulator (in-process, port 0): mapping and
- * picklist decoding, full load = ground truth, change-tracking deltas with deletes, expired delta
- * tokens, crash/resume, token refresh, auth failures, service-protection 429s, connection pair
- * dedupe, malformed rows, watermark and backfill reads.
+ * picklist decoding, full load = ground truth, change-tracking deltas with deletes, expired and
+ * otherwise refused delta tokens, change tracking and columns discovered from the org's table
+ * definitions, id listings for reconciliation, crash/resume, token refresh, auth failures,
+ * service-protection 429s, connection pair dedupe, malformed rows, watermark and backfill reads.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { dynamicsConnector, EXPIRED_NOTICE } from '../../connectors/sources/dynamics';
+import { dynamicsConnector, EXPIRED_NOTICE, missingColumnsNotice, refusedTokenNotice } from '../../connectors/sources/dynamics';
 import { ENTITIES, ENTITY_BY_SET, mapRow, normaliseInstant, type MapContext } from '../../connectors/sources/dynamics/mapping';
 import { validateRecord } from '../../domain/ingestion/validate-record';
 import { PICKLISTS, decodePicklist } from '../../connectors/sources/dynamics/picklists';
 import { SourceAuthFailed, SourceRateLimited, SourceRequestRejected } from '../../connectors/sources/errors';
-import type { PageResult, SourceConnector, SourceRecord, SourceStream, StreamState, UnmappableRow } from '../../connectors/sources/source-connector';
+import type { PageResult, ReconcileSpec, SourceConnector, SourceRecord, SourceStream, StreamState, UnmappableRow } from '../../connectors/sources/source-connector';
 import type { XdmClassName } from '../../domain/xdm/class-spec';
 import { XDM_CLASSES } from '../../domain/xdm/registry';
 import { startDynamicsSimulator, type DynamicsSimulator } from '../../simulators/dynamics';
@@ -77,6 +78,29 @@ class Store {
 }
 
 const apiRequests = (sim: DynamicsSimulator, set: string) => sim.requests().filter((r) => r.path === `/api/data/v9.2/${set}`);
+
+/** Every id a reconcile listing returns, and how many calls it took. */
+async function listAll(spec: ReconcileSpec): Promise<{ ids: string[]; calls: number }> {
+  const ids: string[] = [];
+  let state: StreamState | null = null;
+  let calls = 0;
+  do {
+    const page = await spec.listIds({ state, signal: new AbortController().signal, storedIds: async () => [] });
+    ids.push(...page.ids);
+    state = page.state;
+    calls++;
+    assert.ok(calls < 10_000);
+  } while (state !== null);
+  return { ids, calls };
+}
+
+/** The sourceIDs of a class's records in the store (the key at the class's keyPath). */
+function storedIds(store: Store, xdmClass: XdmClassName): string[] {
+  const path = XDM_CLASSES[xdmClass].keyPath.split('.');
+  return [...(store.byClass.get(xdmClass)?.values() ?? [])].map((r) => (path.reduce<any>((o, k) => o[k], r) as { sourceID: string }).sourceID);
+}
+
+const sorted = (xs: Iterable<string>) => [...new Set(xs)].sort();
 
 /* ------------------------------------------------------------------------------------------ */
 
@@ -421,6 +445,209 @@ describe('Dynamics connector against the simulator', () => {
     const page = await get('accounts?$select=name', 'odata.maxpagesize=9000');
     assert.equal(page.headers.get('preference-applied'), 'odata.maxpagesize=5000');
     assert.equal(page.headers.get('odata-version'), '4.0');
+  });
+  it('any change token Dataverse refuses (400 of any code, 404, 410, 412, 422) → full resync with a notice; 403 stays fatal; the resync itself is not retried', async () => {
+    const s2 = await startDynamicsSimulator({ world, credentials: CREDS });
+    try {
+      const connector = connectorFor(s2, { pageSize: 100 });
+      const first = await runStream(stream(connector, 'campaigns'), null);
+      const total = first.records.length;
+      const withToken = (token: string): StreamState => ({ ...first.state, deltaLink: (first.state.deltaLink as string).replace(/\$deltatoken=[^&]*/, `$deltatoken=${token}`) });
+      // A token the simulator cannot read, then one of a version the org never reached: 400 0x80060888, not the expiry code.
+      for (const token of ['not-a-token', '999999999!0']) {
+        const run = await runStream(stream(connector, 'campaigns'), withToken(token));
+        assert.equal(run.records.length, total, token);
+        assert.equal(run.notices.length, 1);
+        assert.match(run.notices[0]!, /^change token refused \(400 0x80060888: The delta token '.*' is not valid\.\): full resync$/);
+        // the resync's resting state is a good delta link again
+        const next = await runStream(stream(connector, 'campaigns'), run.state);
+        assert.deepEqual([next.records.length, next.notices], [0, []]);
+      }
+      const body = { error: { code: '0x80044183', message: 'The change token is no longer valid. Read the collection again.' } };
+      for (const status of [404, 410, 412, 422]) {
+        const id = s2.faults.add({ path: '/campaigns$', nth: 1, action: { kind: 'http', status, body } });
+        const run = await runStream(stream(connector, 'campaigns'), first.state);
+        s2.faults.remove(id);
+        assert.deepEqual([run.records.length, run.notices], [total, [refusedTokenNotice(`${status} 0x80044183: The change token is no longer valid.`)]], String(status));
+      }
+      // A missing privilege is not a token problem: the full read would be refused the same way.
+      const forbidden = s2.faults.add({ path: '/campaigns$', nth: 1, action: { kind: 'vendor', code: 'privilege' } });
+      await assert.rejects(runStream(stream(connector, 'campaigns'), first.state), (err: Error) => err instanceof SourceRequestRejected && /prvReadAccount/.test(err.message));
+      s2.faults.remove(forbidden);
+      // The delta link is refused, then so is the full read: the stream fails (no loop of resyncs).
+      const gone = s2.faults.add({ path: '/campaigns$', times: 2, action: { kind: 'http', status: 410, body } });
+      await assert.rejects(runStream(stream(connector, 'campaigns'), first.state), (err: Error) => err instanceof SourceRequestRejected && /410/.test(err.message));
+      s2.faults.remove(gone);
+    } finally {
+      await s2.stop();
+    }
+  });
+
+  it('discovers change tracking from EntityDefinitions once per connector: tables with it by delta links, the others by modifiedon watermark', async () => {
+    // This org tracks listmembers but not campaigns (the defaults the old hand-kept list assumed the other way round).
+    const s2 = await startDynamicsSimulator({ world, credentials: CREDS, changeTrackingSets: ['accounts', 'contacts', 'leads', 'opportunities', 'connections', 'lists', 'listmembers'] });
+    try {
+      const connector = connectorFor(s2, { pageSize: 200 });
+      const store = new Store();
+      const resting = new Map<string, StreamState>();
+      for (const s of connector.streams) {
+        const run = await runStream(s, null);
+        assert.deepEqual([run.unmappable, run.notices], [[], []], s.name);
+        store.add(run.records);
+        resting.set(s.name, run.state);
+      }
+      assert.deepEqual(store.counts(), s2.groundTruth());
+      const definitions = s2.requests().filter((r) => r.path === '/api/data/v9.2/EntityDefinitions');
+      assert.equal(definitions.length, 1, 'table definitions are asked once per connector');
+      assert.match(decodeURIComponent(definitions[0]!.query), /^\?\$select=LogicalName,EntitySetName,ChangeTrackingEnabled$/);
+      const campaigns = apiRequests(s2, 'campaigns');
+      assert.ok(campaigns.length > 0 && campaigns.every((r) => !/track-changes/.test(r.headers.prefer ?? '') && /\$orderby=modifiedon/.test(decodeURIComponent(r.query))));
+      const members = apiRequests(s2, 'listmembers');
+      assert.ok(members.length > 0 && members.every((r) => /odata\.track-changes/.test(r.headers.prefer ?? '') && !/\$orderby|\$filter/.test(decodeURIComponent(r.query))));
+      // The next run of listmembers is a delta with deletes; campaigns still by watermark.
+      s2.clock.advance(60_000);
+      s2.mutate({ update: 2, delete: 3, seed: 4, sets: ['listmembers', 'campaigns'] });
+      const delta = await runStream(stream(connector, 'listmembers'), resting.get('listmembers')!);
+      assert.equal(delta.records.filter((r) => r.record.isDeleted === true).length, 3);
+      assert.equal(delta.records.filter((r) => r.record.isDeleted === false).length, 2);
+      const before = s2.requests().length;
+      const again = await runStream(stream(connector, 'campaigns'), resting.get('campaigns')!);
+      assert.ok(again.records.length >= 2 && again.records.every((r) => r.record.isDeleted === false));
+      assert.ok(s2.requests().slice(before).every((r) => /\$filter=modifiedon ge /.test(decodeURIComponent(r.query))));
+      assert.equal(s2.requests().filter((r) => r.path === '/api/data/v9.2/EntityDefinitions').length, 1);
+    } finally {
+      await s2.stop();
+    }
+  });
+
+  it('`changeTracking` narrows change tracking to the sets it lists; a listed table without it is read by watermark, with a notice', async () => {
+    const connector = connectorFor(sim, { pageSize: 500, changeTracking: ['accounts', 'listmembers'] });
+    const from = sim.requests().length;
+    const contacts = await runStream(stream(connector, 'contacts'), null);
+    assert.deepEqual(contacts.notices, []);
+    const log = sim.requests().slice(from).filter((r) => r.path === '/api/data/v9.2/contacts');
+    assert.ok(log.length > 0 && log.every((r) => !/track-changes/.test(r.headers.prefer ?? '')));
+    assert.equal((contacts.state as any).mode, 'watermark');
+    const members = await runStream(stream(connector, 'listmembers'), null);
+    assert.deepEqual(members.notices, ['listmembers: change tracking is not enabled on the listmember table in this org: read by modifiedon watermark']);
+    assert.equal((members.state as any).mode, 'watermark');
+    assert.equal(((await runStream(stream(connector, 'accounts'), null)).state as any).mode, 'tracked');
+    // A stream whose stored state is a delta link but that is now read by watermark says so.
+    const tracked = await runStream(stream(connectorFor(sim, { pageSize: 500 }), 'contacts'), null);
+    const switched = await runStream(stream(connector, 'contacts'), tracked.state);
+    assert.ok(switched.notices.includes('contacts: now read by modifiedon watermark: full read'));
+  });
+
+  it('columns the org lacks (msdyn_forecastcategory) are left out of $select and named in each run\'s notices; a table it lacks is not read', async () => {
+    const s2 = await startDynamicsSimulator({ world, credentials: CREDS, missingColumns: { opportunities: ['msdyn_forecastcategory'] }, missingTables: ['leads'] });
+    try {
+      const connector = connectorFor(s2, { pageSize: 40 });
+      const run = await runStream(stream(connector, 'opportunities'), null);
+      assert.ok(run.pages.length > 1);
+      assert.deepEqual(run.notices, [missingColumnsNotice(['msdyn_forecastcategory'])], 'once per run, not once per page');
+      assert.equal(run.notices[0], 'columns not in this org, not synced: msdyn_forecastcategory');
+      assert.equal(run.records.length, s2.groundTruth().opportunity);
+      assert.ok(run.records.every((r) => r.record.forecastCategoryName === undefined && typeof r.record.opportunityName === 'string'));
+      assert.ok(apiRequests(s2, 'opportunities').every((r) => !/msdyn_forecastcategory/.test(r.query)));
+      const again = await runStream(stream(connector, 'opportunities'), run.state);
+      assert.deepEqual(again.notices, [missingColumnsNotice(['msdyn_forecastcategory'])]);
+      assert.equal(s2.requests().filter((r) => r.path === "/api/data/v9.2/EntityDefinitions(LogicalName='opportunity')/Attributes").length, 1);
+      // An org without the lead table: the stream says so and completes; the others are unaffected.
+      const leads = await runStream(stream(connector, 'leads'), null);
+      assert.deepEqual([leads.records.length, leads.pages.length, leads.notices], [0, 1, ['leads: the lead table does not exist in this org (its solution is not installed): not synced']]);
+      assert.equal(apiRequests(s2, 'leads').length, 0);
+      const contacts = await runStream(stream(connector, 'contacts'), null);
+      assert.deepEqual(contacts.notices, []);
+      assert.equal(contacts.records.length, s2.groundTruth().person);
+    } finally {
+      await s2.stop();
+    }
+    // A column the mapping cannot do without: the stream is refused, naming it.
+    const s3 = await startDynamicsSimulator({ world, credentials: CREDS, missingColumns: { listmembers: ['_entityid_value'] } });
+    try {
+      await assert.rejects(runStream(stream(connectorFor(s3), 'listmembers'), null), (err: Error) => err instanceof SourceRequestRejected && /the listmember table has no entityid in this org/.test(err.message));
+    } finally {
+      await s3.stop();
+    }
+  });
+
+  it('reconcile: one listing per class lists every id the org holds, keyed as the records are, a page per call; deleted rows drop out', async () => {
+    const s2 = await startDynamicsSimulator({ world, credentials: CREDS });
+    try {
+      const connector = connectorFor(s2, { pageSize: 40 });
+      const listing = connector.streams.filter((s) => s.reconcile);
+      assert.deepEqual(listing.map((s) => s.name), ['accounts', 'contacts', 'opportunities', 'connections', 'campaigns', 'lists', 'listmembers']);
+      const store = new Store();
+      for (const s of connector.streams) store.add((await runStream(s, null)).records);
+      for (const s of listing) {
+        const spec = s.reconcile!;
+        assert.deepEqual([spec.xdmClass, spec.idSuffix], [s.xdmClasses[0], ''], s.name);
+        const { ids } = await listAll(spec);
+        // contacts lists contacts and leads (both are `person`); connections one id per reciprocal pair
+        assert.deepEqual(sorted(ids), sorted(storedIds(store, spec.xdmClass)), s.name);
+      }
+      // Paged by nextLink with only the key columns selected and the stream's page size.
+      const from = s2.requests().length;
+      const members = await listAll(stream(connector, 'listmembers').reconcile!);
+      const log = s2.requests().slice(from);
+      assert.equal(members.calls, Math.ceil(members.ids.length / 40));
+      assert.equal(log.length, members.calls);
+      assert.ok(log.every((r) => r.path === '/api/data/v9.2/listmembers' && /\$select=listmemberid(&|$)/.test(decodeURIComponent(r.query)) && /odata\.maxpagesize=40/.test(r.headers.prefer ?? '')));
+      // Deletes a watermark read cannot see: the deleted rows are no longer listed.
+      s2.mutate({ delete: 3, seed: 8, sets: ['listmembers'] });
+      const after = await listAll(stream(connector, 'listmembers').reconcile!);
+      const gone = sorted(members.ids).filter((id) => !after.ids.includes(id));
+      assert.equal(gone.length, 3);
+      assert.equal(after.ids.length, members.ids.length - 3);
+      // A page that promises more but holds nothing is a gap: the listing fails rather than end short.
+      const id = s2.faults.add({ path: '/listmembers$', nth: 2, action: { kind: 'http', status: 200, body: { '@odata.context': `${s2.url}/api/data/v9.2/$metadata#listmembers(listmemberid)`, value: [], '@odata.nextLink': `${s2.url}/api/data/v9.2/listmembers?$select=listmemberid&$skiptoken=x` } } });
+      await assert.rejects(listAll(stream(connector, 'listmembers').reconcile!), /empty page with a nextLink/);
+      s2.faults.remove(id);
+    } finally {
+      await s2.stop();
+    }
+  });
+
+  it('the simulator serves table definitions as documented and refuses what the org lacks', async () => {
+    const s2 = await startDynamicsSimulator({ world, credentials: CREDS, missingColumns: { opportunities: ['msdyn_forecastcategory'] } });
+    try {
+      const token = await (await fetch(s2.authEndpoint, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ grant_type: 'client_credentials', client_id: CREDS.clientId, client_secret: CREDS.clientSecret, scope: `${s2.url}/.default` }),
+      })).json() as { access_token: string };
+      const get = (q: string, prefer = '') => fetch(`${s2.url}/api/data/v9.2/${q}`, { headers: { authorization: `Bearer ${token.access_token}`, prefer } });
+      const defs = await get('EntityDefinitions?$select=LogicalName,EntitySetName,ChangeTrackingEnabled');
+      assert.equal(defs.status, 200);
+      const body = (await defs.json()) as any;
+      assert.equal(body['@odata.context'], `${s2.url}/api/data/v9.2/$metadata#EntityDefinitions(LogicalName,EntitySetName,ChangeTrackingEnabled)`);
+      const byName = new Map<string, any>(body.value.map((d: any) => [d.LogicalName, d]));
+      assert.deepEqual(Object.keys(byName.get('listmember')).sort(), ['ChangeTrackingEnabled', 'EntitySetName', 'LogicalName', 'MetadataId']);
+      assert.deepEqual([byName.get('listmember').ChangeTrackingEnabled, byName.get('listmember').EntitySetName, byName.get('contact').ChangeTrackingEnabled], [false, 'listmembers', true]);
+      const filtered = (await (await get("EntityDefinitions?$select=LogicalName&$filter=ChangeTrackingEnabled eq true")).json()) as any;
+      assert.ok(filtered.value.every((d: any) => byName.get(d.LogicalName).ChangeTrackingEnabled === true) && !filtered.value.some((d: any) => d.LogicalName === 'listmember'));
+      const one = (await (await get("EntityDefinitions(LogicalName='contact')?$select=ChangeTrackingEnabled")).json()) as any;
+      assert.equal(one.ChangeTrackingEnabled, true);
+      assert.match(one['@odata.context'], /\/\$entity$/);
+      const attributes = (await (await get("EntityDefinitions(LogicalName='opportunity')/Attributes?$select=LogicalName")).json()) as any;
+      const names = attributes.value.map((a: any) => a.LogicalName);
+      assert.ok(names.includes('parentaccountid') && names.includes('opportunityid') && !names.includes('msdyn_forecastcategory'));
+      assert.ok(attributes.value.every((a: any) => /^#Microsoft\.Dynamics\.CRM\.\w+AttributeMetadata$/.test(a['@odata.type'])));
+      assert.equal((await get('EntityDefinitions?$select=LogicalName&$top=5')).status, 400);
+      // Change tracking asked of a table without it.
+      const untracked = await get('listmembers?$select=listmemberid', 'odata.track-changes');
+      assert.equal(untracked.status, 400);
+      assert.match(((await untracked.json()) as any).error.message, /Change tracking is not enabled for the entity 'listmember'/);
+      // A column this org lacks, in the documented envelope.
+      const unknown = await get('opportunities?$select=name,msdyn_forecastcategory');
+      assert.equal(unknown.status, 400);
+      assert.deepEqual(await unknown.json(), { error: { code: '0x0', message: "Could not find a property named 'msdyn_forecastcategory' on type 'Microsoft.Dynamics.CRM.opportunity'." } });
+      const segment = await get('Account?$select=name');
+      assert.equal(segment.status, 404);
+      assert.deepEqual(await segment.json(), { error: { code: '0x8006088a', message: "Resource not found for the segment 'Account'." } });
+    } finally {
+      await s2.stop();
+    }
   });
   // Last: it mutates the shared simulator.
   it('full load, then a delta after mutate with updates and $deletedEntity deletes', async () => {

@@ -5,9 +5,15 @@
  *
  *   401 → refresh the token and retry once, then SourceAuthFailed
  *   429 (requests / execution time / concurrency) → wait Retry-After, then SourceRateLimited
- *   5xx, dropped connections, truncated bodies → backoff, then SourceUnavailable / SourceIncompleteRead
- *   400 0x80044352 (expired change-tracking version) → reported to the caller (full resync)
- *   400 / 403 / 404 → SourceRequestRejected (fatal for the call)
+ *   5xx, 408, dropped connections, truncated bodies → backoff, then SourceUnavailable / SourceIncompleteRead
+ *   any other 4xx but 403 answering a change token (a delta link, or a nextLink inside a delta
+ *     read) → reported to the caller, which starts a full resync: 400 0x80044352 (the version
+ *     is older than ExpireChangeTrackingInDays), a token Dataverse cannot read (400), a link
+ *     whose $select names a column the org no longer has (400), 404 / 410 / 412 / 422 for a
+ *     token the server no longer knows. A full read is the documented way out of all of them,
+ *     and if the table itself is the problem the full read fails on its own, naming it.
+ *   403 → SourceRequestRejected naming the privilege (a full read would be refused the same way)
+ *   other 4xx → SourceRequestRejected (fatal for the call)
  *
  * Secrets (client secret, tokens) are never logged or put in error messages.
  */
@@ -38,7 +44,17 @@ export const collectionPageSchema = z.object({
 });
 export type CollectionPage = z.infer<typeof collectionPageSchema>;
 
-export type GetResult = { kind: 'page'; page: CollectionPage } | { kind: 'expired-change-token'; message: string };
+/** A change token the server refused (see the header): `expired` for Dataverse's expiry error itself. */
+export interface RefusedChangeToken {
+  kind: 'change-token-refused';
+  expired: boolean;
+  /** Status, code and the first sentence of the message, for the run's notices. */
+  detail: string;
+}
+
+export type GetResult = { kind: 'page'; page: CollectionPage } | RefusedChangeToken;
+
+type AttemptResult = { kind: 'body'; body: unknown } | RefusedChangeToken | { kind: 'unauthorized'; detail: string };
 
 interface Token {
   value: string;
@@ -75,15 +91,42 @@ export class DataverseClient {
   /**
    * GETs an OData collection: `pathOrUrl` relative to the API base, or a nextLink / deltaLink
    * exactly as the server returned it (never re-encoded). `prefer` lists extra preferences.
+   * `changeToken`: the URL carries a change token, so a refusal of it is reported, not thrown.
    */
-  async getCollection(pathOrUrl: string, prefer: string[], signal: AbortSignal): Promise<GetResult> {
+  async getCollection(pathOrUrl: string, prefer: string[], signal: AbortSignal, opts: { changeToken?: boolean } = {}): Promise<GetResult> {
+    const url = this.resolve(pathOrUrl);
+    const result = await this.get(url, prefer, signal, opts.changeToken ?? false);
+    if (result.kind !== 'body') return result;
+    const page = collectionPageSchema.safeParse(result.body);
+    if (!page.success) throw new SourceRequestRejected(this.label, `GET ${pathOf(url)} returned an unexpected body: ${page.error.issues[0]?.message}`);
+    return { kind: 'page', page: page.data };
+  }
+
+  /** GETs a JSON document (table definitions) relative to the API base and checks it with `schema`. */
+  async getJson<T>(path: string, schema: z.ZodType<T>, signal: AbortSignal): Promise<T> {
+    const url = this.resolve(path);
+    const result = await this.get(url, [], signal, false);
+    if (result.kind !== 'body') throw new SourceRequestRejected(this.label, `GET ${pathOf(url)}: ${result.detail}`);
+    const parsed = schema.safeParse(result.body);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      throw new SourceRequestRejected(this.label, `GET ${pathOf(url)} returned an unexpected body: ${issue?.path.join('.')} ${issue?.message}`);
+    }
+    return parsed.data;
+  }
+
+  private resolve(pathOrUrl: string): string {
     const url = pathOrUrl.startsWith('http') ? pathOrUrl : this.apiBase + pathOrUrl;
     if (!url.startsWith(this.apiBase)) throw new SourceRequestRejected(this.label, `refusing to follow a link outside ${this.apiBase}`);
+    return url;
+  }
+
+  private async get(url: string, prefer: string[], signal: AbortSignal, changeToken: boolean): Promise<{ kind: 'body'; body: unknown } | RefusedChangeToken> {
     const preferHeader = [...prefer, ANNOTATIONS].join(',');
     let refreshed = false;
     for (;;) {
       const token = await this.accessToken(signal);
-      const result = await withRetries(this.ctx.gate, this.policy, signal, (attempt, s) => this.attempt(url, preferHeader, token.value, s));
+      const result = await withRetries(this.ctx.gate, this.policy, signal, (_attempt, s) => this.attempt(url, preferHeader, token.value, changeToken, s));
       if (result.kind !== 'unauthorized') return result;
       // 401: the token expired or was revoked before expires_in. Refresh once, then give up.
       if (refreshed) throw new SourceAuthFailed(this.label, `the Web API refused a fresh token (401${result.detail ? `: ${result.detail}` : ''})`);
@@ -92,7 +135,7 @@ export class DataverseClient {
     }
   }
 
-  private async attempt(url: string, prefer: string, token: string, signal: AbortSignal): Promise<AttemptVerdict<GetResult | { kind: 'unauthorized'; detail: string }>> {
+  private async attempt(url: string, prefer: string, token: string, changeToken: boolean, signal: AbortSignal): Promise<AttemptVerdict<AttemptResult>> {
     let res: Response;
     let text: string;
     try {
@@ -121,9 +164,7 @@ export class DataverseClient {
       } catch {
         return { kind: 'retry', error: new SourceIncompleteRead(this.label, `GET ${pathOf(url)} returned a body that is not complete JSON (${text.length} characters)`) };
       }
-      const page = collectionPageSchema.safeParse(body);
-      if (!page.success) throw new SourceRequestRejected(this.label, `GET ${pathOf(url)} returned an unexpected body: ${page.error.issues[0]?.message}`);
-      return { kind: 'done', value: { kind: 'page', page: page.data } };
+      return { kind: 'done', value: { kind: 'body', body } };
     }
     const err = parseDataverseError(text);
     const detail = `${res.status}${err.code ? ` ${err.code}` : ''}${err.message ? `: ${err.message}` : ''}`;
@@ -132,11 +173,13 @@ export class DataverseClient {
       const after = retryAfterMs(res.headers.get('retry-after')) ?? undefined;
       return { kind: 'retry', error: new SourceRateLimited(this.label, `service protection limit (${detail})`, after ?? 5_000), afterMs: after };
     }
-    if (res.status === 400 && (err.code?.toLowerCase() === EXPIRED_VERSION_CODE || /version stamp .*expired|change tracking token .*expired/i.test(err.message ?? ''))) {
-      return { kind: 'done', value: { kind: 'expired-change-token', message: err.message ?? 'expired' } };
-    }
     if (res.status >= 500 || res.status === 408) {
       return { kind: 'retry', error: new SourceUnavailable(this.label, `GET ${pathOf(url)}: ${detail}`), afterMs: retryAfterMs(res.headers.get('retry-after')) };
+    }
+    if (changeToken && res.status >= 400 && res.status < 500 && res.status !== 403) {
+      const expired = res.status === 400 && (err.code?.toLowerCase() === EXPIRED_VERSION_CODE || /version stamp .*expired|change tracking token .*expired/i.test(err.message ?? ''));
+      const summary = vendorSummary(err.code, err.message);
+      return { kind: 'done', value: { kind: 'change-token-refused', expired, detail: `${res.status}${summary ? ` ${summary}` : ''}` } };
     }
     if (res.status === 403) throw new SourceRequestRejected(this.label, `GET ${pathOf(url)}: missing privilege (${detail}); check the application user's security role`);
     throw new SourceRequestRejected(this.label, `GET ${pathOf(url)}: ${detail}`);

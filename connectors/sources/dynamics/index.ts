@@ -1,19 +1,21 @@
 /**
  * Microsoft Dynamics 365 (Dataverse Web API v9.2) source connector: accounts, contacts, leads,
  * opportunities, connections (opportunity↔person), campaigns, marketing lists and list members,
- * read with change tracking (delta links, deletes) or a modifiedon watermark, mapped to XDM B2B
- * classes with sourceType `Dynamics` and the organisation as sourceInstanceID.
+ * read with change tracking (delta links, deletes) where the org's table definitions say the table
+ * has it, otherwise by a modifiedon watermark (with id listings for reconciliation), mapped to XDM
+ * B2B classes with sourceType `Dynamics` and the organisation as sourceInstanceID.
  */
 import { SourceRequestRejected } from '../errors';
 import type { ConnectorContext, SourceConnector, SourceConnectorModule } from '../source-connector';
 import { DataverseClient } from './client';
+import { OrgMetadata } from './metadata';
 import { dynamicsSettingsSchema } from './settings';
 import { createStreams } from './streams';
 
 export { ENTITIES, mapRow, SOURCE_TYPE } from './mapping';
 export { PICKLISTS, decodePicklist } from './picklists';
 export { dynamicsSettingsSchema, type DynamicsSettings } from './settings';
-export { EXPIRED_NOTICE } from './streams';
+export { EXPIRED_NOTICE, missingColumnsNotice, refusedTokenNotice } from './streams';
 
 function create(ctx: ConnectorContext): SourceConnector {
   const parsed = dynamicsSettingsSchema.safeParse(ctx.instance.settings ?? {});
@@ -22,7 +24,8 @@ function create(ctx: ConnectorContext): SourceConnector {
   }
   const settings = parsed.data;
   const client = new DataverseClient(ctx, settings);
-  const streams = createStreams(client, settings, { instanceId: ctx.instance.instanceId });
+  // Table definitions are asked once per connector, shared by its streams.
+  const streams = createStreams(client, new OrgMetadata(client), settings, { instanceId: ctx.instance.instanceId });
   return {
     sourceType: 'dynamics',
     streams,

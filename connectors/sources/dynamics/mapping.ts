@@ -182,8 +182,13 @@ export interface EntityMapping {
   /** Primary key column: `accountid`. */
   idColumn: string;
   xdmClass: XdmClassName;
-  /** Columns for $select (lookups as `_x_value`). */
+  /** Columns for $select (lookups as `_x_value`). Those the org lacks are left out (see `required`). */
   select: readonly string[];
+  /**
+   * Columns without which the rows cannot be mapped at all, besides the id column and modifiedon: a
+   * table without them is refused. Every other selected column is optional (an org may lack it).
+   */
+  required: readonly string[];
   /** The record for a live row, or null when the row is not of this class (e.g. a connection between two accounts). */
   map(row: Record<string, unknown>, ctx: MapContext): Record<string, unknown> | null;
   /** The tombstone for a deleted row (`$deletedEntity` gives only the id). */
@@ -200,6 +205,7 @@ const account: EntityMapping = {
     'revenue', 'sic', 'tickersymbol', 'telephone1', 'fax', 'address1_line1', 'address1_line2', 'address1_city', 'address1_stateorprovince',
     'address1_postalcode', 'address1_country', '_parentaccountid_value', 'statecode', 'createdon', 'modifiedon',
   ],
+  required: [],
   map(row, ctx) {
     const id = requiredGuid(row, 'accountid');
     const parent = lookup(row, 'parentaccountid');
@@ -268,6 +274,7 @@ const contact: EntityMapping = {
   idColumn: 'contactid',
   xdmClass: 'person',
   select: ['contactid', ...PERSON_COLUMNS, 'department', '_parentcustomerid_value'],
+  required: [],
   map(row, ctx) {
     const id = requiredGuid(row, 'contactid');
     const parent = lookup(row, 'parentcustomerid');
@@ -290,6 +297,7 @@ const lead: EntityMapping = {
   idColumn: 'leadid',
   xdmClass: 'person',
   select: ['leadid', ...PERSON_COLUMNS, 'subject', 'companyname', 'websiteurl', 'leadsourcecode', 'statuscode', '_parentaccountid_value', '_parentcontactid_value'],
+  required: [],
   map(row, ctx) {
     const id = requiredGuid(row, 'leadid');
     const account = lookup(row, 'parentaccountid');
@@ -325,6 +333,7 @@ const opportunity: EntityMapping = {
     'closeprobability', 'salesstage', 'stepname', 'estimatedclosedate', 'actualclosedate', 'statecode', 'statuscode', 'msdyn_forecastcategory',
     'createdon', 'modifiedon',
   ],
+  required: [],
   map(row, ctx) {
     const id = requiredGuid(row, 'opportunityid');
     const parent = lookup(row, 'parentaccountid');
@@ -387,6 +396,7 @@ const connection: EntityMapping = {
     'connectionid', '_record1id_value', '_record2id_value', '_record1roleid_value', '_record2roleid_value', 'ismaster', '_relatedconnectionid_value',
     'statecode', 'createdon', 'modifiedon',
   ],
+  required: ['_record1id_value', '_record2id_value', 'ismaster', '_relatedconnectionid_value'],
   map(row, ctx) {
     const pairId = connectionPairId(row);
     const r1 = lookup(row, 'record1id');
@@ -433,6 +443,7 @@ const campaign: EntityMapping = {
     'campaignid', 'name', 'description', 'typecode', 'statuscode', 'statecode', 'actualstart', 'actualend', 'proposedstart', 'proposedend',
     'budgetedcost', 'totalactualcost', 'expectedrevenue', 'expectedresponse', 'createdon', 'modifiedon',
   ],
+  required: [],
   map(row, ctx) {
     const id = requiredGuid(row, 'campaignid');
     const statecode = num(row, 'statecode');
@@ -464,6 +475,7 @@ const list: EntityMapping = {
   idColumn: 'listid',
   xdmClass: 'marketing-list',
   select: ['listid', 'listname', 'description', 'createdfromcode', 'statecode', 'createdon', 'modifiedon'],
+  required: [],
   map(row, ctx) {
     const id = requiredGuid(row, 'listid');
     return compact({
@@ -484,6 +496,7 @@ const listmember: EntityMapping = {
   idColumn: 'listmemberid',
   xdmClass: 'marketing-list-member',
   select: ['listmemberid', '_listid_value', '_entityid_value', 'createdon', 'modifiedon'],
+  required: ['_listid_value', '_entityid_value'],
   map(row, ctx) {
     const id = requiredGuid(row, 'listmemberid');
     const listRef = lookup(row, 'listid');
@@ -508,6 +521,31 @@ const listmember: EntityMapping = {
 
 export const ENTITIES: readonly EntityMapping[] = [account, contact, lead, opportunity, connection, campaign, list, listmember];
 export const ENTITY_BY_SET: ReadonlyMap<string, EntityMapping> = new Map(ENTITIES.map((e) => [e.entitySet, e]));
+
+/** The column (attribute) logical name behind a $select name: `_parentaccountid_value` → `parentaccountid`. */
+export function attributeOf(column: string): string {
+  const lookup = /^_(.+)_value$/.exec(column);
+  return lookup ? lookup[1]! : column;
+}
+
+/**
+ * The sourceID a row's record is keyed by (what reconciliation lists): the row's id, except for
+ * connections, whose reciprocal pair is one record keyed by the master row's id. Null when the
+ * row has no readable id (such a row is never stored either).
+ */
+export function recordIdOf(entity: EntityMapping, row: Record<string, unknown>): string | null {
+  try {
+    return entity.logicalName === 'connection' ? connectionPairId(row) : guidOf(row, entity.idColumn);
+  } catch (err) {
+    if (err instanceof RowProblem) return null;
+    throw err;
+  }
+}
+
+/** The columns reconciliation selects to build {@link recordIdOf}. */
+export function recordIdColumns(entity: EntityMapping): string[] {
+  return entity.logicalName === 'connection' ? [entity.idColumn, 'ismaster', '_relatedconnectionid_value'] : [entity.idColumn];
+}
 
 /** Maps one row: the record, null (not of this class), or an unmappable row with the reason. */
 export function mapRow(entity: EntityMapping, row: unknown, ctx: MapContext): SourceRecord | UnmappableRow | null {

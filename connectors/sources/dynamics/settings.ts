@@ -8,12 +8,14 @@ export const dynamicsSettingsSchema = z
     /** `Prefer: odata.maxpagesize` (Dataverse maximum and default: 5,000). */
     pageSize: z.int().min(1).max(5000).default(5000),
     /**
-     * Entity sets read with change tracking (`Prefer: odata.track-changes`, delta links, deletes);
-     * the others are read by a `modifiedon` watermark. Change tracking must be enabled on the table.
+     * Which tables are read with change tracking is discovered from the org's table definitions
+     * (`EntityDefinitions`, `ChangeTrackingEnabled`): tables with "Track changes" on are read with
+     * delta links (deletes included), the others by a `modifiedon` watermark. This optional list
+     * narrows it: only the entity sets listed here are read with change tracking (when their table
+     * has it); every other set is read by watermark. For an application user that lacks the
+     * organisation-level read change tracking needs on some table. Absent: every table that has it.
      */
-    changeTracking: z
-      .array(z.enum(['accounts', 'contacts', 'leads', 'opportunities', 'connections', 'campaigns', 'lists', 'listmembers']))
-      .default(['accounts', 'contacts', 'leads', 'opportunities', 'connections', 'campaigns', 'lists']),
+    changeTracking: z.array(z.enum(['accounts', 'contacts', 'leads', 'opportunities', 'connections', 'campaigns', 'lists', 'listmembers'])).optional(),
     /** Watermark streams re-read this much before the last watermark (commit order vs modifiedon). */
     overlapMs: z.int().min(0).default(5 * 60_000),
     /** Longest backfill window (by modifiedon). */

@@ -1,24 +1,34 @@
 /**
- * The Dynamics streams, one per entity set. Two ways to read incrementally:
+ * The Dynamics streams, one per entity set. Before its first read a stream asks the org's table
+ * definitions (metadata.ts, once per connector) whether its table exists, whether it has change
+ * tracking, and which of the mapping's columns it has. Two ways to read incrementally:
  *
  * - Change tracking (tables with "Track changes" on): the first run sends
  *   `Prefer: odata.track-changes` without $filter/$orderby/$top (Dataverse rejects them with change
  *   tracking), follows @odata.nextLink, and the last page's @odata.deltaLink is the resting state.
  *   The next run GETs the delta link: changed rows plus `$deletedEntity` rows (→ isDeleted
- *   tombstones). A delta token older than the org's ExpireChangeTrackingInDays fails with
- *   0x80044352 → the stream starts a full resync and says so in `notices`.
+ *   tombstones). When Dataverse refuses the change token (expired after the org's
+ *   ExpireChangeTrackingInDays, unreadable, unknown: see client.ts for which answers count), the
+ *   stream starts a full resync and says so in `notices`.
  * - Watermark (tables without change tracking, e.g. listmember): `$filter=modifiedon ge
- *   {watermark − overlap}` `$orderby=modifiedon asc,{id} asc`; hard deletes are not visible this way.
+ *   {watermark − overlap}` `$orderby=modifiedon asc,{id} asc`; hard deletes are not visible this
+ *   way: the stream's `reconcile` lists the ids the table holds, and the engine marks stored
+ *   records it no longer lists as deleted.
  *
  * Backfills read one window by `modifiedon` with $filter (no change tracking).
+ *
+ * Columns the org lacks (`msdyn_forecastcategory` without Dynamics 365 Sales forecasting) are left
+ * out of $select and named in the notices of each run; a table the org lacks is reported and not
+ * read.
  *
  * Every state carries the next link to fetch, so a crash re-reads at most the page in flight.
  */
 import { z } from 'zod';
-import { SourceIncompleteRead } from '../errors';
-import type { PageResult, ReadRequest, SourceRecord, SourceStream, StreamState, UnmappableRow } from '../source-connector';
+import { SourceIncompleteRead, SourceRequestRejected } from '../errors';
+import type { ListIdsRequest, PageResult, ReadRequest, ReconcileSpec, SourceRecord, SourceStream, StreamState, UnmappableRow } from '../source-connector';
 import type { CollectionPage, DataverseClient } from './client';
-import { ENTITIES, connectionPairId, guidOf, isUnmappable, mapRow, type EntityMapping, type MapContext } from './mapping';
+import { ENTITIES, attributeOf, connectionPairId, guidOf, isUnmappable, mapRow, recordIdColumns, recordIdOf, type EntityMapping, type MapContext } from './mapping';
+import type { OrgMetadata } from './metadata';
 import type { DynamicsSettings } from './settings';
 
 const trackedState = z.object({
@@ -40,10 +50,24 @@ const watermarkState = z.object({
 });
 const windowState = z.object({ mode: z.literal('window'), next: z.string().nullable(), from: z.string(), to: z.string() });
 const stateSchema = z.discriminatedUnion('mode', [trackedState, watermarkState, windowState]);
+type StreamPosition = z.infer<typeof stateSchema>;
 type TrackedState = z.infer<typeof trackedState>;
 type WatermarkState = z.infer<typeof watermarkState>;
 
+/** Reconciliation's position: the entity set being listed and its next page (null: its first). */
+const listState = z.object({ set: z.string(), next: z.string().nullable() });
+
 export const EXPIRED_NOTICE = 'change token expired: full resync';
+
+/** The notice for a change token Dataverse refused for another reason than its age. */
+export function refusedTokenNotice(detail: string): string {
+  return `change token refused (${detail}): full resync`;
+}
+
+/** The notice naming the mapped columns the org lacks (left out of $select). */
+export function missingColumnsNotice(columns: readonly string[]): string {
+  return `columns not in this org, not synced: ${columns.join(', ')}`;
+}
 
 /** Dataverse $filter date-time literal: ISO without milliseconds. */
 function odataInstant(ms: number): string {
@@ -56,41 +80,115 @@ interface MappedPage {
   maxModified: string | null;
 }
 
-export function createStreams(client: DataverseClient, settings: DynamicsSettings, ctx: MapContext): SourceStream[] {
-  const tracked = new Set<string>(settings.changeTracking);
-  return ENTITIES.map((entity) => new DynamicsStream(client, settings, ctx, entity, tracked.has(entity.entitySet)));
+/** How this org lets the stream be read, from its table definitions. */
+type Plan =
+  | { present: false }
+  | {
+      present: true;
+      tracked: boolean;
+      /** The $select list: the mapping's columns the table has. */
+      select: string;
+      /** The mapping's optional columns the table lacks. */
+      missing: string[];
+      /** `changeTracking` asks for it, but the table does not have it. */
+      trackingUnavailable: boolean;
+    };
+
+export function createStreams(client: DataverseClient, metadata: OrgMetadata, settings: DynamicsSettings, ctx: MapContext): SourceStream[] {
+  // One listing per class: the first stream writing it lists every entity set that writes it.
+  return ENTITIES.map((entity) => new DynamicsStream(client, metadata, settings, ctx, entity, ENTITIES.find((e) => e.xdmClass === entity.xdmClass) === entity));
 }
 
 class DynamicsStream implements SourceStream {
   readonly name: string;
   readonly xdmClasses;
   readonly backfill;
-  private readonly select: string;
+  /**
+   * Present whether the table has change tracking or not. Which tables have it is only known once
+   * the org has been asked, and the contract has no way to say "not needed" later (an empty
+   * listing would delete everything); listing the ids of a tracked table is redundant but never
+   * wrong, and it also finds the deletes a full resync cannot report (those made between the last
+   * delta read and the refused change token). The listing covers the stream's whole XDM class
+   * (the engine scopes stored records by class, instance and suffix), so of two streams writing
+   * one class (contacts and leads: `person`) only the first carries it. It is always complete or
+   * the call fails: it never returns part of a table.
+   */
+  readonly reconcile?: ReconcileSpec;
+  private planning: Promise<Plan> | null = null;
 
   constructor(
     private readonly client: DataverseClient,
+    private readonly metadata: OrgMetadata,
     private readonly settings: DynamicsSettings,
     private readonly ctx: MapContext,
     private readonly entity: EntityMapping,
-    private readonly tracked: boolean,
+    listsClass: boolean,
   ) {
     this.name = entity.entitySet;
     this.xdmClasses = [entity.xdmClass] as const;
     this.backfill = { maxWindowDays: settings.backfillMaxWindowDays };
-    this.select = entity.select.join(',');
+    if (listsClass) this.reconcile = { xdmClass: entity.xdmClass, idSuffix: '', listIds: (req) => this.listIds(req) };
   }
 
   async readPage(req: ReadRequest): Promise<PageResult> {
     const state = req.state === null ? null : this.parseState(req.state);
-    if (req.window || state?.mode === 'window') return this.readWindow(req, state?.mode === 'window' ? state : null);
-    if (this.tracked) return this.readTracked(req, state?.mode === 'tracked' ? state : null, state !== null && state.mode !== 'tracked');
-    return this.readWatermark(req, state?.mode === 'watermark' ? state : null);
+    const plan = await this.plan(req.signal);
+    if (!plan.present) return this.absent(req);
+    const notices: string[] = [];
+    if (state === null || state.next === null) {
+      if (plan.missing.length) notices.push(missingColumnsNotice(plan.missing));
+      if (plan.trackingUnavailable) notices.push(`${this.name}: change tracking is not enabled on the ${this.entity.logicalName} table in this org: read by modifiedon watermark`);
+    }
+    if (req.window || state?.mode === 'window') return this.readWindow(req, state?.mode === 'window' ? state : null, plan.select, notices);
+    if (plan.tracked) {
+      if (state !== null && state.mode !== 'tracked') notices.push(`${this.name}: now read with change tracking: full resync`);
+      return this.readTracked(req, state?.mode === 'tracked' ? state : null, plan.select, notices);
+    }
+    if (state !== null && state.mode !== 'watermark') notices.push(`${this.name}: now read by modifiedon watermark: full read`);
+    return this.readWatermark(req, state?.mode === 'watermark' ? state : null, plan.select, notices);
   }
 
-  private parseState(raw: StreamState) {
+  private parseState(raw: StreamState): StreamPosition {
     const parsed = stateSchema.safeParse(raw);
     if (!parsed.success) throw new SourceIncompleteRead(this.client.instanceLabel, `stream ${this.name}: unreadable state (${parsed.error.issues[0]?.message})`);
     return parsed.data;
+  }
+
+  /* ------------------------------------------------------------------ what the org has */
+
+  /** Asked once per connector; a failed look-up is asked again by the next read. */
+  private plan(signal: AbortSignal): Promise<Plan> {
+    this.planning ??= (async (): Promise<Plan> => {
+      const table = (await this.metadata.tables(signal)).get(this.entity.logicalName);
+      if (!table) return { present: false };
+      const columns = await this.metadata.columns(this.entity.logicalName, signal);
+      const lacking = this.entity.select.filter((c) => !columns.has(attributeOf(c)));
+      const required = new Set([this.entity.idColumn, 'modifiedon', ...this.entity.required]);
+      const fatal = lacking.filter((c) => required.has(c));
+      if (fatal.length) throw new SourceRequestRejected(this.client.instanceLabel, `the ${this.entity.logicalName} table has no ${fatal.map(attributeOf).join(', ')} in this org`);
+      const listed: readonly string[] | undefined = this.settings.changeTracking;
+      const wanted = listed?.includes(this.entity.entitySet) ?? true;
+      return {
+        present: true,
+        tracked: table.changeTracking && wanted,
+        select: this.entity.select.filter((c) => columns.has(attributeOf(c))).join(','),
+        missing: lacking,
+        trackingUnavailable: listed !== undefined && wanted && !table.changeTracking,
+      };
+    })().catch((err) => {
+      this.planning = null;
+      throw err;
+    });
+    return this.planning;
+  }
+
+  /** A table the org does not have (a solution not installed): nothing to read, said once per run. */
+  private absent(req: ReadRequest): PageResult {
+    const state: StreamState = req.window
+      ? { mode: 'window', next: null, from: req.window.from, to: req.window.to }
+      : (req.state ?? { mode: 'watermark', next: null, watermark: null, maxSeen: null });
+    const notice = `${this.name}: the ${this.entity.logicalName} table does not exist in this org (its solution is not installed): not synced`;
+    return { records: [], unmappable: [], state, complete: true, notices: [notice] };
   }
 
   private pagePrefs(tracking: boolean): string[] {
@@ -101,10 +199,8 @@ class DynamicsStream implements SourceStream {
 
   /* ------------------------------------------------------------------ change tracking */
 
-  private async readTracked(req: ReadRequest, state: TrackedState | null, switched: boolean): Promise<PageResult> {
-    const notices: string[] = [];
-    if (switched) notices.push(`${this.name}: now read with change tracking: full resync`);
-    const initialUrl = `${this.name}?$select=${this.select}`;
+  private async readTracked(req: ReadRequest, state: TrackedState | null, select: string, notices: string[]): Promise<PageResult> {
+    const initialUrl = `${this.name}?$select=${select}`;
     let phase: TrackedState['phase'];
     let url: string;
     if (!state) [phase, url] = ['initial', initialUrl];
@@ -112,67 +208,119 @@ class DynamicsStream implements SourceStream {
     else if (state.deltaLink) [phase, url] = ['delta', state.deltaLink];
     else [phase, url] = ['initial', initialUrl];
 
-    let result = await this.client.getCollection(url, this.pagePrefs(true), req.signal);
-    if (result.kind === 'expired-change-token') {
-      notices.push(EXPIRED_NOTICE);
-      phase = 'initial';
+    let deltaLink = state?.deltaLink ?? null;
+    let result = await this.client.getCollection(url, this.pagePrefs(true), req.signal, { changeToken: phase === 'delta' });
+    if (result.kind === 'change-token-refused') {
+      notices.push(result.expired ? EXPIRED_NOTICE : refusedTokenNotice(result.detail));
+      [phase, url, deltaLink] = ['initial', initialUrl, null];
       result = await this.client.getCollection(initialUrl, this.pagePrefs(true), req.signal);
-      if (result.kind === 'expired-change-token') throw new SourceIncompleteRead(this.client.instanceLabel, `${this.name}: the initial change-tracking read failed as expired: ${result.message}`);
     }
+    if (result.kind !== 'page') throw new SourceRequestRejected(this.client.instanceLabel, `${this.name}: the full read was refused (${result.detail})`);
     const page = result.page;
     const mapped = this.mapPage(page);
     const base = notices.length ? { notices } : {};
     const nextLink = page['@odata.nextLink'];
     if (nextLink) {
       this.requireRows(page, url);
-      return { ...mapped, state: { mode: 'tracked', next: nextLink, deltaLink: state?.deltaLink ?? null, phase }, complete: false, ...base };
+      return { ...mapped, state: { mode: 'tracked', next: nextLink, deltaLink, phase }, complete: false, ...base };
     }
-    const deltaLink = page['@odata.deltaLink'];
-    if (!deltaLink) {
+    const newDeltaLink = page['@odata.deltaLink'];
+    if (!newDeltaLink) {
       throw new SourceIncompleteRead(this.client.instanceLabel, `${this.name}: the last change-tracking page carried no @odata.deltaLink (is change tracking enabled on the ${this.entity.logicalName} table?)`);
     }
-    return { ...mapped, state: { mode: 'tracked', next: null, deltaLink, phase: 'delta' }, complete: true, ...base };
+    return { ...mapped, state: { mode: 'tracked', next: null, deltaLink: newDeltaLink, phase: 'delta' }, complete: true, ...base };
   }
 
   /* ------------------------------------------------------------------ watermark */
 
-  private async readWatermark(req: ReadRequest, state: WatermarkState | null): Promise<PageResult> {
+  private async readWatermark(req: ReadRequest, state: WatermarkState | null, select: string, notices: string[]): Promise<PageResult> {
     let url: string;
     const watermark = state?.watermark ?? null;
     if (state?.next) url = state.next;
     else {
       const order = `$orderby=modifiedon asc,${this.entity.idColumn} asc`;
       const filter = watermark ? `&$filter=modifiedon ge ${odataInstant(Date.parse(watermark) - this.settings.overlapMs)}` : '';
-      url = `${this.name}?$select=${this.select}${filter}&${order}`;
+      url = `${this.name}?$select=${select}${filter}&${order}`;
     }
-    const result = await this.client.getCollection(url, this.pagePrefs(false), req.signal);
-    if (result.kind !== 'page') throw new SourceIncompleteRead(this.client.instanceLabel, `${this.name}: ${result.message}`);
-    const page = result.page;
+    const page = await this.plainPage(url, req.signal);
     const mapped = this.mapPage(page);
     const maxSeen = later(state?.next ? state.maxSeen : null, mapped.maxModified);
+    const base = notices.length ? { notices } : {};
     const nextLink = page['@odata.nextLink'];
     if (nextLink) {
       this.requireRows(page, url);
-      return { ...mapped, state: { mode: 'watermark', next: nextLink, watermark, maxSeen }, complete: false };
+      return { ...mapped, state: { mode: 'watermark', next: nextLink, watermark, maxSeen }, complete: false, ...base };
     }
-    return { ...mapped, state: { mode: 'watermark', next: null, watermark: later(watermark, maxSeen), maxSeen: null }, complete: true };
+    return { ...mapped, state: { mode: 'watermark', next: null, watermark: later(watermark, maxSeen), maxSeen: null }, complete: true, ...base };
   }
 
   /* ------------------------------------------------------------------ backfill window */
 
-  private async readWindow(req: ReadRequest, state: z.infer<typeof windowState> | null): Promise<PageResult> {
+  private async readWindow(req: ReadRequest, state: z.infer<typeof windowState> | null, select: string, notices: string[]): Promise<PageResult> {
     const from = state?.from ?? req.window!.from;
     const to = state?.to ?? req.window!.to;
     const url =
       state?.next ??
-      `${this.name}?$select=${this.select}&$filter=modifiedon ge ${odataInstant(Date.parse(from))} and modifiedon lt ${odataInstant(Date.parse(to))}` +
+      `${this.name}?$select=${select}&$filter=modifiedon ge ${odataInstant(Date.parse(from))} and modifiedon lt ${odataInstant(Date.parse(to))}` +
         `&$orderby=modifiedon asc,${this.entity.idColumn} asc`;
-    const result = await this.client.getCollection(url, this.pagePrefs(false), req.signal);
-    if (result.kind !== 'page') throw new SourceIncompleteRead(this.client.instanceLabel, `${this.name}: ${result.message}`);
-    const mapped = this.mapPage(result.page);
-    const nextLink = result.page['@odata.nextLink'];
-    if (nextLink) this.requireRows(result.page, url);
-    return { ...mapped, state: { mode: 'window', next: nextLink ?? null, from, to }, complete: !nextLink };
+    const page = await this.plainPage(url, req.signal);
+    const mapped = this.mapPage(page);
+    const nextLink = page['@odata.nextLink'];
+    if (nextLink) this.requireRows(page, url);
+    return { ...mapped, state: { mode: 'window', next: nextLink ?? null, from, to }, complete: !nextLink, ...(notices.length ? { notices } : {}) };
+  }
+
+  /* ------------------------------------------------------------------ reconciliation */
+
+  /**
+   * One page of the sourceIDs the org holds now for this stream's class: every entity set that
+   * writes it (contacts and leads both write `person`, and the engine tells a stream's stored
+   * records apart by class and suffix only), each paged by @odata.nextLink with only the id
+   * columns selected. Connections list the id of each reciprocal pair's master row, as mapped.
+   * A table the org does not have holds no ids. Rows that map to nothing (a connection between
+   * two accounts) are listed too: an id listed but never stored is harmless.
+   */
+  private async listIds(req: ListIdsRequest): Promise<{ ids: string[]; state: StreamState | null }> {
+    const sets = ENTITIES.filter((e) => e.xdmClass === this.entity.xdmClass);
+    let position: z.infer<typeof listState>;
+    if (req.state === null) position = { set: sets[0]!.entitySet, next: null };
+    else {
+      const parsed = listState.safeParse(req.state);
+      if (!parsed.success) throw new SourceIncompleteRead(this.client.instanceLabel, `stream ${this.name}: unreadable reconciliation state (${parsed.error.issues[0]?.message})`);
+      position = parsed.data;
+    }
+    const tables = await this.metadata.tables(req.signal);
+    const present = (from: number) => {
+      let i = from;
+      while (i < sets.length && !tables.has(sets[i]!.logicalName)) i++;
+      return i;
+    };
+    const at = sets.findIndex((e) => e.entitySet === position.set);
+    if (at < 0) throw new SourceIncompleteRead(this.client.instanceLabel, `stream ${this.name}: reconciliation state names ${position.set}, which this stream does not list`);
+    const index = position.next === null ? present(at) : at;
+    if (index >= sets.length) return { ids: [], state: null };
+    const entity = sets[index]!;
+    const url = position.next ?? `${entity.entitySet}?$select=${recordIdColumns(entity).join(',')}`;
+    const page = await this.plainPage(url, req.signal);
+    const ids = new Set<string>();
+    for (const row of page.value) {
+      const id = row && typeof row === 'object' ? recordIdOf(entity, row as Record<string, unknown>) : null;
+      if (id !== null) ids.add(id);
+    }
+    const nextLink = page['@odata.nextLink'];
+    if (nextLink) {
+      this.requireRows(page, url);
+      return { ids: [...ids], state: { set: entity.entitySet, next: nextLink } };
+    }
+    const following = present(index + 1);
+    return { ids: [...ids], state: following < sets.length ? { set: sets[following]!.entitySet, next: null } : null };
+  }
+
+  /** A page of a query without change tracking. */
+  private async plainPage(url: string, signal: AbortSignal): Promise<CollectionPage> {
+    const result = await this.client.getCollection(url, this.pagePrefs(false), signal);
+    if (result.kind !== 'page') throw new SourceRequestRejected(this.client.instanceLabel, `${this.name}: ${result.detail}`);
+    return result.page;
   }
 
   /* ------------------------------------------------------------------ mapping */
