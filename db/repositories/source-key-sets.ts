@@ -31,10 +31,18 @@ const keySetName = (ref: KeySetRef) => `${ref.spec.name}:${ref.path.join('.')}`;
  * Brings the key set up to date: on its first use from every stored record of the instance (one
  * scan), afterwards from the records landed since the last refresh (an index range on landing ids).
  * Refreshes of one key set are serialised; a value's `changed_at` is the latest landing carrying it.
+ * `unlessWithinMs`: nothing to do if the set was refreshed that recently.
  */
-export async function refreshKeySet(db: Knex, ref: KeySetRef): Promise<void> {
+export async function refreshKeySet(db: Knex, ref: KeySetRef, opts: { unlessWithinMs?: number } = {}): Promise<void> {
   const name = keySetName(ref);
   const key = [ref.sourceType, ref.instanceId, name];
+  if (opts.unlessWithinMs !== undefined) {
+    const { rows } = await db.raw(
+      `/* key_set.fresh */ SELECT 1 FROM source_key_set_refresh WHERE source_type = ? AND source_instance_id = ? AND key_set = ? AND refreshed_at > now() - make_interval(secs => ?)`,
+      [...key, opts.unlessWithinMs / 1000],
+    );
+    if (rows.length) return;
+  }
   await inPgTransaction(db, async (conn) => {
     await conn.query(`SELECT pg_advisory_xact_lock(4, hashtext($1))`, [key.join('|')]);
     const { rows } = await conn.query<{ landing_id: string }>(

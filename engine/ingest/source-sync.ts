@@ -181,13 +181,16 @@ export async function storePreparedRecords(conn: PgConn, syncStream: string, pre
   }
 }
 
+/** A walk that starts in the middle of a key set (a rotating slice) refreshes it at most this often. */
+const KEY_SET_REFRESH_MS = 60_000;
+
 /**
  * Distinct values stored from this instance at a record path (for sources that read objects only
  * by key), from the instance's indexed key set; a walk's first page (`after` null) brings the key
- * set up to date first.
+ * set up to date first, and any page does when the set was not refreshed in the last minute.
  */
 async function findKnownValues(db: Knex, key: CursorKey, q: KnownValuesQuery, after: string | null, limit: number): Promise<string[]> {
   const ref: KeySetRef = { sourceType: key.sourceType, instanceId: key.instanceId, spec: XDM_CLASSES[q.xdmClass], path: q.path.split('.') };
-  if (after === null) await refreshKeySet(db, ref);
+  await refreshKeySet(db, ref, after === null ? {} : { unlessWithinMs: KEY_SET_REFRESH_MS });
   return keySetPage(db, ref, after, limit, q.changedSince ? { changedSince: q.changedSince } : {});
 }
