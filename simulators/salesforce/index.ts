@@ -8,13 +8,25 @@
  * (`….000+0000`), as Salesforce stores them. Not simulated: the JWT bearer grant, merged records
  * (MasterRecordId), cascading deletes.
  *
+ * Deletes: a delete (mutate) flags the row IsDeleted (the recycle bin: queryAll still returns it)
+ * and writes the delete log; `emptyRecycleBin` removes deleted rows for good and `hardDelete`
+ * removes live rows without the bin (Bulk API hardDelete): both vanish from every query and stay
+ * in the delete log, which `sobjects/{object}/deleted` serves as Salesforce documents it: 15 days
+ * back from the sim clock, start more than one minute before end, seconds ignored, at most
+ * 600,000 ids, `latestDateCovered` and `earliestDateAvailable`. With `deleteLogLimit`, the log is
+ * purged as Salesforce's background job does (oldest entries older than two hours first, while
+ * it holds more than the limit), and a start before what was purged is INVALID_REPLICATION_DATE.
+ *
  * Faults (besides the shell's http / vendor / delay / drop / truncate rules):
  * - vendor codes render with Salesforce statuses: INVALID_SESSION_ID 401, REQUEST_LIMIT_EXCEEDED 403,
- *   INVALID_QUERY_LOCATOR / INVALID_FIELD / MALFORMED_QUERY / QUERY_TIMEOUT 400, SERVER_UNAVAILABLE 503;
+ *   INVALID_QUERY_LOCATOR / INVALID_FIELD / MALFORMED_QUERY / QUERY_TIMEOUT / INVALID_REPLICATION_DATE /
+ *   EXCEEDED_ID_LIMIT / INVALID_TYPE 400, SERVER_UNAVAILABLE 503;
  * - data faults: `malformed-row` (a served row gets an invalid email or date), `late-commit` (rows
  *   changed by mutate get a SystemModstamp `lateCommitLagMs` in the past, as when a long
  *   transaction commits after a reader passed its stamp), `slow-bulk-job` (a job stays InProgress
- *   20× longer), `bulk-job-failed` (a job ends Failed with an errorMessage).
+ *   20× longer), `bulk-job-failed` (a job ends Failed with an errorMessage), `replication-lag`
+ *   (Get Deleted's latestDateCovered stays `replicationLagMs` behind the end, as while a long
+ *   transaction runs).
  *
  * Query cursors are evaluated once per query and paged from the snapshot; a page is written as
  * one array of pieces joined once (no per-row strings).
@@ -62,6 +74,20 @@ export interface SalesforceSimulatorOptions {
   maxApiVersion?: number;
   /** Window of the request counters (stats().maxCallsInWindow); default 60 s. */
   statsWindowMs?: number;
+  /** Objects `describe` reports as not replicateable (no Get Updated / Get Deleted). */
+  nonReplicateable?: SObjectName[];
+  /** Entries the org's delete log holds before the background purge drops the oldest (Salesforce: 15,000 × licenses). */
+  deleteLogLimit?: number;
+  /** How far latestDateCovered stays behind when the `replication-lag` fault fires (default 10 min). */
+  replicationLagMs?: number;
+}
+
+/** Which rows `emptyRecycleBin` (deleted ones) / `hardDelete` (live ones) remove: of every object or one; the given ids, or `count` seeded picks, or all. */
+export interface RemoveRequest {
+  object?: SObjectName;
+  ids?: string[];
+  count?: number;
+  seed?: number;
 }
 
 export interface SalesforceSimulator extends SimulatorHandle {
@@ -69,6 +95,10 @@ export interface SalesforceSimulator extends SimulatorHandle {
   tables: Tables;
   /** Daily API requests used so far. */
   apiUsage(): { used: number; max: number };
+  /** Empties the recycle bin (Database.emptyRecycleBin): deleted rows leave every query, the delete log keeps them. Returns the ids removed. */
+  emptyRecycleBin(req?: RemoveRequest): string[];
+  /** Deletes live rows without the recycle bin (Bulk API hardDelete): gone from every query, written to the delete log. Returns the ids. */
+  hardDelete(req: RemoveRequest): string[];
 }
 
 const XDM_CLASS: Record<SObjectName, XdmClassName> = {
@@ -83,6 +113,9 @@ const XDM_CLASS: Record<SObjectName, XdmClassName> = {
 };
 
 const VENDOR_STATUS: Record<string, number> = {
+  INVALID_REPLICATION_DATE: 400,
+  EXCEEDED_ID_LIMIT: 400,
+  INVALID_TYPE: 400,
   INVALID_SESSION_ID: 401,
   REQUEST_LIMIT_EXCEEDED: 403,
   INSUFFICIENT_ACCESS: 403,
@@ -134,6 +167,16 @@ const jobRequestSchema = z.strictObject({
   lineEnding: z.enum(['LF', 'CRLF']).optional(),
 });
 
+const MINUTE = 60_000;
+const DAY = 86_400_000;
+const removeSchema = z.strictObject({ object: z.enum(SOBJECTS as [SObjectName, ...SObjectName[]]).optional(), ids: z.array(z.string()).optional(), count: z.int().min(0).optional(), seed: z.int().optional() });
+
+/** One entry of the org's delete log. */
+interface DeleteLogEntry {
+  id: string;
+  ms: number;
+}
+
 const CURSOR_PATH = /^\/services\/data\/(v\d+\.\d)\/(query|queryAll)\/([A-Za-z0-9]+)-(\d+)$/;
 
 export async function startSalesforceSimulator(opts: SalesforceSimulatorOptions): Promise<SalesforceSimulator> {
@@ -147,7 +190,6 @@ export async function startSalesforceSimulator(opts: SalesforceSimulatorOptions)
   const minVersion = opts.minApiVersion ?? 31;
   const maxVersion = opts.maxApiVersion ?? 64;
   const clock = new SimClock();
-  const startedAt = clock.now();
   const faults = new FaultController(opts.seed ?? 1);
   const stats = new RequestStats(opts.statsWindowMs ?? 60_000);
   const tables = buildTables(opts.world);
@@ -156,6 +198,18 @@ export async function startSalesforceSimulator(opts: SalesforceSimulatorOptions)
   for (const name of opts.omitObjects ?? []) delete (tables as Partial<Tables>)[name];
   for (const table of Object.values(tables)) table.fields = table.fields.filter((f) => !(opts.omitFields ?? []).includes(f.name));
   const objects = SOBJECTS.filter((n) => tables[n]);
+  const nonReplicateable = new Set(opts.nonReplicateable ?? []);
+  const deleteLogLimit = opts.deleteLogLimit ?? Infinity;
+  const replicationLagMs = opts.replicationLagMs ?? 10 * MINUTE;
+  // The delete log per object, oldest first; what the background purge dropped, per object.
+  const deleteLog = Object.fromEntries(objects.map((n) => [n, [] as DeleteLogEntry[]])) as Record<SObjectName, DeleteLogEntry[]>;
+  const purgedThrough: Partial<Record<SObjectName, number>> = {};
+  // Replication is available since the org's first record.
+  let replicationSince = Infinity;
+  for (const name of objects) {
+    for (const row of tables[name].rows) if (row.ms.CreatedDate! < replicationSince) replicationSince = row.ms.CreatedDate!;
+  }
+  replicationSince = Math.floor(Math.min(replicationSince, clock.now()) / MINUTE) * MINUTE;
   const random = seededRandom((opts.seed ?? 1) * 7919 + 17);
   const tokens = new Map<string, number>();
   const cursors = new Map<string, Cursor>();
@@ -170,18 +224,19 @@ export async function startSalesforceSimulator(opts: SalesforceSimulatorOptions)
     const body = randomBytes(12).toString('base64').replace(/[^A-Za-z0-9]/g, '').padEnd(12, 'A').slice(0, 12);
     return `${prefix}${body}`.slice(0, 15) + 'AAA';
   };
-  const limitHeader = () => ({ 'sforce-limit-info': `api-usage=${apiUsed}/${dailyApiLimit}` });
+  // Every API answer carries the daily usage and, like any HTTP server's, the time (the sim clock's).
+  const apiHeaders = () => ({ 'sforce-limit-info': `api-usage=${apiUsed}/${dailyApiLimit}`, date: new Date(clock.now()).toUTCString() });
 
   function sfError(reply: FastifyReply, status: number, errorCode: string, message: string, fields?: string[]): FastifyReply {
     return reply
       .code(status)
-      .headers(limitHeader())
+      .headers(apiHeaders())
       .type('application/json')
       .send(JSON.stringify([{ message, errorCode, ...(fields ? { fields } : {}) }]));
   }
 
   function sendJson(request: FastifyRequest, reply: FastifyReply, body: string, status = 200): FastifyReply {
-    return sendBody(request, reply, body, 'application/json;charset=UTF-8', status, limitHeader());
+    return sendBody(request, reply, body, 'application/json;charset=UTF-8', status, apiHeaders());
   }
 
   function renderVendorFault(code: string, message: string | undefined, _request: FastifyRequest, reply: FastifyReply): FastifyReply {
@@ -304,7 +359,7 @@ export async function startSalesforceSimulator(opts: SalesforceSimulatorOptions)
       }
       if (apiUsed >= dailyApiLimit) return sfError(reply, 403, 'REQUEST_LIMIT_EXCEEDED', 'TotalRequests Limit exceeded.');
       apiUsed++;
-      reply.headers(limitHeader());
+      reply.headers(apiHeaders());
     });
 
     app.post('/services/oauth2/token', async (request, reply) => {
@@ -390,37 +445,53 @@ export async function startSalesforceSimulator(opts: SalesforceSimulatorOptions)
       return sendJson(
         request,
         reply,
-        JSON.stringify({ name, queryable: true, retrieveable: true, fields: tables[name].fields.map((d) => ({ name: d.name, type: d.type, nillable: d.name !== 'Id' && d.type !== 'boolean' })) }),
+        JSON.stringify({ name, queryable: true, retrieveable: true, replicateable: !nonReplicateable.has(name), fields: tables[name].fields.map((d) => ({ name: d.name, type: d.type, nillable: d.name !== 'Id' && d.type !== 'boolean' })) }),
       );
     });
 
-    // Replication API: ids changed / deleted in a window, truncated to whole minutes; the start
-    // may lie at most 30 (updated) or 15 (deleted) days back; at most 600,000 ids.
+    // Replication API (REST API Developer Guide, sObject Get Updated / Get Deleted; SOAP API
+    // getUpdated() / getDeleted()): ids changed / deleted in a window. Seconds are ignored; start
+    // must precede end by more than one minute; start may lie at most 30 (updated) or 15 (deleted)
+    // days back; at most 600,000 ids; latestDateCovered is the next start. Error messages are the
+    // simulator's own (Salesforce's wording is not documented).
     const replication = (kind: 'updated' | 'deleted') => async (request: FastifyRequest, reply: FastifyReply) => {
       const { object } = request.params as { object: string };
       const name = objects.find((n) => n === object);
       if (!name) return sfError(reply, 404, 'NOT_FOUND', 'The requested resource does not exist');
+      // [unverified] the code Salesforce answers for an object that is not replicateable.
+      if (nonReplicateable.has(name)) return sfError(reply, 400, 'INVALID_TYPE', `sObject type '${name}' is not replicateable`);
       const params = request.query as Record<string, unknown>;
       const start = typeof params.start === 'string' ? Date.parse(params.start) : NaN;
       const end = typeof params.end === 'string' ? Date.parse(params.end) : NaN;
       if (!Number.isFinite(start) || !Number.isFinite(end)) return sfError(reply, 400, 'INVALID_REPLICATION_DATE', 'start and end must be ISO 8601 date-times');
       const now = clock.now();
+      const from = Math.floor(start / MINUTE) * MINUTE;
+      const to = Math.floor(Math.min(end, now) / MINUTE) * MINUTE;
       const maxDays = kind === 'updated' ? 30 : 15;
-      if (start < now - maxDays * 86_400_000) return sfError(reply, 400, 'INVALID_REPLICATION_DATE', `startDate cannot be more than ${maxDays} days ago`);
-      if (end < start) return sfError(reply, 400, 'INVALID_REPLICATION_DATE', 'EndDate can not be before StartDate');
-      const from = Math.floor(start / 60_000) * 60_000;
-      const to = Math.floor(Math.min(end, now) / 60_000) * 60_000;
-      const hits = tables[name].rows.filter((r) => (kind === 'deleted') === (r.values.IsDeleted === true) && r.ms.SystemModstamp! >= from && r.ms.SystemModstamp! < to);
+      if (from < now - maxDays * DAY) return sfError(reply, 400, 'INVALID_REPLICATION_DATE', `startDate cannot be more than ${maxDays} days ago`);
+      if (Math.floor(end / MINUTE) * MINUTE - from <= MINUTE) return sfError(reply, 400, 'INVALID_REPLICATION_DATE', 'startDate must precede endDate by more than one minute');
+      if (kind === 'updated') {
+        const hits = tables[name].rows.filter((r) => r.values.IsDeleted !== true && r.ms.SystemModstamp! >= from && r.ms.SystemModstamp! < to);
+        if (hits.length > 600_000) return sfError(reply, 400, 'EXCEEDED_ID_LIMIT', 'record limit reached. narrow your start and end dates');
+        return sendJson(request, reply, JSON.stringify({ ids: hits.map((r) => r.Id), latestDateCovered: sfDateTime(to) }));
+      }
+      purgeDeleteLog(now);
+      const purged = purgedThrough[name];
+      if (from < replicationSince) return sfError(reply, 400, 'INVALID_REPLICATION_DATE', 'startDate before org replication enabled date');
+      if (purged !== undefined && from <= purged) return sfError(reply, 400, 'INVALID_REPLICATION_DATE', `the delete log was purged up to ${sfDateTime(purged)}: do a full pull of the table`);
+      const hits = deleteLog[name].filter((e) => e.ms >= from && e.ms < to);
       if (hits.length > 600_000) return sfError(reply, 400, 'EXCEEDED_ID_LIMIT', 'record limit reached. narrow your start and end dates');
-      const body =
-        kind === 'updated'
-          ? { ids: hits.map((r) => r.Id), latestDateCovered: sfDateTime(to) }
-          : {
-              deletedRecords: hits.map((r) => ({ id: r.Id, deletedDate: r.values.SystemModstamp })),
-              earliestDateAvailable: sfDateTime(Math.floor(startedAt / 60_000) * 60_000),
-              latestDateCovered: sfDateTime(to),
-            };
-      return sendJson(request, reply, JSON.stringify(body));
+      const lag = faults.dataFault('replication-lag', 'GET', request.url.split('?')[0]!) ? replicationLagMs : 0;
+      const covered = Math.max(from, Math.floor((to - lag) / MINUTE) * MINUTE);
+      return sendJson(
+        request,
+        reply,
+        JSON.stringify({
+          deletedRecords: hits.map((e) => ({ id: e.id, deletedDate: sfDateTime(e.ms) })),
+          earliestDateAvailable: sfDateTime(purged === undefined ? replicationSince : Math.ceil(purged / MINUTE) * MINUTE),
+          latestDateCovered: sfDateTime(covered),
+        }),
+      );
     };
     app.get('/services/data/:version/sobjects/:object/updated', replication('updated'));
     app.get('/services/data/:version/sobjects/:object/updated/', replication('updated'));
@@ -490,7 +561,7 @@ export async function startSalesforceSimulator(opts: SalesforceSimulatorOptions)
       const state = jobState(job);
       if (state === 'UploadComplete' || state === 'InProgress') return sfError(reply, 400, 'INVALIDJOBSTATE', 'Abort the job before deleting it');
       jobs.delete(job.id);
-      return reply.code(204).headers(limitHeader()).send();
+      return reply.code(204).headers(apiHeaders()).send();
     });
 
     app.get('/services/data/:version/jobs/query/:id/results', async (request, reply) => {
@@ -523,7 +594,7 @@ export async function startSalesforceSimulator(opts: SalesforceSimulatorOptions)
       pushRecordsCsv(parts, fields, rows, nl);
       const body = parts.join('');
       const locator = end >= job.rows.length ? 'null' : Buffer.from(String(end)).toString('base64').replace(/=+$/, '');
-      return sendBody(request, reply, body, 'text/csv', 200, { ...limitHeader(), 'sforce-locator': locator, 'sforce-numberofrecords': String(rows.length) });
+      return sendBody(request, reply, body, 'text/csv', 200, { ...apiHeaders(), 'sforce-locator': locator, 'sforce-numberofrecords': String(rows.length) });
     });
   }
 
@@ -550,6 +621,8 @@ export async function startSalesforceSimulator(opts: SalesforceSimulatorOptions)
     routes,
     control: {
       mutate: (body) => mutate(z.strictObject({ update: z.int().min(0).optional(), delete: z.int().min(0).optional(), seed: z.int().optional() }).parse(body ?? {})),
+      emptyRecycleBin: (body) => ({ removed: emptyRecycleBin(removeSchema.parse(body ?? {})) }),
+      hardDelete: (body) => ({ removed: hardDelete(removeSchema.parse(body ?? {})) }),
     },
   });
   url = server.url;
@@ -581,11 +654,85 @@ export async function startSalesforceSimulator(opts: SalesforceSimulatorOptions)
         const values = isUpdate ? editedValues(name, row.values, mutations) : { ...row.values, IsDeleted: true };
         table.rows[i] = makeRow(name, { ...values, LastModifiedDate: stamp, SystemModstamp: stamp });
         if (isUpdate) updated++;
-        else deleted++;
+        else {
+          deleted++;
+          logDelete(name, row.Id, Date.parse(`${stamp.slice(0, 23)}Z`));
+        }
       }
       if (want > 0) table.sorted = null;
     }
     return { updated, deleted };
+  }
+
+  function logDelete(name: SObjectName, id: string, ms: number): void {
+    const log = deleteLog[name];
+    let at = log.length;
+    while (at > 0 && log[at - 1]!.ms > ms) at--;
+    log.splice(at, 0, { id, ms });
+  }
+
+  /** Salesforce's background purge of the delete log: oldest entries first, only those older than two hours, while over the limit. */
+  function purgeDeleteLog(now: number): void {
+    let total = objects.reduce((n, name) => n + deleteLog[name].length, 0);
+    while (total > deleteLogLimit) {
+      let oldest: SObjectName | null = null;
+      for (const name of objects) {
+        const head = deleteLog[name][0];
+        if (head && head.ms < now - 2 * 3_600_000 && (oldest === null || head.ms < deleteLog[oldest][0]!.ms)) oldest = name;
+      }
+      if (oldest === null) return;
+      const dropped = deleteLog[oldest].shift()!;
+      purgedThrough[oldest] = Math.max(purgedThrough[oldest] ?? -Infinity, dropped.ms);
+      total--;
+    }
+  }
+
+  /** Removes rows from a table for good (queries no longer see them); open cursors and jobs keep their snapshots. */
+  function removeRows(name: SObjectName, ids: Set<string>): void {
+    const table = tables[name];
+    table.rows = table.rows.filter((r) => !ids.has(r.Id));
+    table.index = new Map(table.rows.map((r, i) => [r.Id, i]));
+    table.sorted = null;
+  }
+
+  /** The rows of each object a removal applies to: the given ids, or `count` seeded picks among `candidates`. */
+  function pick(req: RemoveRequest, candidates: (row: SimRow) => boolean): Map<SObjectName, Set<string>> {
+    const r = req.seed === undefined ? random : seededRandom(req.seed);
+    const out = new Map<SObjectName, Set<string>>();
+    for (const name of req.object ? [req.object] : objects) {
+      const rows = (tables[name]?.rows ?? []).filter(candidates);
+      let chosen = rows.map((row) => row.Id);
+      if (req.ids) chosen = chosen.filter((id) => req.ids!.includes(id));
+      else if (req.count !== undefined) {
+        for (let i = 0; i < Math.min(req.count, chosen.length); i++) {
+          const j = i + Math.floor(r() * (chosen.length - i));
+          [chosen[i], chosen[j]] = [chosen[j]!, chosen[i]!];
+        }
+        chosen = chosen.slice(0, req.count);
+      }
+      if (chosen.length) out.set(name, new Set(chosen));
+    }
+    return out;
+  }
+
+  function emptyRecycleBin(req: RemoveRequest = {}): string[] {
+    const removed: string[] = [];
+    for (const [name, ids] of pick(req, (row) => row.values.IsDeleted === true)) {
+      removeRows(name, ids);
+      removed.push(...ids);
+    }
+    return removed;
+  }
+
+  function hardDelete(req: RemoveRequest): string[] {
+    const removed: string[] = [];
+    const now = Math.floor(clock.now() / 1000) * 1000;
+    for (const [name, ids] of pick(req, (row) => row.values.IsDeleted !== true)) {
+      removeRows(name, ids);
+      for (const id of ids) logDelete(name, id, now);
+      removed.push(...ids);
+    }
+    return removed;
   }
 
   return {
@@ -595,6 +742,7 @@ export async function startSalesforceSimulator(opts: SalesforceSimulatorOptions)
     clock,
     tables,
     stats: () => stats.snapshot(),
+    /** Rows queryAll returns; records purged or hard-deleted are not counted (a sync reports those it can still see in the delete log as deletion markers). */
     groundTruth() {
       const out: Partial<Record<XdmClassName, number>> = {};
       for (const name of objects) out[XDM_CLASS[name]] = (out[XDM_CLASS[name]] ?? 0) + tables[name].rows.length;
@@ -602,6 +750,8 @@ export async function startSalesforceSimulator(opts: SalesforceSimulatorOptions)
     },
     mutate,
     apiUsage: () => ({ used: apiUsed, max: dailyApiLimit }),
+    emptyRecycleBin,
+    hardDelete,
     stop: () => server.close(),
   };
 }

@@ -2,7 +2,7 @@
  * The SOQL subset the simulator understands, parsed strictly:
  *
  *   SELECT (COUNT() | field, ...) FROM object
- *   [WHERE field op literal [AND field op literal]...]
+ *   [WHERE condition [AND condition]...]   condition: field op literal | field IN (literal, ...)
  *   [ORDER BY field [ASC|DESC] [NULLS FIRST|LAST], ...]
  *   [LIMIT n]
  *
@@ -10,8 +10,10 @@
  * (`2026-11-01T12:00:00Z`, `+hh:mm` offsets, optional fraction) for datetime fields, unquoted
  * dates for date fields, true/false, numbers, quoted strings, null (= and != only). A field that
  * does not exist is INVALID_FIELD, a literal of the wrong type is INVALID_FIELD (as Salesforce
- * says it), anything outside this subset (OR, NOT, IN, LIKE, parentheses, relationship fields,
+ * says it), anything outside this subset (OR, NOT, NOT IN, LIKE, parentheses, relationship fields,
  * OFFSET, GROUP BY, date literals like LAST_N_DAYS) is MALFORMED_QUERY: never silently ignored.
+ * An IN list longer than 4,000 characters is refused too (Salesforce allows 4,000 characters for
+ * a string in a WHERE clause; the error code for it is not documented).
  */
 import { sortedRows, type FieldDef, type SimRow, type SimTable, type SObjectName, type Tables, type Value } from './data';
 
@@ -23,12 +25,16 @@ export class SoqlError extends Error {
 
 type Op = '=' | '!=' | '<' | '<=' | '>' | '>=';
 
-export interface Condition {
-  field: FieldDef;
-  op: Op;
-  /** datetime: epoch ms; others: the typed value. */
-  value: Value;
-}
+export type Condition =
+  | {
+      field: FieldDef;
+      op: Op;
+      /** datetime: epoch ms; others: the typed value. */
+      value: Value;
+    }
+  | { field: FieldDef; op: 'in'; values: Set<Value> };
+
+const MAX_IN_LIST_CHARS = 4_000;
 
 export interface OrderTerm {
   field: FieldDef;
@@ -48,7 +54,7 @@ export interface SoqlQuery {
 
 type Token =
   | { t: 'word'; v: string }
-  | { t: 'string'; v: string }
+  | { t: 'string'; v: string; raw: string }
   | { t: 'number'; v: number; raw: string }
   | { t: 'datetime'; v: number; raw: string }
   | { t: 'date'; v: string }
@@ -82,7 +88,7 @@ function tokenize(text: string): Token[] {
         } else v += text[j];
       }
       if (j >= text.length) throw new SoqlError('MALFORMED_QUERY', 'unterminated string literal');
-      out.push({ t: 'string', v });
+      out.push({ t: 'string', v, raw: text.slice(i, j + 1) });
       i = j + 1;
     } else if ((m = DATETIME.exec(rest))) {
       const ms = Date.parse(m[0]);
@@ -257,6 +263,26 @@ function parseCondition(p: Parser, table: SimTable): Condition {
   if (t?.t === 'punct' && t.v === '(') throw new SoqlError('MALFORMED_QUERY', 'parenthesised conditions are not supported by the simulator');
   if (t?.t !== 'word' || KEYWORDS.has(t.v.toLowerCase())) throw unexpected(t, 'a field name');
   const field = fieldOf(table, t.v);
+  if (p.isWord('in')) {
+    p.next();
+    const open = p.next();
+    if (open?.t !== 'punct' || open.v !== '(') throw unexpected(open, '(');
+    const values = new Set<Value>();
+    let chars = 0;
+    for (;;) {
+      const lit = p.next();
+      if (lit === undefined) throw unexpected(lit, 'a value');
+      if (lit.t === 'word' && lit.v.toLowerCase() === 'null') throw new SoqlError('MALFORMED_QUERY', 'null is not supported in an IN list by the simulator');
+      chars += ('raw' in lit ? lit.raw : String(lit.v)).length + 1;
+      values.add(literal(field, '=', lit));
+      const sep = p.next();
+      if (sep?.t === 'punct' && sep.v === ',') continue;
+      if (sep?.t === 'punct' && sep.v === ')') break;
+      throw unexpected(sep, ', or )');
+    }
+    if (chars > MAX_IN_LIST_CHARS) throw new SoqlError('MALFORMED_QUERY', `the IN list of ${field.name} is longer than ${MAX_IN_LIST_CHARS} characters`);
+    return { field, op: 'in', values };
+  }
   const opTok = p.next();
   if (opTok?.t !== 'op') throw unexpected(opTok, 'a comparison operator');
   const op = opTok.v as Op;
@@ -266,29 +292,34 @@ function parseCondition(p: Parser, table: SimTable): Condition {
     if (op !== '=' && op !== '!=') throw new SoqlError('MALFORMED_QUERY', `null can only be compared with = or !=`);
     return { field, op, value: null };
   }
+  return { field, op, value: literal(field, op, lit) };
+}
+
+/** A literal typed for `field`, as Salesforce types it (the wrong type is INVALID_FIELD). */
+function literal(field: FieldDef, op: Op, lit: Token): Value {
   const typeError = (kind: string, hint: string) =>
     new SoqlError('INVALID_FIELD', `value of filter criterion for field '${field.name}' must be of type ${kind} ${hint}`);
   switch (field.type) {
     case 'datetime':
       if (lit.t !== 'datetime') throw typeError('dateTime', 'and should not be enclosed in quotes');
-      return { field, op, value: lit.v };
+      return lit.v;
     case 'date':
       if (lit.t !== 'date') throw typeError('date', 'and should not be enclosed in quotes');
-      return { field, op, value: lit.v };
+      return lit.v;
     case 'boolean':
       if (lit.t !== 'word' || !['true', 'false'].includes(lit.v.toLowerCase())) throw typeError('boolean', 'and should not be enclosed in quotes');
       if (op !== '=' && op !== '!=') throw new SoqlError('MALFORMED_QUERY', `boolean fields can only be compared with = or !=`);
-      return { field, op, value: lit.v.toLowerCase() === 'true' };
+      return lit.v.toLowerCase() === 'true';
     case 'int':
     case 'double':
     case 'currency':
     case 'percent':
       if (lit.t !== 'number') throw typeError('double', 'and should not be enclosed in quotes');
-      return { field, op, value: lit.v };
+      return lit.v;
     default:
       if (lit.t !== 'string') throw typeError('string', 'and should be enclosed in quotes');
       if (field.type === 'multipicklist') throw new SoqlError('MALFORMED_QUERY', 'multi-select picklists need INCLUDES/EXCLUDES, which the simulator does not support');
-      return { field, op, value: lit.v };
+      return lit.v;
   }
 }
 
@@ -302,6 +333,7 @@ function cellOf(row: SimRow, field: FieldDef): Value {
 
 function matches(row: SimRow, c: Condition): boolean {
   const v = cellOf(row, c.field);
+  if (c.op === 'in') return v !== null && c.values.has(v);
   if (c.value === null) return c.op === '=' ? v === null : v !== null;
   if (v === null) return c.op === '!=';
   switch (c.op) {

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { CsvError, parseCsv } from '../../connectors/sources/salesforce/csv';
 import { normaliseDate, normaliseDateTime, SalesforceMapper } from '../../connectors/sources/salesforce/mapping';
+import { validateRecord } from '../../domain/ingestion/validate-record';
 import { XDM_CLASSES } from '../../domain/xdm/registry';
 
 const ORG = '00D5e000000AbCdEAF';
@@ -133,6 +134,35 @@ describe('Salesforce → XDM mapping', () => {
     const rec = mapOk('Campaign', 'campaign', { Id: '7015e0000000009AAA', Name: 'Gone', ...AUDIT, IsDeleted: true });
     assert.equal(rec.isDeleted, true);
     assert.deepEqual(rec.campaignKey, key('7015e0000000009AAA'));
+  });
+
+  test('a record known only from the delete log → a deletion marker of its class: key, isDeleted and the delete date', () => {
+    const cases = [
+      ['Account', 'account', '0015e0000000009AAA', { accountKey: key('0015e0000000009AAA'), accountID: '0015e0000000009AAA' }],
+      ['Contact', 'person', '0035e0000000009AAA', { b2b: { personKey: key('0035e0000000009AAA') } }],
+      ['Lead', 'person', '00Q5e0000000009AAA', { b2b: { personKey: key('00Q5e0000000009AAA') } }],
+      ['Opportunity', 'opportunity', '0065e0000000009AAA', { opportunityKey: key('0065e0000000009AAA'), opportunityID: '0065e0000000009AAA' }],
+      ['OpportunityContactRole', 'opportunity-person', '00K5e0000000009AAA', { opportunityPersonKey: key('00K5e0000000009AAA'), opportunityPersonID: '00K5e0000000009AAA' }],
+      ['AccountContactRelation', 'account-person', '07k5e0000000009AAA', { accountPersonKey: key('07k5e0000000009AAA'), accountPersonID: '07k5e0000000009AAA' }],
+      ['Campaign', 'campaign', '7015e0000000009AAA', { campaignKey: key('7015e0000000009AAA'), campaignID: '7015e0000000009AAA' }],
+      ['CampaignMember', 'campaign-member', '00v5e0000000009AAA', { campaignMemberKey: key('00v5e0000000009AAA'), campaignMemberID: '00v5e0000000009AAA' }],
+    ] as const;
+    for (const [object, xdmClass, id, keys] of cases) {
+      const r = mapper.deletionMarker(object, xdmClass, { id, deletedDate: '2026-11-20T10:15:42.000+0000' });
+      assert.ok(r.ok, object);
+      assert.deepEqual(r.record, { ...keys, isDeleted: true, extSourceSystemAudit: { lastUpdatedDate: '2026-11-20T10:15:42.000+00:00' } }, object);
+      const outcome = validateRecord(XDM_CLASSES[xdmClass], r.record, JSON.stringify(r.record), { position: 0, receivedAt: new Date('2026-12-01T00:00:00Z') });
+      assert.equal(outcome.kind, 'accepted', object);
+      if (outcome.kind === 'accepted') {
+        assert.equal(outcome.value.key.key, `${id}@${ORG}.Salesforce`);
+        assert.equal(outcome.value.isDeleted, true);
+        assert.equal(outcome.value.sourceUpdatedAt?.toISOString(), '2026-11-20T10:15:42.000Z', `${object}: dated by the delete, not by its arrival`);
+      }
+    }
+    const badDate = mapper.deletionMarker('Contact', 'person', { id: '0035e0000000009AAA', deletedDate: 'yesterday' });
+    assert.ok(!badDate.ok && badDate.sourceKey === `0035e0000000009AAA@${ORG}.Salesforce` && /deletedDate/.test(badDate.reason));
+    const badId = mapper.deletionMarker('Contact', 'person', { id: '../x', deletedDate: '2026-11-20T10:15:42.000+0000' });
+    assert.ok(!badId.ok && badId.sourceKey === null);
   });
 
   test('malformed rows are unmappable with their key and reason', () => {

@@ -1,7 +1,8 @@
 /**
  * The Salesforce connector against the Salesforce simulator (in-process, port 0): full loads
  * (REST and Bulk 2.0), incremental runs, overlap, crash/resume, auth, retries, stale cursors,
- * truncated bodies, malformed rows, quota stops, backfill windows, and the simulator's strictness.
+ * truncated bodies, malformed rows, quota stops, backfill windows, records purged from the recycle
+ * bin or hard-deleted (the delete log, sObject Get Deleted), and the simulator's strictness.
  * Bulk jobs run on the simulator clock: where the connector asks to wait, the test advances it.
  */
 import assert from 'node:assert/strict';
@@ -10,6 +11,7 @@ import { salesforceConnector } from '../../connectors/sources/salesforce';
 import { SourceAuthFailed, SourceIncompleteRead, SourceQuotaExhausted, SourceUnavailable } from '../../connectors/sources/errors';
 import type { PageResult, SourceConnector, SourceStream, StreamState } from '../../connectors/sources/source-connector';
 import type { XdmClassName } from '../../domain/xdm/class-spec';
+import { validateRecord } from '../../domain/ingestion/validate-record';
 import { XDM_CLASSES } from '../../domain/xdm/registry';
 import { startSalesforceSimulator, type SalesforceSimulator, type SalesforceSimulatorOptions } from '../../simulators/salesforce';
 import { buildWorld, type World } from '../../simulators/world/world';
@@ -52,13 +54,14 @@ interface Drained {
   state: StreamState;
   waits: number;
   expectedRecords?: number;
+  runStartedAt: string;
 }
 
 /** Reads a stream to `complete`, advancing the sim clock when asked to wait. */
 async function drain(s: SourceStream, sim: SalesforceSimulator, opts: { state?: StreamState | null; window?: { from: string; to: string }; maxPages?: number } = {}): Promise<Drained> {
-  const out: Drained = { records: [], unmappable: [], notices: [], pages: [], state: {}, waits: 0 };
-  let state = opts.state ?? null;
   const runStartedAt = sim.clock.date().toISOString();
+  const out: Drained = { records: [], unmappable: [], notices: [], pages: [], state: {}, waits: 0, runStartedAt };
+  let state = opts.state ?? null;
   for (let n = 0; n < (opts.maxPages ?? 1_000); n++) {
     const page = await s.readPage({ state, window: opts.window, runStartedAt, signal: AbortSignal.timeout(30_000), knownValues: async () => [] });
     out.pages.push(page);
@@ -79,6 +82,9 @@ async function drain(s: SourceStream, sim: SalesforceSimulator, opts: { state?: 
   out.state = state!;
   return out;
 }
+
+/** An instant floored to the minute, as ISO: where Salesforce's replication API cuts. */
+const minuteOf = (isoOrMs: string | number) => new Date(Math.floor((typeof isoOrMs === 'number' ? isoOrMs : Date.parse(isoOrMs)) / 60_000) * 60_000).toISOString();
 
 const keyOf = (r: { xdmClass: XdmClassName; record: Record<string, unknown> }) => XDM_CLASSES[r.xdmClass].recordKey(XDM_CLASSES[r.xdmClass].schema.parse(r.record)).key;
 const idOf = (r: { xdmClass: XdmClassName; record: Record<string, unknown> }) => keyOf(r).split('@')[0]!;
@@ -116,9 +122,11 @@ describe('Salesforce full load', () => {
     const mapped = loads.get('Contact')!.records.find((r) => idOf(r) === contact.Id)!;
     assert.equal(mapped.record.b2b.personKey.sourceKey, `${contact.Id}@${sim.instanceId}.Salesforce`);
     assert.equal(mapped.record.workEmail.address, contact.values.Email);
-    // The resting state is the largest SystemModstamp read, not the run's start.
+    // The resting state is the largest SystemModstamp read, not the run's start; the delete log
+    // was read up to the run's start (whole minutes).
     const maxStamp = Math.max(...sim.tables.Contact.rows.map((r) => r.ms.SystemModstamp!));
-    assert.deepEqual(loads.get('Contact')!.state, { v: 1, kind: 'resting', watermark: new Date(maxStamp).toISOString() });
+    const contacts = loads.get('Contact')!;
+    assert.deepEqual(contacts.state, { v: 1, kind: 'resting', watermark: new Date(maxStamp).toISOString(), deleted: minuteOf(contacts.runStartedAt) });
   });
 
   test('Bulk API 2.0 and REST give the same records; the bulk run announces its count', async () => {
@@ -129,7 +137,9 @@ describe('Salesforce full load', () => {
     assert.ok(bulk.waits >= 1);
     assert.equal(bulk.expectedRecords, sim.tables.Contact.rows.length);
     assert.deepEqual(sortedJson(bulk.records), sortedJson(rest.records));
-    assert.deepEqual(bulk.state, rest.state);
+    // The same watermark; each run read the delete log up to its own start.
+    assert.deepEqual({ ...bulk.state, deleted: minuteOf(rest.runStartedAt) }, rest.state);
+    assert.equal(bulk.state.deleted, minuteOf(bulk.runStartedAt));
     const accounts = await drain(stream(connect(sim, { bulkThreshold: 1, bulkMaxRecords: 64 }), 'Account'), sim);
     const accountsRest = await drain(stream(connect(sim, { useBulk: false }), 'Account'), sim);
     assert.deepEqual(sortedJson(accounts.records), sortedJson(accountsRest.records));
@@ -184,7 +194,9 @@ describe('Salesforce incremental runs', () => {
       assert.equal(deleted.length, 2);
       assert.deepEqual(run.records.filter((r) => r.record.isDeleted === true).map(idOf).sort(), deleted);
       const newWatermark = Math.max(...table.rows.map((r) => r.ms.SystemModstamp!));
-      assert.deepEqual(run.state, { v: 1, kind: 'resting', watermark: new Date(newWatermark).toISOString() });
+      assert.deepEqual(run.state, { v: 1, kind: 'resting', watermark: new Date(newWatermark).toISOString(), deleted: minuteOf(run.runStartedAt) });
+      // Soft deletes are still in the recycle bin: queryAll delivers them, Get Deleted adds no marker.
+      assert.equal(run.records.length, new Set(run.records.map(idOf)).size);
     }
     // The updated Contacts carry their new title.
     const contacts = await drain(stream(c, 'Contact'), sim, { state: full.get('Contact')!.state });
@@ -401,6 +413,234 @@ describe('Salesforce resilience', () => {
   });
 });
 
+describe('Salesforce deletes the recycle bin no longer holds (sObject Get Deleted)', () => {
+  interface LoggedCall {
+    path: string;
+    query: string;
+    status: number;
+  }
+  const requestLog = async (sim: SalesforceSimulator) => (await (await fetch(`${sim.url}/__sim/requests`)).json()) as LoggedCall[];
+  /** The Get Deleted calls the simulator answered: object, start, end (ms), status. */
+  async function getDeletedCalls(sim: SalesforceSimulator) {
+    return (await requestLog(sim))
+      .filter((e) => /\/sobjects\/[A-Za-z]+\/deleted\/?$/.test(e.path))
+      .map((e) => {
+        const q = new URLSearchParams(e.query.replace(/^\?/, ''));
+        return { object: e.path.split('/')[5]!, start: Date.parse(q.get('start')!), end: Date.parse(q.get('end')!), status: e.status };
+      });
+  }
+  /** The `Id IN (…)` lookups the connector made. */
+  async function lookups(sim: SalesforceSimulator) {
+    return (await requestLog(sim)).filter((e) => e.path.endsWith('/queryAll') && / IN \(/.test(new URLSearchParams(e.query.replace(/^\?/, '')).get('q') ?? ''));
+  }
+  /** A key-only deletion marker (the class's tombstone shape), as opposed to a full record. */
+  const isMarker = (r: { xdmClass: XdmClassName; record: Record<string, unknown> }) => XDM_CLASSES[r.xdmClass].tombstoneSchema!.safeParse(r.record).success;
+  const markerId = (r: { xdmClass: XdmClassName; record: Record<string, unknown> }) => {
+    const spec = XDM_CLASSES[r.xdmClass];
+    return spec.recordKey(spec.tombstoneSchema!.parse(r.record)).sourceID!;
+  };
+  const deletedAt = (ms: number) => `${new Date(Math.floor(ms / 1000) * 1000).toISOString().slice(0, 19)}.000+00:00`;
+
+  test('a record purged from the recycle bin becomes a deletion marker dated by its delete; one still in the bin is left to queryAll', async () => {
+    const sim = await startSim();
+    const s = stream(connect(sim, { useBulk: false, objects: ['Contact'] }), 'Contact');
+    const first = await drain(s, sim);
+    assert.equal(first.records.filter(isMarker).length, 0);
+    sim.clock.advance(60_000);
+    sim.mutate({ delete: 3, seed: 5 });
+    const softDeleted = sim.tables.Contact.rows.filter((r) => r.values.IsDeleted === true);
+    assert.equal(softDeleted.length, 3);
+    const deletedMs = new Map(softDeleted.map((r) => [r.Id, r.ms.SystemModstamp!]));
+    const purged = sim.emptyRecycleBin({ object: 'Contact', ids: softDeleted.slice(0, 2).map((r) => r.Id) });
+    assert.equal(purged.length, 2);
+    const inBin = softDeleted[2]!.Id;
+    sim.clock.advance(60_000); // Salesforce ignores seconds: a delete is listed once its minute is over
+
+    const second = await drain(s, sim, { state: first.state });
+    const markers = second.records.filter(isMarker);
+    assert.deepEqual(markers.map(markerId).sort(), [...purged].sort());
+    for (const m of markers) {
+      const id = markerId(m);
+      assert.deepEqual(m, {
+        xdmClass: 'person',
+        record: { b2b: { personKey: { sourceType: 'Salesforce', sourceInstanceID: sim.instanceId, sourceID: id, sourceKey: `${id}@${sim.instanceId}.Salesforce` } }, isDeleted: true, extSourceSystemAudit: { lastUpdatedDate: deletedAt(deletedMs.get(id)!) } },
+      });
+      // The ingestion path stores it as a delete of that key, dated by the delete.
+      const outcome = validateRecord(XDM_CLASSES.person, m.record, JSON.stringify(m.record), { position: 0, receivedAt: new Date() });
+      assert.equal(outcome.kind, 'accepted');
+      if (outcome.kind === 'accepted') {
+        assert.equal(outcome.value.isDeleted, true);
+        assert.equal(outcome.value.sourceUpdatedAt?.getTime(), deletedMs.get(id));
+      }
+    }
+    // The delete still in the recycle bin arrives once: the full row queryAll read, flagged.
+    const binRows = second.records.filter((r) => !isMarker(r) && idOf(r) === inBin);
+    assert.equal(binRows.length, 1);
+    assert.equal(binRows[0]!.record.isDeleted, true);
+    assert.ok(!markers.some((m) => markerId(m) === inBin));
+  });
+
+  test('a hard-deleted record (Bulk API hardDelete, never in the recycle bin) becomes a deletion marker', async () => {
+    const sim = await startSim();
+    const c = connect(sim, { useBulk: false, objects: ['Account', 'Opportunity'] });
+    const before = new Map<string, Drained>();
+    for (const name of ['Account', 'Opportunity']) before.set(name, await drain(stream(c, name), sim));
+    sim.clock.advance(60_000);
+    const gone = { Account: sim.hardDelete({ object: 'Account', count: 2, seed: 3 }), Opportunity: sim.hardDelete({ object: 'Opportunity', count: 1, seed: 4 }) };
+    const all = [...gone.Account, ...gone.Opportunity];
+    for (const id of all) assert.ok(![...sim.tables.Account.rows, ...sim.tables.Opportunity.rows].some((r) => r.Id === id), 'gone from the tables');
+    sim.clock.advance(60_000);
+    for (const name of ['Account', 'Opportunity'] as const) {
+      const run = await drain(stream(c, name), sim, { state: before.get(name)!.state });
+      assert.deepEqual(run.records.filter(isMarker).map(markerId).sort(), [...gone[name]].sort(), name);
+      assert.ok(!run.records.some((r) => !isMarker(r) && gone[name].includes(idOf(r))), `${name}: queryAll no longer returns them`);
+      for (const m of run.records.filter(isMarker)) assert.equal(m.record[name === 'Account' ? 'accountID' : 'opportunityID'], markerId(m));
+    }
+  });
+
+  test('the deleted watermark is latestDateCovered (not the run end), and the next run starts there minus the overlap', async () => {
+    const sim = await startSim({ replicationLagMs: 10 * 60_000 });
+    const s = stream(connect(sim, { useBulk: false, objects: ['Lead'] }), 'Lead');
+    const first = await drain(s, sim);
+    assert.equal((first.state as { deleted: string }).deleted, minuteOf(first.runStartedAt));
+
+    sim.clock.advance(30 * 60_000);
+    sim.faults.add({ path: '/Lead/deleted', action: { kind: 'data', name: 'replication-lag' }, times: 1 });
+    const second = await drain(s, sim, { state: first.state });
+    const covered = (second.state as { deleted: string }).deleted;
+    assert.equal(covered, minuteOf(Date.parse(second.runStartedAt) - 10 * 60_000), 'a long transaction holds latestDateCovered back');
+
+    sim.clock.advance(30 * 60_000);
+    sim.hardDelete({ object: 'Lead', count: 1, seed: 8 });
+    sim.clock.advance(60_000);
+    const third = await drain(s, sim, { state: second.state });
+    assert.equal(third.records.filter(isMarker).length, 1);
+    const calls = await getDeletedCalls(sim);
+    assert.equal(calls.length, 3);
+    assert.equal(calls[1]!.start, Date.parse(first.state.deleted as string) - 5 * 60_000);
+    assert.equal(calls[2]!.start, Date.parse(covered) - 5 * 60_000, 'the next read starts from latestDateCovered − overlap');
+    assert.equal(calls[2]!.end, Date.parse(minuteOf(third.runStartedAt)), 'and ends at the run high-water mark');
+    assert.equal((third.state as { deleted: string }).deleted, minuteOf(third.runStartedAt));
+  });
+
+  test('a deleted watermark older than the 15 days Salesforce keeps: a notice, and the read starts at the earliest date allowed', async () => {
+    const sim = await startSim();
+    const s = stream(connect(sim, { useBulk: false, objects: ['Campaign'] }), 'Campaign');
+    const first = await drain(s, sim);
+    assert.match(first.notices.join(' '), /Campaign: purged and hard-deleted records are read from .* \(Salesforce keeps 15 days\)/);
+    sim.clock.advance(20 * 86_400_000);
+    const gone = sim.hardDelete({ object: 'Campaign', count: 1, seed: 2 });
+    sim.clock.advance(60_000);
+    const second = await drain(s, sim, { state: first.state });
+    assert.match(second.notices.join(' '), /Campaign: deletes were last read up to .*, more than 15 days ago: records purged or hard-deleted before .* may not be marked deleted/);
+    assert.deepEqual(second.records.filter(isMarker).map(markerId), gone);
+    const calls = await getDeletedCalls(sim);
+    assert.ok(calls.every((c) => c.status === 200), JSON.stringify(calls));
+    const now = sim.clock.now();
+    const start = calls[calls.length - 1]!.start;
+    assert.ok(start >= now - 15 * 86_400_000 && start <= now - 15 * 86_400_000 + 10 * 60_000, `start ${new Date(start).toISOString()} is clamped to 15 days back`);
+  });
+
+  test('crash/resume in the deletes phase re-reads at most the page in flight', async () => {
+    const sim = await startSim();
+    const settings = { useBulk: false, pageSize: 200, objects: ['Contact'] };
+    const first = await drain(stream(connect(sim, settings), 'Contact'), sim);
+    sim.clock.advance(60_000);
+    const gone = sim.hardDelete({ object: 'Contact', count: 450, seed: 6 });
+    assert.equal(gone.length, 450);
+    sim.clock.advance(60_000);
+    const runStartedAt = sim.clock.date().toISOString();
+    const read = (s: SourceStream, state: StreamState | null) => s.readPage({ state, runStartedAt, signal: AbortSignal.timeout(10_000), knownValues: async () => [] });
+    const s1 = stream(connect(sim, settings), 'Contact');
+    const queryDone = await read(s1, first.state); // nothing changed by SystemModstamp: the query is done, the deletes phase next
+    assert.equal(queryDone.complete, false);
+    assert.equal(queryDone.records.length, 0);
+    const d1 = await read(s1, queryDone.state);
+    await read(s1, d1.state); // page 2 of the delete log is read, then the worker dies before storing it
+    const s2 = stream(connect(sim, settings), 'Contact');
+    const markers = [...d1.records];
+    let state = d1.state;
+    let pages = 1;
+    for (;;) {
+      const page = await read(s2, state);
+      markers.push(...page.records);
+      state = page.state;
+      pages++;
+      if (page.complete) break;
+    }
+    assert.equal(pages, 3);
+    assert.deepEqual(markers.map(markerId).sort(), [...gone].sort());
+    assert.equal(new Set(markers.map(markerId)).size, 450, 'no marker twice');
+    // The first load's call, then clean 3 Get Deleted calls and 2 + 2 + 1 lookups (150 ids each).
+    // The crash re-read one page: one call, two lookups.
+    assert.equal((await getDeletedCalls(sim)).length, 1 + 3 + 1);
+    assert.equal((await lookups(sim)).length, 5 + 2);
+    assert.equal((state as { deleted: string }).deleted, minuteOf(runStartedAt));
+  });
+
+  test('an object that is not replicateable: a notice, and Get Deleted is never called', async () => {
+    const sim = await startSim({ nonReplicateable: ['CampaignMember'] });
+    const run = await drain(stream(connect(sim, { useBulk: false }), 'CampaignMember'), sim);
+    assert.equal(run.records.length, sim.tables.CampaignMember.rows.length);
+    assert.match(run.notices.join(' '), /CampaignMember is not replicateable: records purged from the recycle bin or hard-deleted are not seen/);
+    assert.deepEqual(await getDeletedCalls(sim), []);
+    assert.equal((run.state as { deleted: string | null }).deleted, null);
+  });
+
+  test('a delete log Salesforce purged (INVALID_REPLICATION_DATE): the start moves forward by halves, the run completes and says what may be missed', async () => {
+    const sim = await startSim({ deleteLogLimit: 5 });
+    const s = stream(connect(sim, { useBulk: false, objects: ['Contact'] }), 'Contact');
+    const first = await drain(s, sim);
+    sim.clock.advance(60_000);
+    sim.hardDelete({ object: 'Contact', count: 10, seed: 1 });
+    sim.clock.advance(3 * 3_600_000); // older than two hours: the background purge may drop them
+    const recent = sim.hardDelete({ object: 'Contact', count: 2, seed: 2 });
+    sim.clock.advance(60_000);
+    const second = await drain(s, sim, { state: first.state });
+    assert.ok(second.pages[second.pages.length - 1]!.complete);
+    assert.match(second.notices.join(' '), /Contact: Salesforce refused the deletes from .* \(.*INVALID_REPLICATION_DATE.*\); records purged or hard-deleted between .* and .* may not be marked deleted/);
+    const marked = new Set(second.records.filter(isMarker).map(markerId));
+    for (const id of recent) assert.ok(marked.has(id), `the recent hard delete ${id} is marked`);
+    const calls = await getDeletedCalls(sim);
+    assert.ok(calls.some((c) => c.status === 400) && calls[calls.length - 1]!.status === 200);
+  });
+
+  test('EXCEEDED_ID_LIMIT: the window is halved and the rest read after it', async () => {
+    const sim = await startSim();
+    const s = stream(connect(sim, { useBulk: false, objects: ['Lead'] }), 'Lead');
+    const first = await drain(s, sim);
+    sim.clock.advance(60 * 60_000);
+    const gone = sim.hardDelete({ object: 'Lead', count: 4, seed: 7 });
+    sim.clock.advance(60 * 60_000);
+    sim.faults.add({ path: '/Lead/deleted', action: { kind: 'vendor', code: 'EXCEEDED_ID_LIMIT', message: 'record limit reached. narrow your start and end dates' }, nth: 1, times: 1 });
+    const second = await drain(s, sim, { state: first.state });
+    assert.deepEqual(second.records.filter(isMarker).map(markerId).sort(), [...gone].sort());
+    const calls = await getDeletedCalls(sim);
+    const [refused, half, rest] = calls.slice(-3);
+    assert.equal(refused!.status, 400);
+    assert.equal(half!.start, refused!.start);
+    assert.ok(half!.end < refused!.end);
+    assert.equal(rest!.start, half!.end);
+    assert.equal(rest!.end, refused!.end);
+  });
+
+  test('a backfill reads the delete log for its window while Salesforce still keeps it, and says so when it does not', async () => {
+    const sim = await startSim();
+    const c = connect(sim, { useBulk: false, objects: ['Contact'] });
+    sim.clock.advance(60_000);
+    const gone = sim.hardDelete({ object: 'Contact', count: 3, seed: 4 });
+    sim.clock.advance(60_000);
+    const now = sim.clock.now();
+    const recent = await drain(stream(c, 'Contact'), sim, { window: { from: new Date(now - 2 * 86_400_000).toISOString(), to: new Date(now).toISOString() } });
+    assert.deepEqual(recent.records.filter(isMarker).map(markerId).sort(), [...gone].sort());
+    const callsBefore = (await getDeletedCalls(sim)).length;
+    const old = await drain(stream(c, 'Contact'), sim, { window: { from: '2026-09-01T00:00:00.000Z', to: '2026-10-01T00:00:00.000Z' } });
+    assert.equal(old.records.filter(isMarker).length, 0);
+    assert.match(old.notices.join(' '), /Salesforce reports deletes of the last 15 days only: records purged or hard-deleted in this window are not marked deleted/);
+    assert.equal((await getDeletedCalls(sim)).length, callsBefore, 'no call for a window Salesforce no longer answers');
+  });
+});
+
 describe('Salesforce simulator strictness', () => {
   async function token(sim: SalesforceSimulator): Promise<string> {
     const res = await fetch(`${sim.url}/services/oauth2/token`, {
@@ -463,6 +703,50 @@ describe('Salesforce simulator strictness', () => {
     assert.deepEqual(deleted.body.deletedRecords.map((d: { id: string }) => d.id), sim.tables.Account.rows.filter((r) => r.values.IsDeleted).map((r) => r.Id));
     assert.equal((await get('updated', now - 31 * 86_400_000, now)).body[0].errorCode, 'INVALID_REPLICATION_DATE');
     assert.equal((await get('deleted', now - 16 * 86_400_000, now)).body[0].errorCode, 'INVALID_REPLICATION_DATE');
+  });
+
+  test('Get Deleted: a soft delete is in queryAll and the log; a purge or hard delete leaves the log only; the one-minute rule; controls over HTTP', async () => {
+    const sim = await startSim();
+    const t = await token(sim);
+    const auth = { authorization: `Bearer ${t}` };
+    const deleted = async (start: number, end: number, bearer = t) => {
+      const res = await fetch(
+        `${sim.url}/services/data/v62.0/sobjects/Account/deleted/?start=${encodeURIComponent(new Date(start).toISOString())}&end=${encodeURIComponent(new Date(end).toISOString())}`,
+        { headers: { authorization: `Bearer ${bearer}` } },
+      );
+      return { status: res.status, body: (await res.json()) as any };
+    };
+    const queryAll = async (soql: string) => (await (await fetch(`${sim.url}/services/data/v62.0/queryAll?q=${encodeURIComponent(soql)}`, { headers: auth })).json()) as any;
+    const control = async (name: string, body: unknown) =>
+      (await (await fetch(`${sim.url}/__sim/${name}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })).json()) as { removed: string[] };
+
+    sim.clock.advance(60_000);
+    sim.mutate({ delete: 1, seed: 12 });
+    const soft = sim.tables.Account.rows.find((r) => r.values.IsDeleted === true)!.Id;
+    const { removed: [hard] } = await control('hardDelete', { object: 'Account', count: 1, seed: 2 });
+    sim.clock.advance(120_000);
+    const now = sim.clock.now();
+    const both = `SELECT Id, IsDeleted FROM Account WHERE Id IN ('${soft}', '${hard}')`;
+    assert.deepEqual((await queryAll(both)).records.map((r: any) => [r.Id, r.IsDeleted]), [[soft, true]]);
+
+    const listed = await deleted(now - 10 * 60_000, now);
+    assert.equal(listed.status, 200);
+    assert.deepEqual(listed.body.deletedRecords.map((d: { id: string }) => d.id).sort(), [soft, hard!].sort());
+    for (const d of listed.body.deletedRecords) assert.match(d.deletedDate, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.000\+0000$/);
+    assert.equal(Date.parse(listed.body.latestDateCovered.replace('+0000', 'Z')), Math.floor(now / 60_000) * 60_000);
+    assert.ok(Date.parse(listed.body.earliestDateAvailable.replace('+0000', 'Z')) < now - 15 * 86_400_000);
+
+    assert.deepEqual((await control('emptyRecycleBin', { object: 'Account' })).removed, [soft]);
+    assert.equal((await queryAll(both)).totalSize, 0, 'purged: gone from queryAll');
+    assert.equal((await deleted(now - 10 * 60_000, now)).body.deletedRecords.length, 2, 'still in the delete log');
+
+    const minute = Math.floor(now / 60_000) * 60_000;
+    assert.equal((await deleted(minute - 60_000, minute + 30_000)).body[0].errorCode, 'INVALID_REPLICATION_DATE', 'start must precede end by more than a minute');
+    assert.equal((await deleted(now - 10 * 60_000, now, 'nope')).status, 401);
+    const described = (await (await fetch(`${sim.url}/services/data/v62.0/sobjects/Account/describe`, { headers: auth })).json()) as { replicateable: boolean };
+    assert.equal(described.replicateable, true);
+    const many = Array.from({ length: 220 }, (_, i) => `'001${String(i).padStart(15, '0')}'`).join(',');
+    assert.equal((await queryAll(`SELECT Id FROM Account WHERE Id IN (${many})`))[0].errorCode, 'MALFORMED_QUERY', 'an IN list over 4,000 characters');
   });
 
   test('bulk results must be read with the job API version, and not before the job completes', async () => {

@@ -27,6 +27,24 @@ export class InvalidQueryLocator extends Error {
   }
 }
 
+/**
+ * A 4xx answer other than 401, with Salesforce's errorCode, for callers that handle some codes
+ * (a missing object, a replication window Salesforce refuses). Uncaught, it is the
+ * SourceRequestRejected it extends: not retried.
+ */
+export class SalesforceRejected extends SourceRequestRejected {
+  constructor(
+    instanceLabel: string,
+    readonly status: number,
+    readonly errorCode: string,
+    /** Salesforce's message, summarised (vendorSummary). */
+    readonly vendorMessage: string,
+    detail: string,
+  ) {
+    super(instanceLabel, detail);
+  }
+}
+
 const tokenSchema = z.looseObject({ access_token: z.string().min(1), instance_url: z.string().optional(), token_type: z.string().optional() });
 const oauthErrorSchema = z.looseObject({ error: z.string(), error_description: z.string().optional() });
 const apiErrorSchema = z.array(z.looseObject({ message: z.string().optional(), errorCode: z.string().optional() }));
@@ -68,6 +86,8 @@ export class SalesforceClient {
   usage: ApiUsage | null = null;
   /** When `usage` was read (wall clock). */
   private usageAt = 0;
+  /** Salesforce's clock (the `Date` of the last 2xx answer) and this worker's when it was read. */
+  private serverClock: { server: number; local: number } | null = null;
 
   constructor(private readonly ctx: ConnectorContext, private readonly settings: SalesforceSettings) {
     this.label = `Salesforce org ${ctx.instance.instanceId}`;
@@ -75,6 +95,16 @@ export class SalesforceClient {
     this.tokenUrl = ctx.instance.authEndpoint ?? `${this.base}/services/oauth2/token`;
     this.policy = { ...DEFAULT_RETRY_POLICY, ...(settings.retry ?? {}) };
     this.fetchImpl = ctx.fetch ?? fetch;
+  }
+
+  /**
+   * Now by Salesforce's clock, from the `Date` header of the last successful answer (to the
+   * second); null before any. Windows Salesforce measures against its own clock (Get Deleted's
+   * 15 days) are computed from it.
+   */
+  serverNow(): number | null {
+    const c = this.serverClock;
+    return c === null ? null : c.server + (Date.now() - c.local);
   }
 
   /** `/services/data/v62.0` */
@@ -143,6 +173,8 @@ export class SalesforceClient {
     }
     const result: HttpResult = { status: res.status, text, headers: res.headers };
     if (res.ok) {
+      const server = Date.parse(res.headers.get('date') ?? '');
+      if (Number.isFinite(server)) this.serverClock = { server, local: Date.now() };
       if (opts.check) {
         try {
           opts.check(result);
@@ -166,7 +198,7 @@ export class SalesforceClient {
       return { kind: 'retry', error: new SourceRateLimited(this.label, what, after ?? 60_000), afterMs: after };
     }
     if (res.status >= 500) return { kind: 'retry', error: new SourceUnavailable(this.label, what) };
-    throw new SourceRequestRejected(this.label, what);
+    throw new SalesforceRejected(this.label, res.status, code, message, what);
   }
 
   /** The current token, fetching one when there is none (one fetch shared by concurrent callers). */

@@ -2,8 +2,10 @@
  * The Salesforce source connector: eight standard objects (Account, Contact, Lead, Opportunity,
  * OpportunityContactRole, AccountContactRelation, Campaign, CampaignMember) read with REST
  * queryAll (incremental by SystemModstamp with an overlap) and Bulk API 2.0 for large initial
- * loads, mapped to the XDM B2B classes (b2b-model.md §5.2). See stream.ts for the state machine
- * and client.ts for auth, retries and limits.
+ * loads, mapped to the XDM B2B classes (b2b-model.md §5.2); records purged from the recycle bin
+ * or hard-deleted, which queryAll no longer returns, come from the delete log (sObject Get
+ * Deleted) as deletion markers. See stream.ts for the state machine, deleted.ts for the delete
+ * log and client.ts for auth, retries and limits.
  *
  * Instance: `instanceId` = the org id (18 chars), `endpoint` = the My Domain URL
  * (`https://acme.my.salesforce.com`), `authEndpoint` = `{My Domain}/services/oauth2/token`

@@ -179,6 +179,38 @@ export class SalesforceMapper {
     }
   }
 
+  /**
+   * A record Salesforce reports only as deleted (sObject Get Deleted: purged from the recycle bin
+   * or hard-deleted, so queryAll no longer returns it) → a deletion marker of its class: the key,
+   * `isDeleted: true` and the deletion date as `lastUpdatedDate`, so the store keeps the latest
+   * of the delete and any version read later.
+   */
+  deletionMarker(object: SalesforceObject, xdmClass: XdmClassName, entry: { id: string; deletedDate: string }): MapResult {
+    const { id, deletedDate } = entry;
+    if (!SF_ID.test(id)) return { ok: false, xdmClass, sourceKey: null, reason: `${object}: a deleted record whose id ${JSON.stringify(id)} is not a Salesforce id` };
+    const at = normaliseDateTime(deletedDate);
+    if (at === null) return { ok: false, xdmClass, sourceKey: id + this.suffix, reason: `${object} ${id}: deletedDate '${deletedDate}' is not a date-time` };
+    const audit = { extSourceSystemAudit: { lastUpdatedDate: at }, isDeleted: true };
+    const key = this.key(id);
+    switch (object) {
+      case 'Account':
+        return { ok: true, xdmClass, record: { accountKey: key, accountID: id, ...audit } };
+      case 'Contact':
+      case 'Lead':
+        return { ok: true, xdmClass, record: { b2b: { personKey: key }, ...audit } };
+      case 'Opportunity':
+        return { ok: true, xdmClass, record: { opportunityKey: key, opportunityID: id, ...audit } };
+      case 'OpportunityContactRole':
+        return { ok: true, xdmClass, record: { opportunityPersonKey: key, opportunityPersonID: id, ...audit } };
+      case 'AccountContactRelation':
+        return { ok: true, xdmClass, record: { accountPersonKey: key, accountPersonID: id, ...audit } };
+      case 'Campaign':
+        return { ok: true, xdmClass, record: { campaignKey: key, campaignID: id, ...audit } };
+      case 'CampaignMember':
+        return { ok: true, xdmClass, record: { campaignMemberKey: key, campaignMemberID: id, ...audit } };
+    }
+  }
+
   private mapRow(object: SalesforceObject, id: string, row: Row): Record<string, unknown> {
     const isDeleted = row.IsDeleted === true;
     switch (object) {

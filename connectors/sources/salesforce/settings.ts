@@ -5,7 +5,10 @@ import { SALESFORCE_OBJECTS } from './objects';
 export const salesforceSettingsSchema = z.strictObject({
   /** REST API version, e.g. `v62.0`. Bulk results must be read with the version that created the job. */
   apiVersion: z.string().regex(/^v\d{2,3}\.0$/, 'expected an API version like v62.0').default('v62.0'),
-  /** `Sforce-Query-Options: batchSize` for REST queries (Salesforce allows 200–2,000; not guaranteed). */
+  /**
+   * `Sforce-Query-Options: batchSize` for REST queries (Salesforce allows 200–2,000; not
+   * guaranteed), and the deleted records looked up per page of the deletes phase.
+   */
   pageSize: z.int().min(200).max(2000).default(2000),
   /** How far before the stored watermark an incremental run starts (long transactions commit older stamps). */
   overlapMinutes: z.number().min(0).max(24 * 60).default(5),

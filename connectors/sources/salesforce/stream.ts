@@ -15,21 +15,32 @@
  * - A stale cursor (400 INVALID_QUERY_LOCATOR) restarts the query at the stamp of the last row
  *   stored (`SystemModstamp >= stamp`): nothing skipped, little re-read.
  * - Backfill windows are by SystemModstamp, `from` inclusive, `to` exclusive.
+ * - Once the query is done, a deletes phase (deleted.ts) reads the delete log (sObject Get Deleted)
+ *   from the stream's deleted watermark − overlap (at most 15 days back) to the run's high-water
+ *   mark, and turns the records queryAll no longer returns (purged from the recycle bin,
+ *   hard-deleted) into deletion markers. The resting state keeps its `latestDateCovered` as
+ *   `deleted`, beside the query's `watermark`.
  * - Counts are checked (rows received vs totalSize / numberRecordsProcessed / Sforce-NumberOfRecords)
  *   and an empty page in the middle is an error: a gap is never reported as complete.
  */
 import { z } from 'zod';
 import { SourceIncompleteRead, SourceRequestRejected } from '../errors';
 import type { PageResult, ReadRequest, SourceRecord, SourceStream, StreamState, UnmappableRow } from '../source-connector';
-import { InvalidQueryLocator, type SalesforceClient } from './client';
+import { InvalidQueryLocator, SalesforceRejected, type SalesforceClient } from './client';
 import { CsvError, parseCsv } from './csv';
+import { DeletedRecords, deletesStateSchema, isoSchema } from './deleted';
 import { normaliseDateTime, type Row, type SalesforceMapper } from './mapping';
 import type { ObjectSpec } from './objects';
 import type { SalesforceSettings } from './settings';
 
-const isoSchema = z.string().refine((v) => Number.isFinite(Date.parse(v)), 'expected an ISO date-time');
-
-const restingSchema = z.strictObject({ v: z.literal(1), kind: z.literal('resting'), watermark: isoSchema.nullable() });
+const restingSchema = z.strictObject({
+  v: z.literal(1),
+  kind: z.literal('resting'),
+  /** The largest SystemModstamp read. */
+  watermark: isoSchema.nullable(),
+  /** How far the delete log has been read (`latestDateCovered`); absent in states written before it was read. */
+  deleted: isoSchema.nullable().optional(),
+});
 
 const runSchema = z.strictObject({
   v: z.literal(1),
@@ -42,6 +53,8 @@ const runSchema = z.strictObject({
   toInclusive: z.boolean(),
   /** The resting watermark this run started from. */
   prevWatermark: isoSchema.nullable(),
+  /** The resting deleted watermark this run started from (absent in states written before deletes were read). */
+  prevDeleted: isoSchema.nullable().optional(),
   /** Largest SystemModstamp seen in this run. */
   watermark: isoSchema.nullable(),
   mode: z.enum(['rest', 'bulk']),
@@ -63,6 +76,8 @@ const runSchema = z.strictObject({
       received: z.int().nonnegative(),
     })
     .nullable(),
+  /** The deletes phase, once the query is done: the delete-log window and position. */
+  deletes: deletesStateSchema.nullable().optional(),
 });
 
 type RunState = z.output<typeof runSchema>;
@@ -74,6 +89,11 @@ const queryPageSchema = z.looseObject({
   done: z.boolean(),
   nextRecordsUrl: z.string().optional(),
   records: z.array(z.unknown()),
+});
+const describeSchema = z.looseObject({
+  fields: z.array(z.looseObject({ name: z.string() })),
+  /** Whether Get Deleted / Get Updated serve the object; read as true when absent. */
+  replicateable: z.boolean().optional(),
 });
 const jobSchema = z.looseObject({
   id: z.string().min(1),
@@ -95,7 +115,8 @@ export class SalesforceStream implements SourceStream {
   /** The spec's fields this org has (`describe`); until discovered, all of them. */
   private fields: ObjectSpec['fields'];
   /** Whether the org has the object at all: asked once per connector, with `describe`. */
-  private discovery: Promise<{ available: boolean; missing: string[] }> | null = null;
+  private discovery: Promise<Discovery> | null = null;
+  private readonly deleted: DeletedRecords;
 
   constructor(
     private readonly spec: ObjectSpec,
@@ -108,6 +129,7 @@ export class SalesforceStream implements SourceStream {
     this.backfill = { maxWindowDays: settings.maxWindowDays };
     this.fields = spec.fields;
     this.select = spec.fields.map(([f]) => f).join(', ');
+    this.deleted = new DeletedRecords(spec, client, mapper, settings.overlapMinutes * 60_000, settings.pageSize);
   }
 
   /**
@@ -115,22 +137,24 @@ export class SalesforceStream implements SourceStream {
    * (CurrencyIsoCode without multi-currency, DunsNumber without Data.com); an object the org does
    * not have (AccountContactRelation without contacts-to-multiple-accounts) is reported, not read.
    */
-  private discover(signal: AbortSignal): Promise<{ available: boolean; missing: string[] }> {
-    this.discovery ??= (async () => {
+  private discover(signal: AbortSignal): Promise<Discovery> {
+    this.discovery ??= (async (): Promise<Discovery> => {
       let described: unknown;
       try {
         described = await this.client.json(`${this.client.dataPath}/sobjects/${this.spec.name}/describe`, signal);
       } catch (e) {
-        if (e instanceof SourceRequestRejected && /: 404 NOT_FOUND|INVALID_TYPE/.test(e.message)) return { available: false, missing: [] };
+        if (e instanceof SalesforceRejected && (e.status === 404 || e.errorCode === 'INVALID_TYPE')) return { available: false, missing: [], replicateable: false };
         throw e;
       }
-      const names = new Set(((described as { fields?: Array<{ name?: unknown }> }).fields ?? []).map((f) => String(f.name)));
+      const parsed = describeSchema.safeParse(described);
+      if (!parsed.success) throw new SourceIncompleteRead(this.client.label, `${this.spec.name}: unexpected describe response (${parsed.error.issues[0]?.message})`);
+      const names = new Set(parsed.data.fields.map((f) => f.name));
       const missing = this.spec.fields.map(([f]) => f).filter((f) => !names.has(f));
       const required = missing.filter((f) => REQUIRED_FIELDS.has(f));
       if (required.length) throw new SourceRequestRejected(this.client.label, `${this.spec.name} has no ${required.join(', ')} in this org`);
       this.fields = this.spec.fields.filter(([f]) => names.has(f));
       this.select = this.fields.map(([f]) => f).join(', ');
-      return { available: true, missing };
+      return { available: true, missing, replicateable: parsed.data.replicateable ?? true };
     })().catch((e) => {
       this.discovery = null; // a transient failure is asked again next time
       throw e;
@@ -142,7 +166,7 @@ export class SalesforceStream implements SourceStream {
     const notices: string[] = [];
     const org = await this.discover(req.signal);
     if (!org.available) {
-      const resting = { v: 1 as const, kind: 'resting' as const, watermark: null };
+      const resting = { v: 1 as const, kind: 'resting' as const, watermark: null, deleted: null };
       return { records: [], unmappable: [], state: resting, complete: true, notices: [`${this.spec.name} does not exist in this org (feature not enabled): not synced`] };
     }
     if (org.missing.length && (req.state === null || (req.state as { kind?: unknown }).kind === 'resting')) {
@@ -157,12 +181,12 @@ export class SalesforceStream implements SourceStream {
         if (to - from > this.settings.maxWindowDays * DAY) {
           throw new SourceRequestRejected(this.client.label, `backfill window longer than ${this.settings.maxWindowDays} days`);
         }
-        st = newRun('backfill', iso(from), true, iso(to), false, null);
+        st = newRun('backfill', iso(from), true, iso(to), false, null, null);
       }
     } else if (st === null || st.kind === 'resting') {
       const prev = st?.watermark ?? null;
       const from = prev === null ? null : iso(Date.parse(prev) - this.settings.overlapMinutes * 60_000);
-      st = newRun('run', from, false, iso(Date.parse(req.runStartedAt)), true, prev);
+      st = newRun('run', from, false, iso(Date.parse(req.runStartedAt)), true, prev, st?.deleted ?? null);
       if (from === null && this.settings.useBulk) {
         const started = await this.maybeStartBulk(st, req.signal, notices);
         if (started) return { records: [], unmappable: [], state: started, complete: false, waitMs: this.settings.bulkPollMs, notices };
@@ -170,8 +194,12 @@ export class SalesforceStream implements SourceStream {
     } else if (st.kind === 'backfill') {
       throw new SourceRequestRejected(this.client.label, `stream ${this.name}: a backfill state was given without its window`);
     }
-    if (st.mode === 'bulk') return this.bulkPage(st, req.signal, notices);
-    return this.restPage(st, req.signal, notices);
+    const runStartedAt = Date.parse(req.runStartedAt);
+    const now = () => this.client.serverNow() ?? Math.max(runStartedAt, Date.now());
+    const run: Run = { state: st, replicateable: org.replicateable, now, signal: req.signal, notices };
+    if (st.deletes) return this.deletesPage(run);
+    if (st.mode === 'bulk') return this.bulkPage(run);
+    return this.restPage(run);
   }
 
   private readState(state: StreamState | null): z.output<typeof stateSchema> | null {
@@ -196,7 +224,9 @@ export class SalesforceStream implements SourceStream {
     return `${this.client.dataPath}/queryAll?q=${encodeURIComponent(soql)}`;
   }
 
-  private async restPage(st: RunState, signal: AbortSignal, notices: string[]): Promise<PageResult> {
+  private async restPage(run: Run): Promise<PageResult> {
+    const { signal, notices } = run;
+    let st = run.state;
     const headers = { 'sforce-query-options': `batchSize=${this.settings.pageSize}` };
     let body: unknown;
     if (st.next !== null) {
@@ -225,7 +255,7 @@ export class SalesforceStream implements SourceStream {
       if (received !== page.totalSize) {
         throw new SourceIncompleteRead(this.client.label, `${this.name}: the query announced ${page.totalSize} rows but returned ${received}`);
       }
-      return { records, unmappable, state: resting(st.prevWatermark, watermark), complete: true, notices };
+      return this.queryDone({ ...run, state: { ...st, watermark } }, records, unmappable);
     }
     if (page.records.length === 0) throw new SourceIncompleteRead(this.client.label, `${this.name}: an empty page before the end of the query`);
     if (!page.nextRecordsUrl || !page.nextRecordsUrl.startsWith('/services/data/')) {
@@ -300,7 +330,9 @@ export class SalesforceStream implements SourceStream {
     return { ...st, mode: 'bulk', bulk: { jobId: job.id, locator: null, expected: null, received: 0 } };
   }
 
-  private async bulkPage(st: RunState, signal: AbortSignal, notices: string[]): Promise<PageResult> {
+  private async bulkPage(run: Run): Promise<PageResult> {
+    const { signal, notices } = run;
+    let st = run.state;
     const bulk = st.bulk!;
     const jobPath = `${this.client.dataPath}/jobs/query/${encodeURIComponent(bulk.jobId)}`;
     if (bulk.expected === null) {
@@ -309,7 +341,7 @@ export class SalesforceStream implements SourceStream {
       const job = polled.data;
       if (job.state === 'Failed' || job.state === 'Aborted') {
         notices.push(`${this.name}: bulk job ${job.id} ${job.state}${job.errorMessage ? ` (${job.errorMessage})` : ''}; reading with REST queries`);
-        return this.restPage({ ...st, mode: 'rest', bulk: null }, signal, notices);
+        return this.restPage({ ...run, state: { ...st, mode: 'rest', bulk: null } });
       }
       if (job.state !== 'JobComplete') return { records: [], unmappable: [], state: st, complete: false, waitMs: this.settings.bulkPollMs, notices };
       if (job.numberRecordsProcessed === undefined) throw new SourceIncompleteRead(this.client.label, `${this.name}: bulk job ${job.id} completed without numberRecordsProcessed`);
@@ -350,10 +382,48 @@ export class SalesforceStream implements SourceStream {
       if (received !== b.expected) {
         throw new SourceIncompleteRead(this.client.label, `${this.name}: bulk job ${b.jobId} processed ${b.expected} rows but its results held ${received}`);
       }
-      return { records, unmappable, state: resting(st.prevWatermark, mapped.watermark), complete: true, expectedRecords: b.expected!, notices };
+      return this.queryDone({ ...run, state: { ...st, watermark: mapped.watermark, bulk: { ...b, received } } }, records, unmappable);
     }
     if (rows.length === 0) throw new SourceIncompleteRead(this.client.label, `${this.name}: an empty bulk results chunk before the last locator`);
     return { records, unmappable, state: { ...st, watermark: mapped.watermark, bulk: { ...b, locator, received } }, complete: false, notices };
+  }
+
+  /* ------------------------------------------------------------------------------------- */
+  /* Deletes phase (deleted.ts)                                                              */
+  /* ------------------------------------------------------------------------------------- */
+
+  /**
+   * The query has read everything: the page completes the run, or (when the delete log has a
+   * window to read) hands over to the deletes phase. `run.state.watermark` is the query's.
+   */
+  private queryDone(run: Run, records: SourceRecord[], unmappable: UnmappableRow[]): PageResult {
+    const st = run.state;
+    const deletes = this.deleted.plan(
+      { replicateable: run.replicateable, kind: st.kind, prevDeleted: st.prevDeleted ?? null, from: st.from, to: st.to, now: run.now() },
+      run.notices,
+    );
+    if (deletes === null) return this.completed(st, records, unmappable, st.prevDeleted ?? null, run.notices);
+    return { records, unmappable, state: { ...st, deletes }, complete: false, notices: run.notices };
+  }
+
+  private async deletesPage(run: Run): Promise<PageResult> {
+    const st = run.state;
+    const page = await this.deleted.page(st.deletes!, run.now, run.signal, run.notices);
+    if (page.next !== null) return { records: page.records, unmappable: page.unmappable, state: { ...st, deletes: page.next }, complete: false, notices: run.notices };
+    return this.completed(st, page.records, page.unmappable, page.covered ?? st.prevDeleted ?? null, run.notices);
+  }
+
+  /** The run's last page: the resting state, and a bulk job's row count for the engine to check. */
+  private completed(st: RunState, records: SourceRecord[], unmappable: UnmappableRow[], deleted: string | null, notices: string[]): PageResult {
+    const expected = st.mode === 'bulk' ? st.bulk?.expected : null;
+    return {
+      records,
+      unmappable,
+      state: resting(st.prevWatermark, st.watermark, deleted),
+      complete: true,
+      notices,
+      ...(expected !== null && expected !== undefined ? { expectedRecords: expected } : {}),
+    };
   }
 
   /** Parses and checks one results chunk (header row, row count vs Sforce-NumberOfRecords, locator). */
@@ -407,14 +477,42 @@ export class SalesforceStream implements SourceStream {
   }
 }
 
-function newRun(kind: 'run' | 'backfill', from: string | null, fromInclusive: boolean, to: string, toInclusive: boolean, prevWatermark: string | null): RunState {
-  return { v: 1, kind, from, fromInclusive, to, toInclusive, prevWatermark, watermark: null, mode: 'rest', next: null, last: null, total: null, received: 0, restarts: 0, bulk: null };
+interface Discovery {
+  available: boolean;
+  /** The spec's fields the org lacks. */
+  missing: string[];
+  replicateable: boolean;
 }
 
-function resting(prev: string | null, seen: string | null): StreamState {
+/** What one readPage call works with. */
+interface Run {
+  state: RunState;
+  replicateable: boolean;
+  /** Now (ms) by Salesforce's clock as of its last answer (client.serverNow); before any answer, the later of the run's start and this worker's clock. */
+  now(): number;
+  signal: AbortSignal;
+  notices: string[];
+}
+
+function newRun(
+  kind: 'run' | 'backfill',
+  from: string | null,
+  fromInclusive: boolean,
+  to: string,
+  toInclusive: boolean,
+  prevWatermark: string | null,
+  prevDeleted: string | null,
+): RunState {
+  return {
+    v: 1, kind, from, fromInclusive, to, toInclusive, prevWatermark, prevDeleted, watermark: null,
+    mode: 'rest', next: null, last: null, total: null, received: 0, restarts: 0, bulk: null, deletes: null,
+  };
+}
+
+function resting(prev: string | null, seen: string | null, deleted: string | null): StreamState {
   let watermark = prev;
   if (seen !== null && (watermark === null || Date.parse(seen) > Date.parse(watermark))) watermark = seen;
-  return { v: 1, kind: 'resting', watermark };
+  return { v: 1, kind: 'resting', watermark, deleted };
 }
 
 /**
