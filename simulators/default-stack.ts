@@ -1,9 +1,10 @@
 /**
  * The simulated SaaS estate `npm start`, the end-to-end tests and the benchmarks sync from: two
- * Marketo instances and one Dynamics org beside one Salesforce org, all serving views of one
- * synthetic world (so the same people and companies appear in several systems under different
- * ids, linked by the CRM ids the Marketo instances carry). Returns each simulator with the source
- * instance configuration and the secrets Tessera needs to reach it.
+ * Marketo instances (the second with native Salesforce sync) and one Dynamics org beside one
+ * Salesforce org, all serving views of one synthetic world (so the same people and companies
+ * appear in several systems under different ids, linked by the CRM ids the Marketo instances
+ * carry). Returns each simulator with the source instance configuration and the secrets Tessera
+ * needs to reach it.
  */
 import { randomBytes } from 'node:crypto';
 import type { SourceInstanceConfigInput } from '../domain/sync/source-instance';
@@ -72,7 +73,10 @@ export async function startDefaultStack(o: DefaultStackOptions = {}): Promise<De
 
     for (const [index, munchkinId] of DEFAULT_MUNCHKINS.entries()) {
       const c = credentials();
-      const marketo = await startMarketoSimulator({ world, port: port(1 + index), credentials: c, instanceIndex: index, munchkinId, salesforceOrgId: DEFAULT_SALESFORCE_ORG, jobSecondsPerStatus: bulkStep });
+      // The second instance has Marketo's native Salesforce sync: no opportunity-role API there,
+      // so its opportunities and roles come from the Salesforce org only.
+      const nativeCrmSync = index === 1 ? ('salesforce' as const) : null;
+      const marketo = await startMarketoSimulator({ world, port: port(1 + index), credentials: c, instanceIndex: index, munchkinId, salesforceOrgId: DEFAULT_SALESFORCE_ORG, jobSecondsPerStatus: bulkStep, nativeCrmSync });
       const ref = `MARKETO_SIM_${index + 1}`;
       sources.push({
         simulator: marketo,

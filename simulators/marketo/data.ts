@@ -207,6 +207,7 @@ export class MarketoData {
       });
     }
     const namedGuid = (idx: number) => dynamicsGuid('mkto_named_account', idx, munchkinId);
+    let named = 0;
     for (const a of world.accounts) {
       if (!a.presence.marketoNamed.includes(instance)) continue;
       const parent = a.parentIdx !== null && world.accounts[a.parentIdx]!.presence.marketoNamed.includes(instance) ? namedGuid(a.parentIdx) : null;
@@ -215,7 +216,8 @@ export class MarketoData {
         createdAt,
         updatedAt: Math.max(createdAt, sec(a.updatedAt)),
         f: {
-          marketoGUID: namedGuid(a.idx), name: a.name, domainName: a.domain, crmGuid: salesforceId('Account', a.idx), parentAccountId: parent,
+          // Users type domains as they like: every third named account has its domain with `www.`.
+          marketoGUID: namedGuid(a.idx), name: a.name, domainName: named++ % 3 === 0 ? `www.${a.domain}` : a.domain, crmGuid: salesforceId('Account', a.idx), parentAccountId: parent,
           annualRevenue: a.annualRevenue, numberOfEmployees: a.employees, industry: a.industry, sicCode: a.sicCode, city: a.city,
           state: a.state, country: a.country, logoUrl: `https://logo.example-tessera.com/${a.domain}.png`,
         },
@@ -392,6 +394,39 @@ export class MarketoData {
       deleted++;
     }
     return { updated, deleted };
+  }
+
+  /**
+   * Deletes records as a Marketo user or integration would (test control): companies by id,
+   * opportunities, opportunity roles and named accounts by marketoGUID, static-list members by
+   * list and lead id.
+   * Marketo reports none of these deletes; only reconciliation notices them. Returns how many went.
+   */
+  remove(o: { companies?: number[]; opportunities?: string[]; opportunityRoles?: string[]; namedAccounts?: string[]; listMembers?: Array<{ listId: number; leadId: number }> }): number {
+    let removed = 0;
+    const drop = (items: MktoRecord[], field: string, values: ReadonlyArray<string | number> | undefined): void => {
+      if (!values?.length) return;
+      const gone = new Set(values.map(String));
+      for (let i = items.length - 1; i >= 0; i--) {
+        if (gone.has(String(items[i]!.f[field]))) {
+          items.splice(i, 1);
+          removed++;
+        }
+      }
+    };
+    drop(this.companies, 'id', o.companies);
+    drop(this.opportunities, 'marketoGUID', o.opportunities);
+    drop(this.roles, 'marketoGUID', o.opportunityRoles);
+    drop(this.namedAccounts, 'marketoGUID', o.namedAccounts);
+    for (const { listId, leadId } of o.listMembers ?? []) {
+      const list = this.lists.find((l) => l.id === listId);
+      const at = list ? list.members.indexOf(leadId) : -1;
+      if (list && at >= 0) {
+        list.members.splice(at, 1);
+        removed++;
+      }
+    }
+    return removed;
   }
 
   /** Company domains of the companies held (named accounts are reachable through these). */

@@ -1,8 +1,10 @@
 /**
  * A small in-memory stand-in for the sync engine, for Marketo connector tests and local
  * measurements: validates every record with its XDM schema (as the engine does), stores the
- * latest version per key, answers `knownValues` from what it stored, and drives a stream page by
- * page — advancing the simulator's clock instead of sleeping when a page asks to wait.
+ * latest version per key and when it last changed (a record stored again unchanged keeps its
+ * time), answers `knownValues` from what it stored (`changedSince`: only records changed at or
+ * after that instant), lists stored ids for reconciliation, and drives a stream page by page —
+ * advancing the simulator's clock instead of sleeping when a page asks to wait.
  */
 import { XDM_CLASSES } from '../../domain/xdm/registry';
 import type { XdmClassName } from '../../domain/xdm/class-spec';
@@ -11,8 +13,13 @@ import type { SimClock } from '../shared/clock';
 
 export class MemoryStore {
   readonly records = new Map<XdmClassName, Map<string, Record<string, unknown>>>();
+  /** When each record (class → key) was last stored with a change, on `now`'s clock. */
+  readonly storedAt = new Map<XdmClassName, Map<string, number>>();
   readonly unmappable: UnmappableRow[] = [];
   readonly invalid: Array<{ xdmClass: XdmClassName; message: string; record: unknown }> = [];
+
+  /** `now`: the clock records are stamped with (a simulator's clock in tests). */
+  constructor(private readonly now: () => number = Date.now) {}
 
   put(page: Pick<PageResult, 'records' | 'unmappable'>, validate = true): void {
     for (const { xdmClass, record } of page.records) {
@@ -28,7 +35,12 @@ export class MemoryStore {
       }
       let map = this.records.get(xdmClass);
       if (!map) this.records.set(xdmClass, (map = new Map()));
-      map.set(spec.recordKey(value).key, value);
+      let times = this.storedAt.get(xdmClass);
+      if (!times) this.storedAt.set(xdmClass, (times = new Map()));
+      const key = spec.recordKey(value).key;
+      const before = map.get(key);
+      if (before === undefined || JSON.stringify(before) !== JSON.stringify(value)) times.set(key, this.now());
+      map.set(key, value);
     }
     this.unmappable.push(...page.unmappable);
   }
@@ -47,9 +59,24 @@ export class MemoryStore {
     return this.records.get(xdmClass)?.get(key);
   }
 
+  /** The sourceIDs of the stored, not deleted records of a class ending with `idSuffix`, ascending, after `after`. */
+  async storedIds(xdmClass: XdmClassName, idSuffix: string, after: string | null, limit: number): Promise<string[]> {
+    const spec = XDM_CLASSES[xdmClass];
+    const ids: string[] = [];
+    for (const record of this.records.get(xdmClass)?.values() ?? []) {
+      const id = spec.recordKey(record).sourceID;
+      if (id !== null && id.endsWith(idSuffix) && !spec.isDeleted(record)) ids.push(id);
+    }
+    return ids.sort().filter((v) => after === null || v > after).slice(0, limit);
+  }
+
   async knownValues(query: KnownValuesQuery, after: string | null, limit: number): Promise<string[]> {
     const values = new Set<string>();
-    for (const record of this.records.get(query.xdmClass)?.values() ?? []) {
+    const since = query.changedSince === undefined ? null : Date.parse(query.changedSince);
+    if (since !== null && !Number.isFinite(since)) throw new Error(`changedSince '${query.changedSince}' is not a date-time`);
+    const times = this.storedAt.get(query.xdmClass);
+    for (const [key, record] of this.records.get(query.xdmClass) ?? []) {
+      if (since !== null && (times?.get(key) ?? -Infinity) < since) continue;
       let v: unknown = record;
       for (const part of query.path.split('.')) v = v && typeof v === 'object' ? (v as Record<string, unknown>)[part] : undefined;
       if (typeof v === 'string' || typeof v === 'number') values.add(String(v));
@@ -110,4 +137,21 @@ export async function runStream(connector: SourceConnector, name: string, opts: 
   }
   out.state = state ?? {};
   return out;
+}
+
+/** Runs a stream's reconciliation listing to the end (as the engine does), returning every id listed and the listIds calls. */
+export async function listAllIds(connector: SourceConnector, name: string, store: MemoryStore, signal: AbortSignal = new AbortController().signal): Promise<{ ids: string[]; calls: number }> {
+  const stream = connector.streams.find((s) => s.name === name);
+  const spec = stream?.reconcile;
+  if (!spec) throw new Error(`stream ${name} offers no reconciliation`);
+  const ids: string[] = [];
+  let state: StreamState | null = null;
+  let calls = 0;
+  do {
+    const page: { ids: string[]; state: StreamState | null } = await spec.listIds({ state, signal, storedIds: (after, limit) => store.storedIds(spec.xdmClass, spec.idSuffix, after, limit) });
+    ids.push(...page.ids);
+    state = page.state === null ? null : (JSON.parse(JSON.stringify(page.state)) as StreamState);
+    calls++;
+  } while (state !== null && calls < 100_000);
+  return { ids, calls };
 }

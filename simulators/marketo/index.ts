@@ -7,14 +7,19 @@
  *   GET  /bulk/v1/.../export.json                        recent jobs
  *   GET  /rest/v1/activities/pagingtoken.json, /rest/v1/activities/deletedleads.json
  *   GET  /rest/v1/lists.json, /rest/v1/lists/{id}/leads.json
- *   GET  /rest/v1/companies.json, /namedaccounts.json, /opportunities.json, /opportunities/roles.json  (filter only)
+ *   GET  /rest/v1/companies.json, /namedaccounts.json, /opportunities.json, /opportunities/roles.json  (filter only,
+ *        by the documented searchable fields), /rest/v1/opportunities/roles/describe.json
  *   GET  /rest/asset/v1/programs.json                    offset/maxReturn, earliestUpdatedAt/latestUpdatedAt
  *
  * Marketo's envelope everywhere (HTTP 200 + success:false + string codes): 600/601/602 token
  * errors, 606 past 100 calls in 20 s and 615 past 10 in flight (enforced from the request
- * counters on the simulator clock), 1003 bad parameters, 1029 job queue / export quota, 1035
- * missing updatedAt filter, HTTP 414 past 8 KB of URI. Data faults (`faults.add({action: {kind:
- * 'data', name}})`): `malformed-row`, `short-file`, `job-failed`, `file-missing`.
+ * counters on the simulator clock), 1003 bad parameters, 1011 a filterType that is not searchable,
+ * 1018 opportunity-role APIs on a subscription with native CRM sync (`nativeCrmSync`), 1029 job
+ * queue / export quota, 1035 missing updatedAt filter, HTTP 414 past 8 KB of URI. The identity call
+ * reads its credentials from the query string only (401 otherwise). Data faults
+ * (`faults.add({action: {kind: 'data', name}})`): `malformed-row`, `short-file`, `job-failed`,
+ * `file-missing`. Test control: `POST /__sim/mutate` (changes as a user would) and `/__sim/remove`
+ * (deletes companies, opportunities, named accounts, list members — deletes Marketo never reports).
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { randomBytes } from 'node:crypto';
@@ -53,6 +58,12 @@ export interface MarketoSimulatorOptions {
   tokenLifetimeSeconds?: number;
   /** Days Get Deleted Leads keeps deletes. Default 14. */
   deletedLeadRetentionDays?: number;
+  /**
+   * The subscription's native CRM sync. With one, the opportunity-role APIs answer 1018 (CRM
+   * Enabled) and opportunities and companies are read-only (the simulator has no writes anyway).
+   * Default null.
+   */
+  nativeCrmSync?: 'salesforce' | 'dynamics' | null;
 }
 
 export interface MarketoSimulator extends SimulatorHandle {
@@ -66,12 +77,22 @@ export interface MarketoSimulator extends SimulatorHandle {
 
 const DEFAULT_MUNCHKINS = ['123-ABC-456', '234-BCD-567', '345-CDE-678', '456-DEF-789'];
 const DAY = 86_400_000;
+/**
+ * The searchable fields each describe call documents (searchableFields, single-field entries; the
+ * compound roles key is only usable through POST `_method=GET`). Any other filterType is refused
+ * with 1011 "Field not supported", as Marketo does.
+ */
 const FILTER_TYPES: Record<string, string[]> = {
   companies: ['externalCompanyId', 'id', 'company'],
-  namedaccounts: ['name', 'domainName', 'marketoGUID', 'crmGuid'],
-  opportunities: ['externalOpportunityId', 'marketoGUID', 'externalCompanyId'],
+  namedaccounts: [
+    'marketoGUID', 'annualRevenue', 'city', 'country', 'domainName', 'industry', 'logoUrl', 'membershipCount', 'name', 'numberOfEmployees',
+    'opptyAmount', 'opptyCount', 'score1', 'score2', 'score3', 'score4', 'score5', 'sicCode', 'state',
+  ],
+  opportunities: ['externalOpportunityId', 'marketoGUID'],
   roles: ['marketoGUID', 'leadId', 'externalOpportunityId'],
 };
+/** Integer-typed searchable fields: other values are refused with 1001. */
+const INTEGER_FILTERS: Record<string, string[]> = { companies: ['id'], namedaccounts: ['annualRevenue', 'membershipCount', 'numberOfEmployees', 'opptyAmount', 'opptyCount'], opportunities: [], roles: ['leadId'] };
 const MESSAGES: Record<string, string> = {
   '600': 'Access token not specified',
   '601': 'Access token invalid',
@@ -82,6 +103,7 @@ const MESSAGES: Record<string, string> = {
   '608': 'API Temporarily Unavailable',
   '611': 'System error',
   '615': 'Concurrent access limit reached',
+  '1018': 'CRM Enabled',
 };
 
 class ApiError extends Error {
@@ -138,6 +160,7 @@ export async function startMarketoSimulator(opts: MarketoSimulatorOptions): Prom
   const maxConcurrent = opts.maxConcurrent ?? 10;
   const lifetimeMs = (opts.tokenLifetimeSeconds ?? 3600) * 1000;
   const retentionMs = (opts.deletedLeadRetentionDays ?? 14) * DAY;
+  const nativeCrmSync = opts.nativeCrmSync ?? null;
   const tokens = new Map<string, number>();
   let current: { token: string; expiresAt: number } | null = null;
 
@@ -178,10 +201,14 @@ export async function startMarketoSimulator(opts: MarketoSimulatorOptions): Prom
       const q = request.query as Record<string, string | undefined>;
       for (const k of Object.keys(q)) if (!['filterType', 'filterValues', 'fields', 'batchSize', 'nextPageToken', '_method'].includes(k)) throw new ApiError('1003', `Invalid parameter: ${k}`);
       const filterType = q.filterType;
-      if (!filterType || !FILTER_TYPES[kind]!.includes(filterType)) throw new ApiError('1003', `Invalid filterType: ${filterType ?? ''}`);
-      if (!q.filterValues) throw new ApiError('1003', 'filterValues is required');
+      if (!filterType) throw new ApiError('1002', "Missing value for the required parameter 'filterType'");
+      if (!FILTER_TYPES[kind]!.includes(filterType)) throw new ApiError('1011', `Field '${filterType}' not supported`);
+      if (!q.filterValues) throw new ApiError('1002', "Missing value for the required parameter 'filterValues'");
       const values = q.filterValues.split(',');
       if (values.length > 300) throw new ApiError('1003', 'Too many filterValues (max 300)');
+      if (INTEGER_FILTERS[kind]!.includes(filterType)) {
+        for (const v of values) if (!/^-?\d+$/.test(v)) throw new ApiError('1001', `Invalid value '${v}'. Required of type 'integer'`);
+      }
       const fields = q.fields ? q.fields.split(',') : null;
       if (fields) for (const f of fields) if (!fieldNames.includes(f)) throw new ApiError('1006', `Field '${f}' not found`);
       const size = batchSizeOf(q);
@@ -261,6 +288,7 @@ export async function startMarketoSimulator(opts: MarketoSimulatorOptions): Prom
     routeOf: (path) => path.replace(/\/export\/[0-9a-f-]{36}\//, '/export/{id}/').replace(/\/lists\/\d+\//, '/lists/{id}/'),
     control: {
       mutate: (body) => data.mutate(clock.now(), (body ?? {}) as { update?: number; delete?: number; seed?: number }),
+      remove: (body) => ({ removed: data.remove((body ?? {}) as Parameters<MarketoData['remove']>[0]) }),
     },
     routes(app) {
       // Limits first (the shared hook has counted this request already).
@@ -273,8 +301,13 @@ export async function startMarketoSimulator(opts: MarketoSimulatorOptions): Prom
         if (stats.callsInWindow(clock.now()) > maxCalls) return envelopeError(reply, '606');
       });
 
+      // Adobe documents grant_type, client_id and client_secret as query parameters, for GET and
+      // POST alike: credentials sent only in a form body are not read (401, OAuth-style body).
       const token = async (request: FastifyRequest, reply: FastifyReply) => {
-        const q = { ...(request.query as Record<string, string>), ...((request.body as Record<string, string> | undefined) ?? {}) };
+        const q = request.query as Record<string, string | undefined>;
+        if (q.client_id === undefined || q.client_secret === undefined) {
+          return reply.code(401).send({ error: 'unauthorized', error_description: 'Full authentication is required to access this resource' });
+        }
         if (q.grant_type !== 'client_credentials') return reply.code(400).send({ error: 'invalid_request', error_description: 'grant_type must be client_credentials' });
         if (q.client_id !== opts.credentials.clientId || q.client_secret !== opts.credentials.clientSecret) {
           return reply.code(401).send({ error: 'unauthorized', error_description: 'Bad client credentials' });
@@ -349,7 +382,20 @@ export async function startMarketoSimulator(opts: MarketoSimulatorOptions): Prom
       app.get('/rest/v1/companies.json', filterRead('companies', () => data.companies, companyFields));
       app.get('/rest/v1/namedaccounts.json', filterRead('namedaccounts', () => data.namedAccounts, namedFields));
       app.get('/rest/v1/opportunities.json', filterRead('opportunities', () => data.opportunities, oppFields));
-      app.get('/rest/v1/opportunities/roles.json', filterRead('roles', () => data.roles.filter((r) => data.leadById.get(Number(r.f.leadId))?.deletedAt === null), roleFields));
+      // Native CRM sync: "Opportunity Role APIs are available only for subscriptions that do not
+      // have native CRM sync enabled" — 1018 CRM Enabled, before any parameter is looked at.
+      const rolesApi = (handler: (request: FastifyRequest, reply: FastifyReply) => unknown) =>
+        api((request, reply) => {
+          if (nativeCrmSync) throw new ApiError('1018', MESSAGES['1018']!);
+          return handler(request, reply);
+        });
+      app.get('/rest/v1/opportunities/roles.json', rolesApi(filterRead('roles', () => data.roles.filter((r) => data.leadById.get(Number(r.f.leadId))?.deletedAt === null), roleFields)));
+      app.get('/rest/v1/opportunities/roles/describe.json', rolesApi((_request, reply) => ok(reply, [{
+        name: 'opportunityRole', displayName: 'Opportunity Role', createdAt: '2015-02-03T22:36:23Z', updatedAt: '2015-02-03T22:36:24Z', idField: 'marketoGUID',
+        dedupeFields: ['externalOpportunityId', 'leadId', 'role'],
+        searchableFields: [['externalOpportunityId', 'leadId', 'role'], ...FILTER_TYPES.roles!.map((f) => [f])],
+        fields: roleFields.map((name) => ({ name, displayName: name, dataType: name === 'leadId' ? 'integer' : name === 'isPrimary' ? 'boolean' : name.endsWith('At') ? 'datetime' : 'string', updateable: !['marketoGUID', 'createdAt', 'updatedAt'].includes(name) })),
+      }])));
 
       app.get('/rest/asset/v1/programs.json', api((request, reply) => {
         const q = request.query as Record<string, string | undefined>;
@@ -391,11 +437,13 @@ export async function startMarketoSimulator(opts: MarketoSimulatorOptions): Prom
       const domains = data.companyDomains();
       const oppIdsWithRoles = new Set(data.roles.filter((r) => data.leadById.get(Number(r.f.leadId))?.deletedAt === null).map((r) => String(r.f.externalOpportunityId)));
       const liveLeads = new Set(data.leads.filter((l) => l.deletedAt === null).map((l) => l.id));
+      const bare = (d: unknown) => String(d).toLowerCase().replace(/^www\./, '');
       return {
         person: data.leads.length,
-        account: data.companies.length + data.namedAccounts.filter((n) => domains.has(String(n.f.domainName))).length,
-        opportunity: data.opportunities.filter((o) => oppIdsWithRoles.has(String(o.f.externalOpportunityId))).length,
-        'opportunity-person': data.roles.filter((r) => liveLeads.has(Number(r.f.leadId))).length,
+        account: data.companies.length + data.namedAccounts.filter((n) => domains.has(bare(n.f.domainName))).length,
+        // With native CRM sync Tessera reads opportunities and roles from the CRM, not from Marketo.
+        opportunity: nativeCrmSync ? 0 : data.opportunities.filter((o) => oppIdsWithRoles.has(String(o.f.externalOpportunityId))).length,
+        'opportunity-person': nativeCrmSync ? 0 : data.roles.filter((r) => liveLeads.has(Number(r.f.leadId))).length,
         campaign: data.programs.length,
         'campaign-member': data.programMembers.filter((m) => liveLeads.has(m.leadId)).length,
         'marketing-list': data.lists.length,

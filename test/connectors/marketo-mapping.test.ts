@@ -9,6 +9,7 @@ import {
   makeActivityMapper, makeLeadMapper, makeProgramMemberMapper, mapCompany, mapDeletedLead, mapListMember, mapNamedAccount,
   mapOpportunity, mapOpportunityRole, mapProgram, mapStaticList, type MapResult, type MappingContext,
 } from '../../connectors/sources/marketo/mapping';
+import { domainForms } from '../../connectors/sources/marketo/keyed';
 import { XDM_CLASSES } from '../../domain/xdm/registry';
 
 const ctx: MappingContext = { munchkinId: '123-ABC-456', crmType: 'Salesforce', crmInstanceId: '00D5e0000000TessEAA' };
@@ -168,6 +169,11 @@ test('REST objects: company, named account, opportunity, role, program, list, li
   const named = valid(mapNamedAccount(ctx, { marketoGUID: 'abc-1', name: 'Northwind', domainName: 'northwind.com', crmGuid: '0015e0000000001AAA', parentAccountId: 'abc-0', createdAt: '2026-01-01T00:00:00Z' })) as any;
   assert.equal(named.accountKey.sourceKey, 'abc-1.mkto_acct@123-ABC-456.Marketo');
   assert.equal(named.accountParentKey.sourceKey, 'abc-0.mkto_acct@123-ABC-456.Marketo');
+  assert.equal(named.accountOrganization.domain, 'northwind.com');
+  const typedWithWww = valid(mapNamedAccount(ctx, { marketoGUID: 'abc-2', name: 'Northwind', domainName: 'WWW.Northwind.com' })) as any;
+  assert.equal(typedWithWww.accountOrganization.domain, 'northwind.com', 'a named account domain typed with www. is stored bare, like a company\'s');
+  assert.deepEqual(domainForms('northwind.com'), ['northwind.com', 'www.northwind.com']);
+  assert.deepEqual(domainForms('www.northwind.com'), ['northwind.com', 'www.northwind.com']);
   const opp = valid(mapOpportunity(ctx, { marketoGUID: 'opp-1', externalOpportunityId: '0065e0000000001AAA', externalCompanyId: '0015e0000000001AAA', name: 'Deal', stage: 'Closed Won', amount: 5000, probability: 100, closeDate: '2026-05-01', isClosed: true, isWon: true, fiscalYear: 2026, fiscalQuarter: 'Q2' })) as any;
   assert.equal(opp.opportunityKey.sourceKey, 'opp-1@123-ABC-456.Marketo');
   assert.equal(opp.accountKey.sourceKey, '0015e0000000001AAA@00D5e0000000TessEAA.Salesforce');

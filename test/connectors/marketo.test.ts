@@ -1,16 +1,18 @@
 /**
  * The Marketo connector against the Marketo simulator: full load = ground truth, incremental,
  * backfill, crash/resume, token expiry, rate/concurrency limits, bulk job queue and quota,
- * truncated/short/malformed files, bad credentials.
+ * truncated/short/malformed files, bad credentials, identity by query parameters, key-only reads
+ * (changed keys plus a rotating slice), native CRM sync, reconciliation listings, named-account
+ * domains with www., program-member exports several at a time.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { buildWorld, type World } from '../../simulators/world/world';
 import { startMarketoSimulator, type MarketoSimulator, type MarketoSimulatorOptions } from '../../simulators/marketo';
-import { MemoryStore, runStream } from '../../simulators/marketo/harness';
+import { listAllIds, MemoryStore, runStream } from '../../simulators/marketo/harness';
 import { marketoConnector } from '../../connectors/sources/marketo';
 import type { RequestGate, SourceConnector } from '../../connectors/sources/source-connector';
-import { SourceAuthFailed, SourceIncompleteRead } from '../../connectors/sources/errors';
+import { SourceAuthFailed, SourceIncompleteRead, SourceRequestRejected } from '../../connectors/sources/errors';
 
 const CREDS = { clientId: 'tessera-client', clientSecret: 's3cret' };
 const ORG = '00D5e0000000TessEAA';
@@ -39,6 +41,41 @@ async function fullSync(s: MarketoSimulator, c: SourceConnector, store: MemorySt
     states[name] = r.state;
   }
   return states;
+}
+
+type LoggedRequest = { method: string; path: string; query: string; status: number };
+const requestLog = async (s: MarketoSimulator): Promise<LoggedRequest[]> => (await (await fetch(`${s.url}/__sim/requests`)).json()) as LoggedRequest[];
+/** The filterValues of each call to `path` among `log`, in order. */
+const filterCalls = (log: LoggedRequest[], path: string): string[][] =>
+  log.filter((r) => r.path === path).map((r) => (new URLSearchParams(r.query.replace(/^\?/, '')).get('filterValues') ?? '').split(',').filter(Boolean));
+const nonZero = (o: Partial<Record<string, number>>) => Object.fromEntries(Object.entries(o).filter(([, n]) => n));
+
+/**
+ * An in-memory gate of the connector's request budget on the simulator clock; when the window is
+ * full it lets simulated time pass (advancing the clock) instead of sleeping.
+ */
+function budgetGate(s: MarketoSimulator): RequestGate {
+  const { maxCalls, windowMs, maxInFlight } = marketoConnector.budget;
+  const starts: number[] = [];
+  let inFlight = 0;
+  const waiting: Array<() => void> = [];
+  return async (call) => {
+    while (inFlight >= maxInFlight) await new Promise<void>((r) => waiting.push(r));
+    inFlight++;
+    for (;;) {
+      const now = s.clock.now();
+      while (starts.length && starts[0]! <= now - windowMs) starts.shift();
+      if (starts.length < maxCalls) break;
+      s.clock.advance(starts[0]! + windowMs - now + 1);
+    }
+    starts.push(s.clock.now());
+    try {
+      return await call();
+    } finally {
+      inFlight--;
+      waiting.shift()?.();
+    }
+  };
 }
 
 const fileRequests = (s: MarketoSimulator) => Object.entries(s.stats().byRoute).filter(([k]) => k.endsWith('/file.json')).reduce((n, [, v]) => n + v, 0);
@@ -380,31 +417,9 @@ describe('Marketo auth and limits', () => {
   test('all streams at once through a gate of the connector budget stay within the vendor limits', async () => {
     const s = await sim({ jobSecondsPerStatus: 60 });
     try {
-      const { maxCalls, windowMs, maxInFlight } = marketoConnector.budget;
+      const { maxCalls, maxInFlight } = marketoConnector.budget;
       assert.ok(maxCalls < 100 && maxInFlight < 10);
-      // An in-memory gate of the budget on the simulator clock; when the window is full it lets
-      // simulated time pass (advancing the clock) instead of sleeping.
-      const starts: number[] = [];
-      let inFlight = 0;
-      const waiting: Array<() => void> = [];
-      const gate: RequestGate = async (call) => {
-        while (inFlight >= maxInFlight) await new Promise<void>((r) => waiting.push(r));
-        inFlight++;
-        for (;;) {
-          const now = s.clock.now();
-          while (starts.length && starts[0]! <= now - windowMs) starts.shift();
-          if (starts.length < maxCalls) break;
-          s.clock.advance(starts[0]! + windowMs - now + 1);
-        }
-        starts.push(s.clock.now());
-        try {
-          return await call();
-        } finally {
-          inFlight--;
-          waiting.shift()?.();
-        }
-      };
-      const c = connect(s, { pageBytes: 2048, restPageSize: 20, assetPageSize: 5 }, gate);
+      const c = connect(s, { pageBytes: 2048, restPageSize: 20, assetPageSize: 5 }, budgetGate(s));
       const store = new MemoryStore();
       const runStartedAt = s.clock.date().toISOString();
       const first = ['leads', 'activities', 'program-members', 'programs', 'static-lists', 'list-members'];
@@ -417,6 +432,378 @@ describe('Marketo auth and limits', () => {
       assert.ok(st.maxInFlight <= 10, `max ${st.maxInFlight} in flight`);
       assert.equal(st.byStatus['200']! + (st.byStatus['206'] ?? 0), st.total, 'no limit errors at all');
       assert.deepEqual(store.counts(), s.groundTruth());
+    } finally {
+      await s.stop();
+    }
+  });
+});
+
+describe('Marketo identity', () => {
+  test('the identity call sends the client credentials as query parameters; a form body alone is refused', async () => {
+    const s = await sim();
+    try {
+      const form = await fetch(`${s.url}/identity/oauth/token`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ grant_type: 'client_credentials', client_id: CREDS.clientId, client_secret: CREDS.clientSecret }),
+      });
+      assert.equal(form.status, 401);
+      assert.equal(((await form.json()) as { error: string }).error, 'unauthorized');
+      await connect(s).verify(new AbortController().signal);
+      const identity = (await requestLog(s)).filter((r) => r.path === '/identity/oauth/token');
+      const mine = identity.at(-1)!;
+      assert.equal(mine.status, 200);
+      const q = new URLSearchParams(mine.query.replace(/^\?/, ''));
+      assert.equal(q.get('grant_type'), 'client_credentials');
+      assert.equal(q.get('client_id'), CREDS.clientId);
+      assert.ok(q.get('client_secret'), 'the secret goes in the query, as Adobe documents');
+    } finally {
+      await s.stop();
+    }
+  });
+});
+
+describe('Marketo key-only reads after the first run', () => {
+  let s: MarketoSimulator;
+  let store: MemoryStore;
+  const settings = { rotatingKeysPerRun: 7, overlapMs: 0 };
+  let leadsState: Record<string, unknown> | null = null;
+  let companiesState: Record<string, unknown> | null = null;
+  const allKeys = () => store.knownValues({ xdmClass: 'person', path: 'b2b.accountID' }, null, 100_000);
+
+  /** One sync run of leads then companies; returns the filterValues of each companies call. The clock then moves on an hour. */
+  async function syncRun(c: SourceConnector = connect(s, settings, budgetGate(s))): Promise<string[][]> {
+    const runStartedAt = s.clock.date().toISOString();
+    const leads = await runStream(c, 'leads', { state: leadsState as any, runStartedAt, store, clock: s.clock });
+    assert.ok(leads.complete);
+    leadsState = leads.state;
+    const before = (await requestLog(s)).length;
+    const companies = await runStream(c, 'companies', { state: companiesState as any, runStartedAt, store, clock: s.clock });
+    assert.ok(companies.complete);
+    companiesState = companies.state;
+    const calls = filterCalls((await requestLog(s)).slice(before), '/rest/v1/companies.json');
+    s.clock.advance(3_600_000);
+    return calls;
+  }
+
+  before(async () => {
+    s = await sim();
+    store = new MemoryStore(() => s.clock.now());
+  });
+  after(() => s.stop());
+
+  test('the first run reads every key; once nothing changed, a run asks Marketo only for the rotating slice', async () => {
+    const first = await syncRun();
+    const keys = await allKeys();
+    assert.ok(keys.length > 14, `${keys.length} company keys`);
+    assert.deepEqual(first.flat().sort(), keys, 'the first run reads every key once');
+    assert.equal(store.count('account'), s.data.companies.length);
+    // The leads the first run stored are changes for the second run; after it, nothing has changed.
+    await syncRun();
+    const quiet = await syncRun();
+    assert.equal(quiet.length, 1, `one call (${quiet.length})`);
+    assert.equal(quiet[0]!.length, 7, 'the rotating slice of 7 keys, nothing else');
+  });
+
+  test('a key whose referencing lead changed is re-read', async () => {
+    s.mutate({ update: 6, seed: 5 });
+    const at = Math.floor(s.clock.now() / 1000) * 1000;
+    const changed = s.data.leads.filter((l) => l.updatedAt === at && l.deletedAt === null);
+    const expected = new Set(changed.map((l) => String(l.f.externalCompanyId ?? l.f.sfdcAccountId ?? '')).filter(Boolean));
+    assert.ok(expected.size > 0, 'some changed leads belong to a company');
+    s.clock.advance(60_000);
+    const calls = await syncRun(connect(s, { ...settings, rotatingKeysPerRun: 0 }, budgetGate(s)));
+    assert.deepEqual(new Set(calls.flat()), expected, 'exactly the companies of the changed leads');
+  });
+
+  test('over enough runs, the rotating slice visits every key (wrapping around)', async () => {
+    const keys = await allKeys();
+    const seen = new Set<string>();
+    for (let i = 0; i < Math.ceil(keys.length / 7) + 1; i++) for (const k of (await syncRun()).flat()) seen.add(k);
+    assert.deepEqual([...seen].sort(), keys);
+    const st = companiesState as any;
+    assert.equal(st.v, 2);
+    assert.equal(st.run, null);
+    assert.ok(st.lastComplete);
+  });
+});
+
+describe('Marketo key-only read state', () => {
+  test('a run cut after any page and resumed by a new process asks for the same keys and pages as an uninterrupted run', async () => {
+    const s = await sim();
+    try {
+      const settings = { restPageSize: 5 };
+      const gate = budgetGate(s);
+      const runStartedAt = s.clock.date().toISOString();
+      const reference = new MemoryStore(() => s.clock.now());
+      await runStream(connect(s), 'leads', { runStartedAt, store: reference, clock: s.clock });
+      const cut = new MemoryStore(() => s.clock.now());
+      cut.put({ records: [...reference.records.get('person')!.values()].map((record) => ({ xdmClass: 'person' as const, record })), unmappable: [] });
+      let before = (await requestLog(s)).length;
+      const whole = await runStream(connect(s, settings, gate), 'opportunity-roles', { runStartedAt, store: reference, clock: s.clock });
+      assert.ok(whole.complete);
+      const wholeCalls = (await requestLog(s)).slice(before).filter((r) => r.path === '/rest/v1/opportunities/roles.json').map((r) => r.query);
+      assert.ok(wholeCalls.some((q) => q.includes('nextPageToken')), 'some calls page inside one batch of keys');
+      before = (await requestLog(s)).length;
+      let state: any = null;
+      let pages = 0;
+      for (let complete = false; !complete; pages++) {
+        const part = await runStream(connect(s, settings, gate), 'opportunity-roles', { state, runStartedAt, store: cut, clock: s.clock, maxPages: 1 });
+        state = part.state;
+        complete = part.complete;
+        assert.ok(JSON.stringify(state).length < 4096, 'state stays small');
+      }
+      const cutCalls = (await requestLog(s)).slice(before).filter((r) => r.path === '/rest/v1/opportunities/roles.json').map((r) => r.query);
+      assert.deepEqual(cutCalls, wholeCalls);
+      assert.deepEqual([...cut.records.get('opportunity-person')!.keys()].sort(), [...reference.records.get('opportunity-person')!.keys()].sort());
+      assert.equal(state.lastComplete, runStartedAt);
+    } finally {
+      await s.stop();
+    }
+  });
+
+  test('a state written before rotation (v1) is accepted: at rest it makes a first run, mid-walk it resumes after its key', async () => {
+    const s = await sim();
+    try {
+      const runStartedAt = s.clock.date().toISOString();
+      const store = new MemoryStore(() => s.clock.now());
+      await runStream(connect(s), 'leads', { runStartedAt, store, clock: s.clock });
+      const keys = await store.knownValues({ xdmClass: 'person', path: 'b2b.accountID' }, null, 100_000);
+      const c = connect(s, { restPageSize: 5 });
+      let before = (await requestLog(s)).length;
+      const resting = await runStream(c, 'companies', { state: { v: 1, after: null, batch: null, token: null }, runStartedAt, store, clock: s.clock });
+      assert.ok(resting.complete);
+      assert.deepEqual(filterCalls((await requestLog(s)).slice(before), '/rest/v1/companies.json').flat(), keys);
+      assert.deepEqual({ v: (resting.state as any).v, lastComplete: (resting.state as any).lastComplete }, { v: 2, lastComplete: runStartedAt });
+      before = (await requestLog(s)).length;
+      const midWalk = await runStream(c, 'companies', { state: { v: 1, after: keys[9]!, batch: null, token: null }, runStartedAt, store, clock: s.clock });
+      assert.ok(midWalk.complete);
+      assert.deepEqual(filterCalls((await requestLog(s)).slice(before), '/rest/v1/companies.json').flat(), keys.slice(10));
+      await assert.rejects(runStream(c, 'companies', { state: { v: 3 }, runStartedAt, store, clock: s.clock }), SourceIncompleteRead);
+    } finally {
+      await s.stop();
+    }
+  });
+});
+
+describe('Marketo opportunities, named accounts and native CRM sync', () => {
+  test('an opportunity whose roles are gone is still read again, by its own marketoGUID', async () => {
+    const s = await sim();
+    try {
+      const store = new MemoryStore(() => s.clock.now());
+      const c = connect(s, { overlapMs: 0 });
+      let runStartedAt = s.clock.date().toISOString();
+      const states: Record<string, any> = {};
+      for (const name of ['leads', 'opportunity-roles', 'opportunities']) states[name] = (await runStream(c, name, { runStartedAt, store, clock: s.clock })).state;
+      const [oppKey, opp] = [...store.records.get('opportunity')!].find(([, r]) => !(r as any).nextStep)! as [string, any];
+      const external = opp.extSourceSystemAudit.externalID as string;
+      // In Marketo its roles are deleted and the opportunity changes; Tessera no longer holds a role pointing at it.
+      const roles = s.data.roles.filter((r) => r.f.externalOpportunityId === external).map((r) => String(r.f.marketoGUID));
+      assert.ok(roles.length > 0);
+      assert.equal(s.data.remove({ opportunityRoles: roles }), roles.length);
+      for (const [k, r] of [...store.records.get('opportunity-person')!]) if ((r as any).opportunityID === external) store.records.get('opportunity-person')!.delete(k);
+      const inMarketo = s.data.opportunities.find((o) => o.f.marketoGUID === opp.opportunityID)!;
+      inMarketo.f.nextStep = 'Renewal call';
+      inMarketo.updatedAt = Math.floor(s.clock.now() / 1000) * 1000;
+      s.clock.advance(3_600_000);
+      runStartedAt = s.clock.date().toISOString();
+      for (const name of ['opportunity-roles', 'opportunities']) assert.ok((await runStream(c, name, { state: states[name], runStartedAt, store, clock: s.clock })).complete);
+      assert.equal((store.get('opportunity', oppKey) as any).nextStep, 'Renewal call');
+    } finally {
+      await s.stop();
+    }
+  });
+
+  test('the simulator offers opportunities only by their documented searchable fields', async () => {
+    const s = await sim();
+    try {
+      const token = (await (await fetch(`${s.url}/identity/oauth/token?grant_type=client_credentials&client_id=${CREDS.clientId}&client_secret=${CREDS.clientSecret}`)).json()) as { access_token: string };
+      const get = async (path: string) => (await (await fetch(`${s.url}${path}`, { headers: { authorization: `Bearer ${token.access_token}` } })).json()) as any;
+      const byCompany = await get('/rest/v1/opportunities.json?filterType=externalCompanyId&filterValues=0015e0000000001AAA');
+      assert.equal(byCompany.success, false);
+      assert.equal(byCompany.errors[0].code, '1011');
+      const guid = String(s.data.opportunities[0]!.f.marketoGUID);
+      const byGuid = await get(`/rest/v1/opportunities.json?filterType=marketoGUID&filterValues=${guid}&fields=marketoGUID`);
+      assert.deepEqual(byGuid.result.map((o: any) => o.marketoGUID), [guid]);
+    } finally {
+      await s.stop();
+    }
+  });
+
+  test('named accounts whose domain was typed with www. are found from the bare domains of companies', async () => {
+    const s = await sim();
+    try {
+      const store = new MemoryStore(() => s.clock.now());
+      const c = connect(s);
+      const runStartedAt = s.clock.date().toISOString();
+      const before = (await requestLog(s)).length;
+      for (const name of ['leads', 'companies', 'named-accounts']) assert.ok((await runStream(c, name, { runStartedAt, store, clock: s.clock })).complete);
+      const domains = s.data.companyDomains();
+      const typedWithWww = s.data.namedAccounts.filter((n) => String(n.f.domainName).startsWith('www.') && domains.has(String(n.f.domainName).slice(4)));
+      assert.ok(typedWithWww.length > 0);
+      for (const n of typedWithWww) {
+        const stored = store.get('account', `${n.f.marketoGUID}.mkto_acct@${s.instanceId}.Marketo`) as any;
+        assert.ok(stored, `named account ${n.f.domainName} was read`);
+        assert.equal(stored.accountOrganization.domain, String(n.f.domainName).slice(4), 'stored with the bare domain');
+      }
+      const asked = new Set(filterCalls((await requestLog(s)).slice(before), '/rest/v1/namedaccounts.json').flat());
+      for (const d of domains) assert.ok(asked.has(d) && asked.has(`www.${d}`), `${d} asked in both forms`);
+    } finally {
+      await s.stop();
+    }
+  });
+
+  test('with native CRM sync, opportunity-roles and opportunities complete empty with a notice and the other streams go on', async () => {
+    const s = await sim({ nativeCrmSync: 'salesforce' });
+    try {
+      const store = new MemoryStore(() => s.clock.now());
+      const c = connect(s);
+      const runStartedAt = s.clock.date().toISOString();
+      for (const name of STREAM_ORDER) {
+        const r = await runStream(c, name, { runStartedAt, store, clock: s.clock });
+        assert.ok(r.complete, name);
+        if (name === 'opportunity-roles' || name === 'opportunities') {
+          assert.equal(r.records, 0);
+          assert.ok(r.notices.some((n) => /native CRM sync \(1018 CRM Enabled\).*come from the CRM source/.test(n)), r.notices.join('\n'));
+        }
+      }
+      assert.deepEqual(store.counts(), nonZero(s.groundTruth()));
+      const routes = s.stats().byRoute;
+      assert.equal(routes['/rest/v1/opportunities/roles/describe.json'], 1, 'found out at first contact, once per connector');
+      assert.equal(routes['/rest/v1/opportunities/roles.json'] ?? 0, 0);
+      assert.equal(routes['/rest/v1/opportunities.json'] ?? 0, 0);
+      // The next run of the same connector asks nothing more.
+      const again = await runStream(c, 'opportunity-roles', { runStartedAt, store, clock: s.clock });
+      assert.ok(again.complete);
+      assert.equal(s.stats().byRoute['/rest/v1/opportunities/roles/describe.json'], 1);
+      // The simulator answers the role APIs as Adobe documents for such subscriptions.
+      const token = (await (await fetch(`${s.url}/identity/oauth/token?grant_type=client_credentials&client_id=${CREDS.clientId}&client_secret=${CREDS.clientSecret}`)).json()) as { access_token: string };
+      const roles = (await (await fetch(`${s.url}/rest/v1/opportunities/roles.json?filterType=leadId&filterValues=1`, { headers: { authorization: `Bearer ${token.access_token}` } })).json()) as any;
+      assert.deepEqual(roles.errors, [{ code: '1018', message: 'CRM Enabled' }]);
+    } finally {
+      await s.stop();
+    }
+  });
+});
+
+describe('Marketo reconciliation listings', () => {
+  test('companies, named accounts, opportunities and list members: the stored ids Marketo still has, without the ones deleted in Marketo', async () => {
+    const s = await sim();
+    try {
+      const store = new MemoryStore(() => s.clock.now());
+      const c = connect(s, { restPageSize: 7 }, budgetGate(s));
+      await fullSync(s, c, store);
+      const cases = [
+        { stream: 'companies', xdmClass: 'account', suffix: '.mkto_org' },
+        { stream: 'named-accounts', xdmClass: 'account', suffix: '.mkto_acct' },
+        { stream: 'opportunities', xdmClass: 'opportunity', suffix: '' },
+        { stream: 'list-members', xdmClass: 'marketing-list-member', suffix: '' },
+      ] as const;
+      const stored: Record<string, string[]> = {};
+      for (const k of cases) {
+        const spec = c.streams.find((x) => x.name === k.stream)!.reconcile!;
+        assert.deepEqual({ xdmClass: spec.xdmClass, idSuffix: spec.idSuffix }, { xdmClass: k.xdmClass, idSuffix: k.suffix });
+        stored[k.stream] = await store.storedIds(k.xdmClass, k.suffix, null, 1_000_000);
+        assert.ok(stored[k.stream]!.length > 0, k.stream);
+        assert.deepEqual((await listAllIds(c, k.stream, store)).ids.sort(), stored[k.stream], `${k.stream}: everything is still there`);
+      }
+      const gone = {
+        companies: stored.companies![1]!,
+        'named-accounts': stored['named-accounts']![0]!,
+        opportunities: stored.opportunities![2]!,
+        'list-members': stored['list-members']![3]!,
+      };
+      const [listId, leadId] = gone['list-members'].split('_').map(Number) as [number, number];
+      const removed = s.data.remove({
+        companies: [Number(gone.companies.replace('.mkto_org', ''))],
+        namedAccounts: [gone['named-accounts'].replace('.mkto_acct', '')],
+        opportunities: [gone.opportunities],
+        listMembers: [{ listId, leadId }],
+      });
+      assert.equal(removed, 4);
+      for (const k of cases) {
+        const listed = await listAllIds(c, k.stream, store);
+        assert.deepEqual(listed.ids.sort(), stored[k.stream]!.filter((id) => id !== gone[k.stream]), `${k.stream}: all but the deleted one`);
+      }
+      assert.ok((await listAllIds(c, 'list-members', store)).calls > s.data.lists.length, 'list members are listed a page at a time');
+    } finally {
+      await s.stop();
+    }
+  });
+
+  test('a call that fails fails the listing: never a partial answer', async () => {
+    const s = await sim();
+    try {
+      const store = new MemoryStore(() => s.clock.now());
+      const c = connect(s, { restPageSize: 7 }, budgetGate(s));
+      await fullSync(s, c, store);
+      s.faults.add({ path: '/rest/v1/companies\\.json', nth: 1, action: { kind: 'vendor', code: '603', message: 'Access denied' } });
+      await assert.rejects(listAllIds(c, 'companies', store), SourceRequestRejected);
+      s.faults.add({ path: '/rest/v1/lists/\\d+/leads\\.json', nth: 3, action: { kind: 'vendor', code: '603', message: 'Access denied' } });
+      await assert.rejects(listAllIds(c, 'list-members', store), SourceRequestRejected);
+      s.faults.add({ path: '/rest/v1/opportunities\\.json', action: { kind: 'http', status: 503, body: 'Service Unavailable' } });
+      await assert.rejects(listAllIds(c, 'opportunities', store), (e: unknown) => (e as Error).name === 'SourceUnavailable');
+    } finally {
+      await s.stop();
+    }
+  });
+});
+
+describe('Marketo program-member exports', () => {
+  const manyPrograms: World = buildWorld({ people: 300, accounts: 30, campaigns: 45, seed: 11 });
+  const exportsOf = (log: LoggedRequest[]) => {
+    const ids: string[] = [];
+    for (const r of log) {
+      const id = /^\/bulk\/v1\/program\/members\/export\/([^/]+)\/enqueue\.json$/.exec(r.path)?.[1];
+      if (id && !ids.includes(id)) ids.push(id);
+    }
+    return ids;
+  };
+
+  test('exports of many programs run several at a time (≤10 programs each), within the configured share of the queue', async () => {
+    const s = await startMarketoSimulator({ world: manyPrograms, credentials: CREDS, salesforceOrgId: ORG, seed: 3, jobSecondsPerStatus: 60 });
+    try {
+      const store = new MemoryStore(() => s.clock.now());
+      const r = await runStream(connect(s, { pageBytes: 4096 }), 'program-members', { runStartedAt: s.clock.date().toISOString(), store, clock: s.clock });
+      assert.ok(r.complete);
+      assert.equal(store.count('campaign-member'), s.groundTruth()['campaign-member']);
+      const log = await requestLog(s);
+      const exports = exportsOf(log);
+      assert.equal(exports.length, 5, '45 programs in exports of 10');
+      let inQueue = 0;
+      let most = 0;
+      const lastFile = new Map(exports.map((id) => [id, log.map((e) => e.path).lastIndexOf(`/bulk/v1/program/members/export/${id}/file.json`)]));
+      for (const [i, e] of log.entries()) {
+        if (/\/program\/members\/export\/[^/]+\/enqueue\.json$/.test(e.path)) most = Math.max(most, ++inQueue);
+        for (const [, at] of lastFile) if (at === i) inQueue--;
+      }
+      assert.ok(most >= 3, `${most} program-member exports in Marketo's queue at once`);
+      assert.ok(most <= 4, `never more than programMemberExportsInFlight (4): ${most}`);
+      for (let i = 1; i < exports.length; i++) {
+        const enqueued = log.findIndex((e) => e.path === `/bulk/v1/program/members/export/${exports[i]}/enqueue.json`);
+        assert.ok(enqueued < lastFile.get(exports[i - 1]!)!, `export ${i + 1} was queued before export ${i} finished downloading`);
+      }
+    } finally {
+      await s.stop();
+    }
+  });
+
+  test('a program-member run cut after every page resumes its exports made ahead: the same members, no export made twice', async () => {
+    const s = await startMarketoSimulator({ world: manyPrograms, credentials: CREDS, salesforceOrgId: ORG, seed: 3, jobSecondsPerStatus: 60 });
+    try {
+      const runStartedAt = s.clock.date().toISOString();
+      const store = new MemoryStore(() => s.clock.now());
+      let state: any = null;
+      for (let complete = false, pages = 0; !complete; pages++) {
+        assert.ok(pages < 500);
+        const part = await runStream(connect(s, { pageBytes: 4096 }), 'program-members', { state, runStartedAt, store, clock: s.clock, maxPages: 1 });
+        state = part.state;
+        complete = part.complete;
+      }
+      assert.equal(store.count('campaign-member'), s.groundTruth()['campaign-member']);
+      const creates = (await requestLog(s)).filter((e) => e.path === '/bulk/v1/program/members/export/create.json').length;
+      assert.equal(creates, 5);
+      assert.deepEqual(state.programsAhead, []);
     } finally {
       await s.stop();
     }

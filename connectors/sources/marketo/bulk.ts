@@ -16,6 +16,12 @@
  * created and enqueued (`ahead`), so Marketo builds it while this one downloads. One export ahead
  * at most, within Marketo's queue (2 processing, 10 queued per subscription): a full queue (1029)
  * only means no export ahead this time.
+ *
+ * Program members are exported ≤10 programs per job (the documented `programIds` limit). While the
+ * current job waits in Marketo's queue or its file downloads, the next batches' exports are created
+ * and enqueued (`programsAhead`) up to `programMemberExportsInFlight` jobs in all, so Marketo runs
+ * two at a time instead of one after another; each is in the state with its listing offset, and
+ * becomes the current job in turn.
  */
 import { z } from 'zod';
 import type { ConnectorContext, PageResult, ReadRequest, SourceRecord, SourceStream, StreamState, UnmappableRow } from '../source-connector';
@@ -75,6 +81,10 @@ export const bulkStateSchema = z.object({
   watermark: isoString.nullable(),
   /** The next window's export, created (and enqueued) while the current file downloads. */
   ahead: z.object({ exportId: z.string().min(1), status: z.enum(['Created', 'Queued']), windowTo: isoString }).nullable().default(null),
+  /** Program members: exports made for the batches after the current one, in listing order. */
+  programsAhead: z
+    .array(z.object({ offset: z.int().min(0), programIds: z.array(z.int()).min(1).max(PROGRAM_BATCH), exportId: z.string().min(1), status: z.enum(['Created', 'Queued']) }))
+    .default([]),
 });
 export type BulkState = z.infer<typeof bulkStateSchema>;
 
@@ -101,6 +111,14 @@ interface Unit {
 }
 
 const floorSec = (ms: number): number => Math.floor(ms / 1000) * 1000;
+
+const programsPage = z.array(z.object({ id: z.int() }).loose());
+/** The program ids of a programs.json page (asset API: no `result` when nothing matches). */
+function programIdsOf(result: unknown[] | undefined, label: string): number[] {
+  const parsed = programsPage.safeParse(result ?? []);
+  if (!parsed.success) throw new SourceIncompleteRead(label, `programs.json returned a program without an integer id (${parsed.error.issues[0]?.message})`);
+  return parsed.data.map((p) => p.id);
+}
 
 export function createBulkStream(kindName: BulkKind['name'], ctx: ConnectorContext, http: MarketoHttp, settings: MarketoSettings, mapping: MappingContext): SourceStream {
   const kind = KINDS[kindName];
@@ -134,6 +152,7 @@ export function createBulkStream(kindName: BulkKind['name'], ctx: ConnectorConte
       deletesToken: null,
       watermark: null,
       ahead: null,
+      programsAhead: [],
     };
   }
 
@@ -149,19 +168,60 @@ export function createBulkStream(kindName: BulkKind['name'], ctx: ConnectorConte
     if (kind.name === 'program-members') {
       if (st.programIds === null) {
         const env = await http.call('GET', '/rest/asset/v1/programs.json', { query: { offset: st.programOffset, maxReturn: PROGRAM_BATCH }, signal });
-        const ids = (env.result ?? []).map((p) => Number((p as { id?: unknown }).id)).filter((n) => Number.isInteger(n));
+        const ids = programIdsOf(env.result, label);
         if (!ids.length) return null;
         st.programIds = ids;
       }
       if (!st.programIds.length) return null;
-      const filter: Record<string, unknown> = { programIds: st.programIds };
-      const span = Date.parse(st.rangeTo) - Date.parse(st.rangeFrom);
-      if (st.mode === 'incremental' && !st.noUpdatedAt && settings.programMembersIncrementalBy === 'updatedAt' && span <= MAX_WINDOW_DAYS * DAY && span >= 1000) {
-        filter.updatedAt = { startAt: toMarketoFilterDate(Date.parse(st.rangeFrom)), endAt: toMarketoFilterDate(Date.parse(st.rangeTo) - 1000) };
-      }
-      return { filter, windowTo: null };
+      return programUnit(st, st.programIds);
     }
     return windowFrom(st, Date.parse(st.cursor));
+  }
+
+  /** The export of one batch of ≤10 programs (members changed in the run's range, on incremental runs). */
+  function programUnit(st: BulkState, programIds: number[]): Unit {
+    const filter: Record<string, unknown> = { programIds };
+    const span = Date.parse(st.rangeTo) - Date.parse(st.rangeFrom);
+    if (st.mode === 'incremental' && !st.noUpdatedAt && settings.programMembersIncrementalBy === 'updatedAt' && span <= MAX_WINDOW_DAYS * DAY && span >= 1000) {
+      filter.updatedAt = { startAt: toMarketoFilterDate(Date.parse(st.rangeFrom)), endAt: toMarketoFilterDate(Date.parse(st.rangeTo) - 1000) };
+    }
+    return { filter, windowTo: null };
+  }
+
+  /**
+   * Program members: creates and enqueues the exports of the next program batches while the current
+   * one is queued or downloading, up to `programMemberExportsInFlight` in all. Best effort: a full
+   * queue or a refusal (1029, 1035...) stops it for now; those batches are exported in turn.
+   */
+  async function programsAhead(st: BulkState, signal: AbortSignal): Promise<void> {
+    if (kind.name !== 'program-members' || !st.job || !st.programIds?.length) return;
+    try {
+      // One made ahead but not enqueued (queue full then): enqueue it before making more.
+      for (const a of st.programsAhead) {
+        if (a.status !== 'Created') continue;
+        await http.call('POST', `${base}/${a.exportId}/enqueue.json`, { signal });
+        a.status = 'Queued';
+      }
+      while (1 + st.programsAhead.length < settings.programMemberExportsInFlight) {
+        const last = st.programsAhead[st.programsAhead.length - 1];
+        const [prevOffset, prevCount] = last ? [last.offset, last.programIds.length] : [st.programOffset, st.programIds.length];
+        if (prevCount < PROGRAM_BATCH) return; // the listing ended with that batch
+        const offset = prevOffset + prevCount;
+        const env = await http.call('GET', '/rest/asset/v1/programs.json', { query: { offset, maxReturn: PROGRAM_BATCH }, signal });
+        const programIds = programIdsOf(env.result, label);
+        if (!programIds.length) return;
+        const created = await http.call('POST', `${base}/create.json`, { json: createBody(programUnit(st, programIds)), signal });
+        const exportId = String((created.result?.[0] as { exportId?: unknown } | undefined)?.exportId ?? '');
+        if (!exportId) return;
+        const entry: BulkState['programsAhead'][number] = { offset, programIds, exportId, status: 'Created' };
+        st.programsAhead.push(entry);
+        await http.call('POST', `${base}/${exportId}/enqueue.json`, { signal });
+        entry.status = 'Queued';
+      }
+    } catch (err) {
+      if (err instanceof MarketoApiError) return; // 1029 queue full or quota, 1035: the batch is exported in turn
+      throw err;
+    }
   }
 
   /** The time window starting at `from` (≤ 31 days, to the end of the range), or null past the end. */
@@ -216,6 +276,17 @@ export function createBulkStream(kindName: BulkKind['name'], ctx: ConnectorConte
     }
     st.job = null;
     st.failures = 0;
+    // The export made ahead for the program batch that starts here becomes the current job.
+    const nextBatch = st.programsAhead[0];
+    if (kind.name === 'program-members' && nextBatch) {
+      if (st.programIds === null && nextBatch.offset === st.programOffset) {
+        st.programsAhead.shift();
+        st.programIds = nextBatch.programIds;
+        st.job = { exportId: nextBatch.exportId, status: nextBatch.status, windowTo: null, offset: 0, carry: '', header: null, rows: 0, hash: null, fileSize: null, numberOfRecords: null, fileChecksum: null };
+      } else {
+        st.programsAhead = []; // not the next batch (cannot happen): its exports are left to expire
+      }
+    }
     // The export made ahead for the window that starts here becomes the current job.
     const ahead = st.ahead;
     st.ahead = null;
@@ -273,7 +344,10 @@ export function createBulkStream(kindName: BulkKind['name'], ctx: ConnectorConte
       finishUnit(st);
       return page(st, { notices });
     }
-    if (job.offset === 0) await exportAhead(st, signal);
+    if (job.offset === 0) {
+      await exportAhead(st, signal);
+      await programsAhead(st, signal);
+    }
     const to = Math.min(job.offset + settings.pageBytes, size) - 1;
     const res = await http.range(`${base}/${job.exportId}/file.json`, job.offset, to, signal);
     if (res.notFound) {
@@ -364,6 +438,7 @@ export function createBulkStream(kindName: BulkKind['name'], ctx: ConnectorConte
       programOffset: 0,
       deletesToken: null,
       ahead: null,
+      programsAhead: [],
       watermark: st.mode === 'backfill' ? st.watermark : st.rangeTo,
       cursor: st.rangeTo,
     };
@@ -433,6 +508,7 @@ export function createBulkStream(kindName: BulkKind['name'], ctx: ConnectorConte
           continue;
         } else if (status === 'Queued' || status === 'Processing' || status === 'Created') {
           job.status = status === 'Created' ? 'Created' : status;
+          await programsAhead(st, signal);
           return page(st, { waitMs: settings.pollIntervalMs, ...(notices.length ? { notices } : {}) });
         } else throw new SourceUnavailable(label, `${kind.name}: export ${job.exportId} has unknown status '${status}'`);
       }

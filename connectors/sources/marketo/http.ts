@@ -13,6 +13,9 @@ import type { MarketoSettings } from './settings';
 
 const tokenSchema = z.object({ access_token: z.string().min(1), token_type: z.string().optional(), expires_in: z.number() });
 
+/** Identity refusals are OAuth-style bodies (`{"error":"unauthorized","error_description":"..."}`), not the REST envelope. */
+const identityErrorSchema = z.object({ error: z.string().optional(), error_description: z.string().optional() });
+
 const envelopeSchema = z.object({
   requestId: z.string().optional(),
   success: z.boolean(),
@@ -84,12 +87,14 @@ export class MarketoHttp {
   }
 
   private async fetchToken(signal: AbortSignal): Promise<string> {
-    const url = `${(this.ctx.instance.authEndpoint ?? this.base).replace(/\/+$/, '')}${this.ctx.instance.authEndpoint ? '' : '/identity/oauth/token'}`;
-    const body = new URLSearchParams({ grant_type: 'client_credentials', client_id: this.ctx.credentials.clientId, client_secret: this.ctx.credentials.clientSecret });
+    // Adobe documents grant_type, client_id and client_secret as query parameters of the identity
+    // call, for GET and POST alike; a form body is not part of the contract.
+    const query = new URLSearchParams({ grant_type: 'client_credentials', client_id: this.ctx.credentials.clientId, client_secret: this.ctx.credentials.clientSecret });
+    const url = `${(this.ctx.instance.authEndpoint ?? this.base).replace(/\/+$/, '')}${this.ctx.instance.authEndpoint ? '' : '/identity/oauth/token'}?${query}`;
     const token = await withRetries(this.ctx.gate, this.policy, signal, async (_n, s): Promise<AttemptVerdict<z.infer<typeof tokenSchema>>> => {
       let res: Response;
       try {
-        res = await this.fetchFn(url, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' }, body, signal: s });
+        res = await this.fetchFn(url, { method: 'POST', headers: { accept: 'application/json' }, signal: s });
       } catch (err) {
         if (isNetworkError(err)) return { kind: 'retry', error: new SourceUnavailable(this.label, `identity: ${(err as Error).message}`) };
         throw err;
@@ -97,13 +102,8 @@ export class MarketoHttp {
       const text = await readText(res);
       if (text === null) return { kind: 'retry', error: new SourceUnavailable(this.label, 'identity response cut off') };
       if (res.status === 401 || res.status === 403 || res.status === 400) {
-        let detail = `HTTP ${res.status}`;
-        try {
-          const j = JSON.parse(text) as { error?: string; error_description?: string };
-          detail = vendorSummary(j.error, j.error_description) || detail;
-        } catch {
-          /* plain text */
-        }
+        const body = identityErrorSchema.safeParse(safeJson(text));
+        const detail = (body.success ? vendorSummary(body.data.error, body.data.error_description) : '') || `HTTP ${res.status}`;
         throw new SourceAuthFailed(this.label, detail);
       }
       if (res.status >= 500 || res.status === 429) return { kind: 'retry', error: new SourceUnavailable(this.label, `identity HTTP ${res.status}`) };
@@ -118,10 +118,15 @@ export class MarketoHttp {
 
   /**
    * One REST call: JSON body or form-encoded, envelope checked. Auth errors refresh the token and
-   * retry (once per call); 606/615 and transient codes back off; 1029/1035 come back as
-   * MarketoApiError; other codes are SourceRequestRejected.
+   * retry (once per call); 606/615 and transient codes back off; 1029/1035, and the codes the
+   * caller names in `passThrough` (e.g. 1018 CRM Enabled), come back as MarketoApiError; other
+   * codes are SourceRequestRejected.
    */
-  async call(method: 'GET' | 'POST', path: string, opts: { query?: Record<string, string | number | undefined>; json?: unknown; signal: AbortSignal }): Promise<MarketoEnvelope> {
+  async call(
+    method: 'GET' | 'POST',
+    path: string,
+    opts: { query?: Record<string, string | number | undefined>; json?: unknown; signal: AbortSignal; passThrough?: readonly string[] },
+  ): Promise<MarketoEnvelope> {
     const qs = new URLSearchParams();
     for (const [k, v] of Object.entries(opts.query ?? {})) if (v !== undefined) qs.set(k, String(v));
     const url = `${this.base}${path}${qs.size ? `?${qs}` : ''}`;
@@ -152,6 +157,7 @@ export class MarketoHttp {
         const env = parsed.data;
         if (env.success) return { kind: 'done', value: env };
         const err = env.errors?.[0] ?? { code: 'unknown', message: 'success:false without errors' };
+        if (opts.passThrough?.includes(err.code)) throw new MarketoApiError(err.code, err.message ?? '');
         return this.classify(err.code, err.message ?? '', `${method} ${path}`);
       }),
     );

@@ -3,7 +3,9 @@
  *
  * Streams: `leads`, `activities`, `program-members` (bulk extract), `programs` (asset API),
  * `static-lists`, `list-members` (lead database REST), and the filter-only `companies`,
- * `named-accounts`, `opportunity-roles`, `opportunities` (keys from records already stored).
+ * `named-accounts`, `opportunity-roles`, `opportunities` (keyed.ts: keys from records already
+ * stored; the last two are skipped with a notice on subscriptions with native CRM sync).
+ * `companies`, `named-accounts`, `opportunities` and `list-members` offer id-set reconciliation.
  *
  * Settings: see settings.ts (page bytes, lead fields, initialLoadFrom, crmInstanceId, ...).
  */
@@ -12,7 +14,9 @@ import { SourceRequestRejected } from '../errors';
 import { createBulkStream } from './bulk';
 import { MarketoHttp } from './http';
 import type { MappingContext } from './mapping';
-import { createFilterStream, createListMembersStream, createProgramsStream, createStaticListsStream, FILTER_STREAMS } from './rest';
+import { NativeCrmSync } from './crm-sync';
+import { createKeyedStream, KEYED_STREAMS } from './keyed';
+import { createListMembersStream, createProgramsStream, createStaticListsStream } from './rest';
 import { marketoSettingsSchema } from './settings';
 
 export { marketoSettingsSchema, type MarketoSettings } from './settings';
@@ -29,6 +33,7 @@ function createMarketoConnector(ctx: ConnectorContext): SourceConnector {
   }
   const settings = parsed.data;
   const http = new MarketoHttp(ctx, settings);
+  const crm = new NativeCrmSync(http);
   const mapping: MappingContext = { munchkinId: ctx.instance.instanceId, crmType: settings.crmType, ...(settings.crmInstanceId ? { crmInstanceId: settings.crmInstanceId } : {}) };
   const streams = [
     createBulkStream('leads', ctx, http, settings, mapping),
@@ -37,7 +42,7 @@ function createMarketoConnector(ctx: ConnectorContext): SourceConnector {
     createProgramsStream(http, settings, mapping),
     createStaticListsStream(http, settings, mapping),
     createListMembersStream(http, settings, mapping),
-    ...FILTER_STREAMS.map((spec) => createFilterStream(spec, http, settings, mapping)),
+    ...KEYED_STREAMS.map((spec) => createKeyedStream(spec, http, settings, mapping, crm)),
   ];
   return {
     sourceType: 'marketo',

@@ -441,7 +441,9 @@ function organization(item: Json, website?: string): Record<string, unknown> | u
   const industry = str(item.industry);
   if (industry) o.industry = industry;
   if (website) o.website = website;
-  const domain = str(item.domainName) ?? domainOf(website);
+  // Named accounts' domains are typed by users, with or without `www.`: stored bare, as companies' are.
+  const typed = str(item.domainName);
+  const domain = typed !== undefined ? domainOf(typed) ?? typed : domainOf(website);
   if (domain) o.domain = domain;
   const sic = str(item.sicCode);
   if (sic) o.SICCode = sic;

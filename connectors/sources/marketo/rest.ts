@@ -1,24 +1,16 @@
 /**
  * REST streams: programs (asset API, offset/maxReturn), static lists and their members (lead
- * database, nextPageToken), and the filter-only objects — companies, named accounts,
- * opportunities, opportunity roles — that Marketo can only read by key (≤300 filterValues a call,
- * no listing and no updatedAt filter). Their keys come from records already stored:
- *
- *   companies          filterType=externalCompanyId  ← person  b2b.accountID (the lead's externalCompanyId)
- *   named-accounts     filterType=domainName         ← account accountOrganization.domain (companies' web domains)
- *   opportunity-roles  filterType=leadId             ← person  b2b.personKey.sourceID
- *   opportunities      filterType=externalOpportunityId ← opportunity-person opportunityID (roles' externalOpportunityId)
- *
- * A filter-only run walks all known keys (state = the last key fed) and rests at the start, so
- * each run re-reads every known key: Marketo offers no change filter for these objects.
+ * database, nextPageToken). List membership has no change feed and Marketo reports no removals:
+ * `list-members` re-reads every list's members each run, and its reconciliation lists every
+ * `{listId}_{leadId}` Marketo holds now, so removed members are marked deleted. The filter-only
+ * objects (companies, named accounts, opportunities, roles) are in keyed.ts.
  */
 import { z } from 'zod';
-import type { KnownValuesQuery, PageResult, ReadRequest, SourceRecord, SourceStream, StreamState, UnmappableRow } from '../source-connector';
-import type { XdmClassName } from '../../../domain/xdm/class-spec';
+import type { ListIdsRequest, PageResult, ReadRequest, SourceRecord, SourceStream, StreamState, UnmappableRow } from '../source-connector';
 import { SourceIncompleteRead } from '../errors';
 import { toMarketoFilterDate } from './dates';
-import type { MarketoHttp } from './http';
-import { mapCompany, mapListMember, mapNamedAccount, mapOpportunity, mapOpportunityRole, mapProgram, mapStaticList, type MapResult, type MappingContext } from './mapping';
+import { MarketoApiError, type MarketoHttp } from './http';
+import { mapListMember, mapProgram, mapStaticList, type MapResult, type MappingContext } from './mapping';
 import type { MarketoSettings } from './settings';
 
 type Json = Record<string, unknown>;
@@ -114,6 +106,45 @@ const listMembersState = z.object({
   /** Paging token inside the first list of listIds. */
   membersToken: z.string().nullable(),
 });
+type ListMembersState = z.infer<typeof listMembersState>;
+
+const START: ListMembersState = { v: 1, listsToken: null, listsDone: false, listIds: [], membersToken: null };
+/** Object not found: a list deleted between lists.json and reading its members (it has none now). */
+const NOT_FOUND = '1013';
+
+/**
+ * The next page of members of every static list, in list order: at most one lists.json and one
+ * members call per step. Null `members` when the step read only a lists.json page or found a list
+ * gone. `done` when the last list's last page has been read.
+ */
+async function listMembersStep(http: MarketoHttp, settings: MarketoSettings, st: ListMembersState, signal: AbortSignal): Promise<{ st: ListMembersState; listId: number | null; members: unknown[] | null; done: boolean }> {
+  if (!st.listIds.length) {
+    if (st.listsDone) return { st, listId: null, members: null, done: true };
+    const env = await http.call('GET', '/rest/v1/lists.json', { query: { batchSize: settings.restPageSize, nextPageToken: st.listsToken ?? undefined }, signal });
+    const ids = (env.result ?? []).map((l) => Number((l as Json).id)).filter((n) => Number.isInteger(n));
+    const more = Boolean(env.moreResult && env.nextPageToken);
+    const next = { ...st, listIds: ids, listsToken: more ? env.nextPageToken! : null, listsDone: !more, membersToken: null };
+    return { st: next, listId: null, members: null, done: next.listsDone && !ids.length };
+  }
+  const listId = st.listIds[0]!;
+  let env;
+  try {
+    env = await http.call('GET', `/rest/v1/lists/${listId}/leads.json`, {
+      query: { batchSize: settings.restPageSize, fields: 'id', nextPageToken: st.membersToken ?? undefined },
+      signal,
+      passThrough: [NOT_FOUND],
+    });
+  } catch (err) {
+    if (!(err instanceof MarketoApiError) || err.code !== NOT_FOUND) throw err;
+    const next = { ...st, listIds: st.listIds.slice(1), membersToken: null };
+    return { st: next, listId, members: null, done: next.listsDone && !next.listIds.length };
+  }
+  if (env.moreResult && !env.nextPageToken) throw new SourceIncompleteRead(http.label, `list ${listId} members: moreResult without a nextPageToken`);
+  const next = env.moreResult ? { ...st, membersToken: env.nextPageToken! } : { ...st, listIds: st.listIds.slice(1), membersToken: null };
+  return { st: next, listId, members: env.result ?? [], done: next.listsDone && !next.listIds.length };
+}
+
+const memberIdSchema = z.object({ id: z.union([z.int().nonnegative(), z.string().regex(/^\d+$/)]) });
 
 export function createListMembersStream(http: MarketoHttp, settings: MarketoSettings, ctx: MappingContext): SourceStream {
   return {
@@ -122,118 +153,35 @@ export function createListMembersStream(http: MarketoHttp, settings: MarketoSett
     backfill: null,
     async readPage(req: ReadRequest): Promise<PageResult> {
       let st = parseState(listMembersState, req.state, http.label, 'list-members');
-      if (st === null || (st.listsDone && !st.listIds.length)) st = { v: 1, listsToken: null, listsDone: false, listIds: [], membersToken: null };
+      if (st === null || (st.listsDone && !st.listIds.length)) st = { ...START };
       for (let step = 0; step < 20; step++) {
-        if (!st.listIds.length) {
-          if (st.listsDone) return { records: [], unmappable: [], state: { ...st }, complete: true };
-          const env = await http.call('GET', '/rest/v1/lists.json', { query: { batchSize: settings.restPageSize, nextPageToken: st.listsToken ?? undefined }, signal: req.signal });
-          const ids = (env.result ?? []).map((l) => Number((l as Json).id)).filter((n) => Number.isInteger(n));
-          const more = Boolean(env.moreResult && env.nextPageToken);
-          st = { ...st, listIds: ids, listsToken: more ? env.nextPageToken! : null, listsDone: !more, membersToken: null };
-          continue;
-        }
-        const listId = st.listIds[0]!;
-        const env = await http.call('GET', `/rest/v1/lists/${listId}/leads.json`, {
-          query: { batchSize: settings.restPageSize, fields: 'id', nextPageToken: st.membersToken ?? undefined },
-          signal: req.signal,
-        });
-        const { records, unmappable } = collect(env.result ?? [], (item) => mapListMember(ctx, String(listId), item));
-        if (env.moreResult && env.nextPageToken) st = { ...st, membersToken: env.nextPageToken };
-        else st = { ...st, listIds: st.listIds.slice(1), membersToken: null };
-        const complete = st.listsDone && !st.listIds.length;
-        if (records.length || unmappable.length || complete) return { records, unmappable, state: { ...st }, complete };
+        const r = await listMembersStep(http, settings, st, req.signal);
+        st = r.st;
+        const { records, unmappable } = r.members ? collect(r.members, (item) => mapListMember(ctx, String(r.listId), item)) : { records: [], unmappable: [] };
+        if (records.length || unmappable.length || r.done) return { records, unmappable, state: { ...st }, complete: r.done };
       }
       return { records: [], unmappable: [], state: { ...st }, complete: false };
     },
-  };
-}
-
-/* ----------------------------------------------------------------------------------------- */
-/* Filter-only objects                                                                         */
-/* ----------------------------------------------------------------------------------------- */
-
-const filterState = z.object({
-  v: z.literal(1),
-  /** The last key fed to Marketo (keys are walked in ascending order). */
-  after: z.string().nullable(),
-  /** While paging inside one call's results: its keys and paging token. */
-  batch: z.array(z.string()).nullable(),
-  token: z.string().nullable(),
-});
-
-interface FilterSpec {
-  name: string;
-  /** The streams whose stored records hold this stream's keys: they run first. */
-  dependsOn: readonly string[];
-  xdmClass: XdmClassName;
-  path: string;
-  filterType: string;
-  keysFrom: KnownValuesQuery;
-  fields?: string;
-  /** Keys that cannot be valid filter values are skipped (e.g. non-numeric lead ids). */
-  accept?: (key: string) => boolean;
-  map(ctx: MappingContext, item: Json): MapResult;
-}
-
-const COMPANY_FIELDS = 'id,externalCompanyId,company,site,website,mainPhone,industry,annualRevenue,numberOfEmployees,sicCode,billingStreet,billingCity,billingState,billingPostalCode,billingCountry,createdAt,updatedAt';
-const NAMED_ACCOUNT_FIELDS = 'marketoGUID,name,domainName,crmGuid,parentAccountId,annualRevenue,numberOfEmployees,industry,sicCode,city,state,country,logoUrl,createdAt,updatedAt';
-const OPPORTUNITY_FIELDS = 'marketoGUID,externalOpportunityId,externalCompanyId,name,description,type,stage,amount,expectedRevenue,probability,closeDate,isClosed,isWon,forecastCategory,forecastCategoryName,fiscalYear,fiscalQuarter,leadSource,nextStep,createdAt,updatedAt';
-const ROLE_FIELDS = 'marketoGUID,externalOpportunityId,leadId,role,isPrimary,createdAt,updatedAt';
-
-export const FILTER_STREAMS: FilterSpec[] = [
-  { name: 'companies', dependsOn: ['leads'], xdmClass: 'account', path: '/rest/v1/companies.json', filterType: 'externalCompanyId', keysFrom: { xdmClass: 'person', path: 'b2b.accountID' }, fields: COMPANY_FIELDS, map: mapCompany },
-  { name: 'named-accounts', dependsOn: ['companies'], xdmClass: 'account', path: '/rest/v1/namedaccounts.json', filterType: 'domainName', keysFrom: { xdmClass: 'account', path: 'accountOrganization.domain' }, fields: NAMED_ACCOUNT_FIELDS, map: mapNamedAccount },
-  { name: 'opportunities', dependsOn: ['opportunity-roles'], xdmClass: 'opportunity', path: '/rest/v1/opportunities.json', filterType: 'externalOpportunityId', keysFrom: { xdmClass: 'opportunity-person', path: 'opportunityID' }, fields: OPPORTUNITY_FIELDS, map: mapOpportunity },
-  { name: 'opportunity-roles', dependsOn: ['leads'], xdmClass: 'opportunity-person', path: '/rest/v1/opportunities/roles.json', filterType: 'leadId', keysFrom: { xdmClass: 'person', path: 'b2b.personKey.sourceID' }, fields: ROLE_FIELDS, accept: (k) => /^\d+$/.test(k), map: mapOpportunityRole },
-];
-
-/** Marketo refuses URIs over 8 KB (414): keep filterValues well under it. */
-const MAX_FILTER_CHARS = 6_000;
-
-export function createFilterStream(spec: FilterSpec, http: MarketoHttp, settings: MarketoSettings, ctx: MappingContext): SourceStream {
-  return {
-    name: spec.name,
-    dependsOn: spec.dependsOn,
-    xdmClasses: [spec.xdmClass],
-    backfill: null,
-    async readPage(req: ReadRequest): Promise<PageResult> {
-      const st = parseState(filterState, req.state, http.label, spec.name) ?? { v: 1 as const, after: null, batch: null, token: null };
-      let batch = st.batch;
-      let after = st.after;
-      let exhausted = false;
-      if (!batch) {
-        const limit = settings.restPageSize;
-        const keys = await req.knownValues(spec.keysFrom, st.after, limit);
-        exhausted = keys.length < limit;
-        batch = [];
-        let chars = 0;
-        for (const key of keys) {
-          const cost = encodeURIComponent(key).length + 3;
-          if (batch.length && chars + cost > MAX_FILTER_CHARS) {
-            exhausted = false;
-            break;
+    reconcile: {
+      xdmClass: 'marketing-list-member',
+      idSuffix: '',
+      /** Every `{listId}_{leadId}` of every static list, a members page at a time; any failure throws. */
+      async listIds(req: ListIdsRequest): Promise<{ ids: string[]; state: StreamState | null }> {
+        let st = parseState(listMembersState, req.state, http.label, 'list-members reconciliation') ?? { ...START };
+        for (let step = 0; step < 20; step++) {
+          const r = await listMembersStep(http, settings, st, req.signal);
+          st = r.st;
+          const ids: string[] = [];
+          for (const item of r.members ?? []) {
+            const parsed = memberIdSchema.safeParse(item);
+            if (!parsed.success) throw new SourceIncompleteRead(http.label, `list ${r.listId} members: a member without a lead id`);
+            ids.push(`${r.listId}_${parsed.data.id}`);
           }
-          batch.push(key);
-          chars += cost;
+          if (r.done) return { ids, state: null };
+          if (r.members) return { ids, state: { ...st } };
         }
-        if (batch.length) after = batch[batch.length - 1]!;
-      }
-      const values = spec.accept ? batch.filter(spec.accept) : batch;
-      let records: SourceRecord[] = [];
-      let unmappable: UnmappableRow[] = [];
-      let token: string | null = null;
-      if (values.length) {
-        const env = await http.call('GET', spec.path, {
-          query: { filterType: spec.filterType, filterValues: values.join(','), fields: spec.fields, batchSize: settings.restPageSize, nextPageToken: st.batch ? st.token ?? undefined : undefined },
-          signal: req.signal,
-        });
-        ({ records, unmappable } = collect(env.result ?? [], (item) => spec.map(ctx, item)));
-        if (env.moreResult && env.nextPageToken) token = env.nextPageToken;
-      }
-      if (token) return { records, unmappable, state: { v: 1, after, batch, token }, complete: false };
-      const done = st.batch ? false : exhausted;
-      if (done || (!batch.length && !st.batch)) return { records, unmappable, state: { v: 1, after: null, batch: null, token: null }, complete: true };
-      return { records, unmappable, state: { v: 1, after, batch: null, token: null }, complete: false };
+        return { ids: [], state: { ...st } };
+      },
     },
   };
 }

@@ -45,6 +45,22 @@ export const marketoSettingsSchema = z.strictObject({
   assetPageSize: z.int().min(1).max(200).default(200),
   /** REST page size (lists, list members, filter reads), ≤ 300. */
   restPageSize: z.int().min(1).max(300).default(300),
+  /**
+   * Filter-only streams (companies, named accounts, opportunity roles, opportunities): after the
+   * first complete run, a run reads the keys whose referencing records changed since the previous
+   * run plus this many other keys per key source, continuing where the previous run stopped and
+   * wrapping around. 3,000 keys are 10 calls of 300 per source and run; at a 15-minute schedule
+   * (96 runs a day) that re-reads up to 288,000 keys per source a day, so any key set up to that
+   * size is re-read at least once a day, at about 960 calls per source a day (~2% of the usual
+   * 50,000 daily calls). 0: changed keys only.
+   */
+  rotatingKeysPerRun: z.int().min(0).max(1_000_000).default(3_000),
+  /**
+   * Program-member exports in Marketo's queue at once (the one downloading and those made ahead).
+   * Marketo processes 2 exports at a time and queues 10 per subscription, shared with every
+   * integration and export type; a full queue (1029) only means fewer ahead.
+   */
+  programMemberExportsInFlight: z.int().min(1).max(10).default(4),
   /** The CRM the instance syncs with, whose ids leads carry (sfdcContactId...), for externalKey. */
   crmType: z.enum(['Salesforce']).default('Salesforce'),
   /** The CRM org id (Salesforce org id) used as sourceInstanceID of CRM keys; no CRM keys without it. */
