@@ -10,6 +10,7 @@ import { z } from 'zod';
 import { InvalidRequest } from '../domain/errors';
 import { SOURCE_TYPE_NAMES } from '../domain/sync/source-instance';
 import { DEFAULT_MAX_DELETE_SHARE, reconcileStreamStep, type ReconcileStepResult } from '../engine/ingest/reconcile';
+import { failReconciliation } from '../db/repositories/source-reconciliations';
 import { createConnectionCache } from '../engine/ingest/source-connections';
 import type { Logger } from '../platform/logger';
 import { withFailureConversion } from './failures';
@@ -17,6 +18,7 @@ import { parseActivityInput } from './parse-input';
 
 const instanceRef = z.object({ sourceType: z.enum(SOURCE_TYPE_NAMES), instanceId: z.string().min(1) });
 const stepInput = instanceRef.extend({ workflowId: z.string().min(1), runId: z.string().min(1), stream: z.string().min(1), force: z.boolean() });
+const failInput = z.object({ workflowId: z.string().min(1), runId: z.string().min(1), stream: z.string().min(1), reason: z.string() });
 
 /** How long one activity call works before returning to the workflow (progress, small history). */
 const MAX_MS_PER_CALL = 10_000;
@@ -32,6 +34,13 @@ export function createReconcileActivities(deps: { db: Knex; log: Logger }) {
       const i = parseActivityInput(instanceRef, input);
       const { row, connector } = await connect(i.sourceType, i.instanceId);
       return { enabled: row.enabled, streams: connector.streams.filter((s) => s.reconcile).map((s) => s.name) };
+    },
+
+    /** A stream whose reconciliation failed for good: its run ends `failed`, its listed ids are forgotten. */
+    async failReconcileStream(input: { workflowId: string; runId: string; stream: string; reason: string }): Promise<void> {
+      const i = parseActivityInput(failInput, input);
+      await failReconciliation(db, i);
+      log.warn({ workflowId: i.workflowId, stream: i.stream, reason: i.reason }, 'reconciliation of a stream failed');
     },
 
     /** Lists and marks for up to ten seconds; returns where the stream's reconciliation stands. */

@@ -2,7 +2,7 @@
 import { resolve } from 'node:path';
 import { createDb, isDatabaseUnavailable, redactUrl } from '../db/connection';
 import { HttpError } from './errors';
-import { applySourcesFile } from '../control/sources';
+import { applySourcesFile, ensureInstanceSchedules } from '../control/sources';
 import { loadConfig } from '../platform/config';
 import { createLogger } from '../platform/logger';
 import { EncryptionCodec, loadCodecKeys } from '../platform/payload-codec';
@@ -51,7 +51,7 @@ async function main() {
   }
   await app.listen({ host: config.apiHost, port: config.apiPort });
   log.info({ url: `http://${config.apiHost}:${config.apiPort}`, docs: `http://${config.apiHost}:${config.apiPort}/docs`, database: redactUrl(config.databaseUrl) }, 'api started');
-  if (config.sourcesFile) void applySourcesWhenReady(config.sourcesFile);
+  void applySourcesWhenReady(config.sourcesFile);
   let closing = false;
   void startResolversWhenReady();
 
@@ -70,11 +70,18 @@ async function main() {
     }
   }
 
-  /** The sources file needs Temporal (schedules): retried until it is reachable; a bad file is reported once. */
-  async function applySourcesWhenReady(file: string): Promise<void> {
+  /**
+   * Every stored instance's schedules, then the sources file: both need Temporal, so they are
+   * retried until it is reachable; a bad file is reported once.
+   */
+  async function applySourcesWhenReady(file: string | undefined): Promise<void> {
     for (let attempt = 1; ; attempt++) {
       try {
-        const applied = await applySourcesFile({ db, client: await temporal.client(), taskQueue: config.taskQueue }, file);
+        const deps = { db, client: await temporal.client(), taskQueue: config.taskQueue };
+        const scheduled = await ensureInstanceSchedules(deps);
+        if (scheduled) log.info({ instances: scheduled }, 'source schedules in place');
+        if (!file) return;
+        const applied = await applySourcesFile(deps, file);
         log.info({ file, instances: applied }, 'sources file applied');
         return;
       } catch (e) {

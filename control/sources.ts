@@ -13,7 +13,7 @@ import { Conflict, InvalidRequest, NotFound } from '../domain/errors';
 import { zodIssuesText } from '../domain/ingestion/validate-record';
 import { simulatedSourcesAllowed } from '../platform/config';
 import { endpointProblem, instancePath, sourceInstanceConfigSchema, sourcesFileSchema, type SourceInstanceConfig } from '../domain/sync/source-instance';
-import { deleteSourceInstance, getSourceInstance, instancesUsingCredentials, upsertSourceInstance, type SourceInstanceRow } from '../db/repositories/source-instances';
+import { deleteSourceInstance, getSourceInstance, instancesUsingCredentials, listSourceInstances, upsertSourceInstance, type SourceInstanceRow } from '../db/repositories/source-instances';
 import { createBackfill, runningRuns } from '../db/repositories/sync-runs';
 import { planBackfillWindows } from '../domain/sync/windows';
 import { deleteInstanceSchedules, ensureReconcileSchedule, ensureSyncSchedule } from './sync-schedules';
@@ -71,6 +71,20 @@ export async function applySourcesFile(deps: SourceAdminDeps, path: string): Pro
     names.push(instancePath(config.sourceType, config.instanceId));
   }
   return names;
+}
+
+/**
+ * Makes sure every stored instance has both its schedules (sync and reconciliation) as its
+ * configuration says: instances stored before a schedule kind existed get it at the next start.
+ */
+export async function ensureInstanceSchedules(deps: SourceAdminDeps): Promise<number> {
+  const rows = await listSourceInstances(deps.db);
+  for (const row of rows) {
+    const ref = { sourceType: row.source_type, instanceId: row.instance_id, enabled: row.enabled };
+    await ensureSyncSchedule(deps.client, deps.taskQueue, { ...ref, cron: row.schedule_cron });
+    await ensureReconcileSchedule(deps.client, deps.taskQueue, { ...ref, cron: row.reconcile_cron });
+  }
+  return rows.length;
 }
 
 /** The streams of an instance's connector (no network call); invalid settings are an InvalidRequest. */

@@ -46,14 +46,14 @@ test('a key set holds each distinct value once, in order, and pages through it',
   const inst = uniqueInstance('KS');
   await ingest([lead(inst, '1', 'c3', '2026-01-01T00:00:00Z'), lead(inst, '2', 'c1', '2026-01-01T00:00:00Z'), lead(inst, '3', 'c3', '2026-01-01T00:00:00Z'), lead(inst, '4', 'c2.mkto_org', '2026-01-01T00:00:00Z')]);
   await ingest([lead(uniqueInstance('KS'), '1', 'other-instance', '2026-01-01T00:00:00Z')]);
-  const ref: KeySetRef = { sourceType: 'marketo', instanceId: inst, spec: XDM_CLASSES.person, path: ['b2b', 'accountID'] };
+  const ref: KeySetRef = { sourceType: 'marketo', instanceId: inst, recordSourceType: 'Marketo', spec: XDM_CLASSES.person, path: ['b2b', 'accountID'] };
   assert.deepEqual(await walk(ref), ['c1', 'c2.mkto_org', 'c3']);
   assert.deepEqual(await walk(ref, { suffix: '.mkto_org' }), ['c2.mkto_org']);
 });
 
 test('after a refresh, only the values of records stored since an instant are "changed"; new values join the set', async () => {
   const inst = uniqueInstance('KS');
-  const ref: KeySetRef = { sourceType: 'marketo', instanceId: inst, spec: XDM_CLASSES.person, path: ['b2b', 'accountID'] };
+  const ref: KeySetRef = { sourceType: 'marketo', instanceId: inst, recordSourceType: 'Marketo', spec: XDM_CLASSES.person, path: ['b2b', 'accountID'] };
   await ingest([lead(inst, '1', 'a', '2026-01-01T00:00:00Z'), lead(inst, '2', 'b', '2026-01-01T00:00:00Z'), lead(inst, '3', 'c', '2026-01-01T00:00:00Z')]);
   assert.deepEqual(await walk(ref), ['a', 'b', 'c']);
   await new Promise((r) => setTimeout(r, 20));

@@ -9,11 +9,12 @@
  * records is held (status `held`, a notice) until it is run again with `force`. Progress: the
  * `reconcileProgress` query.
  */
-import { continueAsNew, proxyActivities, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import { CancellationScope, continueAsNew, isCancellation, proxyActivities, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { createReconcileActivities } from '../activities/reconcile';
 import { SA } from '../contracts/search-attributes';
 import { reconcileProgressQuery, type ReconcileInput, type ReconcileProgress } from '../contracts/sync';
 import { BOOKKEEPING, SOURCE_PAGES } from './shared/activity-options';
+import { failureReason } from './shared/failure-reason';
 
 type ReconcileActivities = ReturnType<typeof createReconcileActivities>;
 const bookkeeping = proxyActivities<ReconcileActivities>(BOOKKEEPING);
@@ -43,17 +44,31 @@ export async function reconcile(input: ReconcileInput): Promise<ReconcileProgres
   const streams = input.streams?.length ? plan.streams.filter((s) => input.streams!.includes(s)) : plan.streams;
   for (const stream of streams) progress.streams[stream] = { stream, phase: 'waiting', listed: 0, stored: null, marked: 0, notice: null };
 
+  // A stream that fails does not stop the others; the run fails at the end, naming each failure.
+  const failures: Array<{ stream: string; err: unknown }> = [];
   let calls = 0;
   for (const stream of streams) {
-    for (;;) {
-      const step = await source.reconcileStreamStep({ sourceType: input.sourceType, instanceId: input.instanceId, workflowId, runId, stream, force: input.force ?? false });
-      progress.streams[stream] = step;
-      if (step.phase === 'done' || step.phase === 'held') break;
-      if (++calls >= CALLS_PER_RUN || workflowInfo().continueAsNewSuggested) {
-        // Streams done so far are found done again (their state is in Postgres).
-        return continueAsNew<typeof reconcile>(input);
+    try {
+      for (;;) {
+        const step = await source.reconcileStreamStep({ sourceType: input.sourceType, instanceId: input.instanceId, workflowId, runId, stream, force: input.force ?? false });
+        progress.streams[stream] = step;
+        if (step.phase === 'done' || step.phase === 'held') break;
+        if (++calls >= CALLS_PER_RUN || workflowInfo().continueAsNewSuggested) {
+          // Streams finished so far are found finished again (their state is in Postgres).
+          return continueAsNew<typeof reconcile>(input);
+        }
       }
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+      const reason = failureReason(err);
+      progress.streams[stream] = { ...progress.streams[stream]!, phase: 'failed', notice: reason };
+      await CancellationScope.nonCancellable(() => bookkeeping.failReconcileStream({ workflowId, runId, stream, reason }));
+      failures.push({ stream, err });
     }
+  }
+  if (failures.length) {
+    progress.status = 'failed';
+    throw failures[0]!.err;
   }
   progress.status = Object.values(progress.streams).some((s) => s.phase === 'held') ? 'held' : 'completed';
   return progress;

@@ -16,13 +16,13 @@ export async function up(knex: Knex): Promise<void> {
       source_type        text NOT NULL,
       source_instance_id text NOT NULL,
       key_set            text NOT NULL,
-      value              text NOT NULL,
+      value              text COLLATE "C" NOT NULL,
       changed_at         timestamptz NOT NULL,
       PRIMARY KEY (source_type, source_instance_id, key_set, value)
     );
     CREATE INDEX source_key_set_changed_ix ON source_key_set (source_type, source_instance_id, key_set, changed_at);
-    COMMENT ON TABLE source_key_set IS 'Distinct values stored from one source instance at one record path (key_set = {xdmClass}:{dotted path}): the keys of objects the source reads only by key';
-    COMMENT ON COLUMN source_key_set.changed_at IS 'When a record carrying the value last arrived changed (its landing time); the first build dates every value at the build';
+    COMMENT ON TABLE source_key_set IS 'Distinct values stored from one source instance at one record path (key_set = {xdmClass}:{dotted path}): the keys of objects the source reads only by key. Values in byte order (COLLATE "C"), the order connectors compare keys in';
+    COMMENT ON COLUMN source_key_set.changed_at IS 'When a record carrying the value last arrived changed (its landing time; at the first build, the latest received_at of the records carrying it)';
 
     CREATE TABLE source_key_set_refresh (
       source_type        text NOT NULL,

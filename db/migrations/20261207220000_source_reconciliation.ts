@@ -28,7 +28,7 @@ export async function up(knex: Knex): Promise<void> {
       notice             text,
       finished_at        timestamptz,
       CONSTRAINT source_reconciliation_run_uq UNIQUE (workflow_id, run_id, stream),
-      CONSTRAINT source_reconciliation_phase_ck CHECK (phase IN ('listing', 'marking', 'done', 'held')),
+      CONSTRAINT source_reconciliation_phase_ck CHECK (phase IN ('listing', 'marking', 'done', 'held', 'failed')),
       CONSTRAINT source_reconciliation_instance_fk FOREIGN KEY (source_type, instance_id) REFERENCES source_instance (source_type, instance_id) ON DELETE CASCADE
     );
     CREATE INDEX source_reconciliation_instance_ix ON source_reconciliation (source_type, instance_id, started_at DESC);

@@ -17,6 +17,8 @@ import { inPgTransaction } from '../pg-transaction';
 export interface KeySetRef {
   sourceType: string;
   instanceId: string;
+  /** The sourceType of the stored records' keys (`Marketo`): an instance id is unique only within its type. */
+  recordSourceType: string;
   spec: XdmClassSpec;
   /** Dotted path inside the stored record, split: ['b2b', 'accountID']. */
   path: string[];
@@ -24,6 +26,9 @@ export interface KeySetRef {
 
 /** Landings younger than this are read again at the next refresh (commit order is not id order). */
 export const SETTLE_MS = 15 * 60_000;
+
+/** Values added by one refresh above which the table's statistics are refreshed too. */
+const ANALYZE_AFTER_ROWS = 10_000;
 
 const keySetName = (ref: KeySetRef) => `${ref.spec.name}:${ref.path.join('.')}`;
 
@@ -50,29 +55,34 @@ export async function refreshKeySet(db: Knex, ref: KeySetRef, opts: { unlessWith
       key,
     );
     const marker = rows[0]?.landing_id ?? null;
+    let added: number;
     if (marker === null) {
-      await conn.query(
+      ({ rowCount: added } = await conn.query(
         `/* key_set.build:${ref.spec.table} */ INSERT INTO source_key_set (source_type, source_instance_id, key_set, value, changed_at)
-         SELECT $1, $2, $3, v, now() FROM (SELECT DISTINCT record #>> $4::text[] AS v FROM ${ref.spec.table} WHERE source_instance_id = $2) s
+         SELECT $1, $2, $3, v, max(at) FROM (SELECT record #>> $4::text[] AS v, received_at AS at FROM ${ref.spec.table} WHERE source_instance_id = $2 AND source_type = $5) s
          WHERE v IS NOT NULL AND v <> ''
+         GROUP BY v
          ON CONFLICT DO NOTHING`,
-        [...key, ref.path],
-      );
+        [...key, ref.path, ref.recordSourceType],
+      ) as { rowCount: number });
     } else {
-      await conn.query(
+      ({ rowCount: added } = await conn.query(
         `/* key_set.refresh:${ref.spec.table} */ INSERT INTO source_key_set AS k (source_type, source_instance_id, key_set, value, changed_at)
          SELECT $1, $2, $3, v, max(at) FROM (
            SELECT c.record #>> $4::text[] AS v, l.received_at AS at
            FROM landing_record l JOIN ${ref.spec.table} c ON c.record_key = l.record_key
-           WHERE l.id > $5 AND l.xdm_class = $6 AND c.source_instance_id = $2
+           WHERE l.id > $5 AND l.xdm_class = $6 AND c.source_instance_id = $2 AND c.source_type = $7
          ) s
          WHERE v IS NOT NULL AND v <> ''
          GROUP BY v
          ON CONFLICT (source_type, source_instance_id, key_set, value) DO UPDATE SET changed_at = EXCLUDED.changed_at
          WHERE k.changed_at < EXCLUDED.changed_at`,
-        [...key, ref.path, marker, ref.spec.name],
-      );
+        [...key, ref.path, marker, ref.spec.name, ref.recordSourceType],
+      ) as { rowCount: number });
     }
+    // A walk right after a large build must not be planned on the empty table's statistics (it
+    // would sort the whole set on every page instead of reading the index in order).
+    if (added >= ANALYZE_AFTER_ROWS) await conn.query('ANALYZE source_key_set');
     // The next refresh starts after the last landing old enough to be committed in order.
     await conn.query(
       `/* key_set.advance */ INSERT INTO source_key_set_refresh (source_type, source_instance_id, key_set, landing_id, refreshed_at)

@@ -12,7 +12,7 @@ import { CheckpointMoved } from '../../domain/errors';
 import type { XdmClassSpec } from '../../domain/xdm/class-spec';
 import type { PgConn } from '../pg-transaction';
 
-export type ReconciliationPhase = 'listing' | 'marking' | 'done' | 'held';
+export type ReconciliationPhase = 'listing' | 'marking' | 'done' | 'held' | 'failed';
 
 export interface ReconciliationRow {
   id: string;
@@ -36,6 +36,8 @@ export interface ReconciliationRow {
 export interface ReconcileScope {
   spec: XdmClassSpec;
   instanceId: string;
+  /** The sourceType of the records' keys (`Marketo`): an instance id is unique only within its type. */
+  recordSourceType: string;
   idSuffix: string;
 }
 
@@ -75,12 +77,21 @@ export async function recordListedPage(conn: PgConn, run: ReconciliationRow, ids
   return normalise(rows[0]);
 }
 
-const scopeWhere = (alias: string) =>
-  `${alias}.source_instance_id = $1 AND NOT ${alias}.is_deleted AND ${alias}.received_at < $2 AND right(${alias}.source_id, length($3)) = $3`;
+/**
+ * A record can be marked by a run only if it arrived well before the run started: its arrival time
+ * is the storing worker's clock, and a sync transaction that took its time before the run began
+ * may commit after the listing passed its place. Worker clocks are assumed within this of Postgres's.
+ */
+export const RECONCILE_SETTLE_SECONDS = 15 * 60;
+
+/** $1 instance, $2 the run's start, $3 the sourceID suffix, `$${typeParam}` the records' sourceType. */
+const scopeWhere = (alias: string, typeParam: number) =>
+  `${alias}.source_instance_id = $1 AND ${alias}.source_type = $${typeParam} AND NOT ${alias}.is_deleted
+   AND ${alias}.received_at < $2::timestamptz - make_interval(secs => ${RECONCILE_SETTLE_SECONDS}) AND right(${alias}.source_id, length($3)) = $3`;
 
 /** Stored records in the scope that a missing id could delete (received before the run started). */
 export async function countReconcilable(conn: PgConn, scope: ReconcileScope, startedAt: Date): Promise<number> {
-  const { rows } = await conn.query(`/* reconcile.count:${scope.spec.table} */ SELECT count(*)::bigint AS n FROM ${scope.spec.table} c WHERE ${scopeWhere('c')}`, [scope.instanceId, startedAt, scope.idSuffix]);
+  const { rows } = await conn.query(`/* reconcile.count:${scope.spec.table} */ SELECT count(*)::bigint AS n FROM ${scope.spec.table} c WHERE ${scopeWhere('c', 4)}`, [scope.instanceId, startedAt, scope.idSuffix, scope.recordSourceType]);
   return Number(rows[0].n);
 }
 
@@ -96,8 +107,8 @@ export interface MissingRecord {
 export async function countMissing(conn: PgConn, run: ReconciliationRow, scope: ReconcileScope): Promise<number> {
   const { rows } = await conn.query(
     `/* reconcile.count_missing:${scope.spec.table} */ SELECT count(*)::bigint AS n FROM ${scope.spec.table} c
-     WHERE ${scopeWhere('c')} AND NOT EXISTS (SELECT 1 FROM source_reconciliation_seen s WHERE s.reconciliation_id = $4 AND s.source_id = c.source_id)`,
-    [scope.instanceId, run.started_at, scope.idSuffix, run.id],
+     WHERE ${scopeWhere('c', 5)} AND NOT EXISTS (SELECT 1 FROM source_reconciliation_seen s WHERE s.reconciliation_id = $4 AND s.source_id = c.source_id)`,
+    [scope.instanceId, run.started_at, scope.idSuffix, run.id, scope.recordSourceType],
   );
   return Number(rows[0].n);
 }
@@ -106,10 +117,10 @@ export async function countMissing(conn: PgConn, run: ReconciliationRow, scope: 
 export async function missingRecords(conn: PgConn, run: ReconciliationRow, scope: ReconcileScope, afterKey: string | null, limit: number): Promise<MissingRecord[]> {
   const { rows } = await conn.query(
     `/* reconcile.missing:${scope.spec.table} */ SELECT c.record_key, c.source_id, c.record #> $5::text[] AS key, c.source_updated_at FROM ${scope.spec.table} c
-     WHERE ${scopeWhere('c')} AND ($6::text IS NULL OR c.record_key > $6::text)
+     WHERE ${scopeWhere('c', 8)} AND ($6::text IS NULL OR c.record_key > $6::text)
        AND NOT EXISTS (SELECT 1 FROM source_reconciliation_seen s WHERE s.reconciliation_id = $4 AND s.source_id = c.source_id)
      ORDER BY c.record_key LIMIT $7`,
-    [scope.instanceId, run.started_at, scope.idSuffix, run.id, scope.spec.keyPath.split('.'), afterKey, limit],
+    [scope.instanceId, run.started_at, scope.idSuffix, run.id, scope.spec.keyPath.split('.'), afterKey, limit, scope.recordSourceType],
   );
   return rows.map((r: { record_key: string; source_id: string; key: Record<string, unknown>; source_updated_at: Date | null }) => ({ recordKey: r.record_key, sourceId: r.source_id, key: r.key, sourceUpdatedAt: r.source_updated_at }));
 }
@@ -131,6 +142,15 @@ export async function updateReconciliation(
     await conn.query(`/* reconcile.forget_seen */ DELETE FROM source_reconciliation_seen WHERE reconciliation_id = $1`, [run.id]);
   }
   return normalise(rows[0]);
+}
+
+/** A stream's run that failed for good: ended with the reason, its listed ids forgotten. */
+export async function failReconciliation(db: Knex, r: { workflowId: string; runId: string; stream: string; reason: string }): Promise<void> {
+  const rows = await db('source_reconciliation')
+    .where({ workflow_id: r.workflowId, run_id: r.runId, stream: r.stream })
+    .whereIn('phase', ['listing', 'marking'])
+    .update({ phase: 'failed', notice: r.reason.slice(0, 2_000), finished_at: db.fn.now(), version: db.raw('version + 1') }, ['id']);
+  if (rows.length) await db('source_reconciliation_seen').where({ reconciliation_id: rows[0].id }).delete();
 }
 
 export async function recentReconciliations(db: Knex, sourceType: string, instanceId: string, limit = 20): Promise<ReconciliationRow[]> {

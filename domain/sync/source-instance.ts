@@ -9,6 +9,9 @@ import { z } from 'zod';
 export const SOURCE_TYPE_NAMES = ['marketo', 'salesforce', 'dynamics'] as const;
 export type SourceTypeName = (typeof SOURCE_TYPE_NAMES)[number];
 
+/** The `sourceType` of the B2B source keys each connector writes (`{id}@{instance}.Marketo`). */
+export const XDM_SOURCE_TYPE: Record<SourceTypeName, string> = { marketo: 'Marketo', salesforce: 'Salesforce', dynamics: 'Dynamics' };
+
 const CRON_ITEM = /^(\*|(\d+)(?:-(\d+))?)(?:\/(\d+))?$/;
 /** Allowed values of minute, hour, day of month, month, day of week. */
 const CRON_RANGES: Array<[number, number]> = [[0, 59], [0, 23], [1, 31], [1, 12], [0, 6]];

@@ -15,6 +15,7 @@
 import type { Knex } from 'knex';
 import type { ReconcileSpec, SourceRecord, StreamState } from '../../connectors/sources/source-connector';
 import { XDM_CLASSES } from '../../domain/xdm/registry';
+import { XDM_SOURCE_TYPE, type SourceTypeName } from '../../domain/sync/source-instance';
 import { inPgTransaction } from '../../db/pg-transaction';
 import {
   countMissing,
@@ -39,7 +40,7 @@ const HOLD_MINIMUM = 20;
 const MARK_CHUNK = 2_000;
 
 export interface ReconcileStepOptions {
-  sourceType: string;
+  sourceType: SourceTypeName;
   instanceId: string;
   /** The reconcile workflow and its first run id (kept across continue-as-new). */
   workflowId: string;
@@ -70,7 +71,7 @@ const resultOf = (r: ReconciliationRow): ReconcileStepResult => ({ stream: r.str
 
 export async function reconcileStreamStep(db: Knex, o: ReconcileStepOptions): Promise<ReconcileStepResult> {
   const spec = o.spec;
-  const scope: ReconcileScope = { spec: XDM_CLASSES[spec.xdmClass], instanceId: o.instanceId, idSuffix: spec.idSuffix };
+  const scope: ReconcileScope = { spec: XDM_CLASSES[spec.xdmClass], instanceId: o.instanceId, recordSourceType: XDM_SOURCE_TYPE[o.sourceType], idSuffix: spec.idSuffix };
   let run = await openReconciliation(db, { workflowId: o.workflowId, runId: o.runId, stream: o.streamName, sourceType: o.sourceType, instanceId: o.instanceId });
   const started = Date.now();
   const storedIds = storedIdsOf(db, o, scope);
@@ -86,7 +87,7 @@ export async function reconcileStreamStep(db: Knex, o: ReconcileStepOptions): Pr
 
 /** The sourceIDs stored for the stream, from the instance's key set of the class's key ids. */
 function storedIdsOf(db: Knex, o: ReconcileStepOptions, scope: ReconcileScope) {
-  const ref: KeySetRef = { sourceType: o.sourceType, instanceId: o.instanceId, spec: scope.spec, path: [...scope.spec.keyPath.split('.'), 'sourceID'] };
+  const ref: KeySetRef = { sourceType: o.sourceType, instanceId: o.instanceId, recordSourceType: scope.recordSourceType, spec: scope.spec, path: [...scope.spec.keyPath.split('.'), 'sourceID'] };
   return async (after: string | null, limit: number): Promise<string[]> => {
     if (after === null) await refreshKeySet(db, ref);
     return keySetPage(db, ref, after, limit, { suffix: scope.idSuffix });

@@ -13,6 +13,7 @@ import type { AcceptedRecord, RejectedRecord } from '../../domain/ingestion/outc
 import { validateRecord } from '../../domain/ingestion/validate-record';
 import type { XdmClassName } from '../../domain/xdm/class-spec';
 import { XDM_CLASSES } from '../../domain/xdm/registry';
+import { XDM_SOURCE_TYPE, type SourceTypeName } from '../../domain/sync/source-instance';
 import { storeIngestBatch } from '../../db/repositories/ingest-batches';
 import { identityExtractions } from '../identity/ingest-identities';
 import { queueForResolution, RESOLUTION_ORDER } from '../identity/resolve-stored';
@@ -190,7 +191,8 @@ const KEY_SET_REFRESH_MS = 60_000;
  * set up to date first, and any page does when the set was not refreshed in the last minute.
  */
 async function findKnownValues(db: Knex, key: CursorKey, q: KnownValuesQuery, after: string | null, limit: number): Promise<string[]> {
-  const ref: KeySetRef = { sourceType: key.sourceType, instanceId: key.instanceId, spec: XDM_CLASSES[q.xdmClass], path: q.path.split('.') };
+  const recordSourceType = XDM_SOURCE_TYPE[key.sourceType as SourceTypeName] ?? key.sourceType;
+  const ref: KeySetRef = { sourceType: key.sourceType, instanceId: key.instanceId, recordSourceType, spec: XDM_CLASSES[q.xdmClass], path: q.path.split('.') };
   await refreshKeySet(db, ref, after === null ? {} : { unlessWithinMs: KEY_SET_REFRESH_MS });
   return keySetPage(db, ref, after, limit, q.changedSince ? { changedSince: q.changedSince } : {});
 }
