@@ -83,4 +83,10 @@ export class OrgMetadata {
     }
     return read;
   }
+
+  /** Forgets what was read of one table (a read it planned was refused): the next plan asks again. */
+  forget(logicalName: string): void {
+    this.tablesRead = null;
+    this.columnsRead.delete(logicalName);
+  }
 }

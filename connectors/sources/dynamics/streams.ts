@@ -215,7 +215,12 @@ class DynamicsStream implements SourceStream {
       [phase, url, deltaLink] = ['initial', initialUrl, null];
       result = await this.client.getCollection(initialUrl, this.pagePrefs(true), req.signal);
     }
-    if (result.kind !== 'page') throw new SourceRequestRejected(this.client.instanceLabel, `${this.name}: the full read was refused (${result.detail})`);
+    if (result.kind !== 'page') {
+      // Perhaps the table changed under the cached plan (a column removed): the next run asks again.
+      this.planning = null;
+      this.metadata.forget(this.entity.logicalName);
+      throw new SourceRequestRejected(this.client.instanceLabel, `${this.name}: the full read was refused (${result.detail})`);
+    }
     const page = result.page;
     const mapped = this.mapPage(page);
     const base = notices.length ? { notices } : {};

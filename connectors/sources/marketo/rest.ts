@@ -121,8 +121,9 @@ async function listMembersStep(http: MarketoHttp, settings: MarketoSettings, st:
   if (!st.listIds.length) {
     if (st.listsDone) return { st, listId: null, members: null, done: true };
     const env = await http.call('GET', '/rest/v1/lists.json', { query: { batchSize: settings.restPageSize, nextPageToken: st.listsToken ?? undefined }, signal });
+    if (env.moreResult && !env.nextPageToken) throw new SourceIncompleteRead(http.label, 'lists: moreResult without a nextPageToken');
     const ids = (env.result ?? []).map((l) => Number((l as Json).id)).filter((n) => Number.isInteger(n));
-    const more = Boolean(env.moreResult && env.nextPageToken);
+    const more = Boolean(env.moreResult);
     const next = { ...st, listIds: ids, listsToken: more ? env.nextPageToken! : null, listsDone: !more, membersToken: null };
     return { st: next, listId: null, members: null, done: next.listsDone && !ids.length };
   }
