@@ -34,6 +34,8 @@ export interface DefaultStackOptions {
   schedule?: string;
   /** Seconds each simulated bulk job step takes (Marketo, Salesforce Bulk 2.0). */
   bulkStepSeconds?: number;
+  /** Other instance ids than the defaults (tests sharing one database keep their records apart). */
+  ids?: { salesforceOrg: string; munchkins: readonly [string, string]; dynamicsOrg: string };
 }
 
 export interface DefaultStack {
@@ -46,6 +48,9 @@ export async function startDefaultStack(o: DefaultStackOptions = {}): Promise<De
   const port = (i: number) => (o.basePort ? o.basePort + i : 0);
   const schedule = o.schedule ?? '*/15 * * * *';
   const bulkStep = o.bulkStepSeconds ?? 2;
+  const ids = o.ids ?? { salesforceOrg: DEFAULT_SALESFORCE_ORG, munchkins: DEFAULT_MUNCHKINS, dynamicsOrg: DEFAULT_DYNAMICS_ORG };
+  // A credentialsRef belongs to one instance: a stack with its own ids has its own secrets too.
+  const refOf = (name: string) => (o.ids ? `${name}_${ids.dynamicsOrg.toUpperCase().replace(/[^A-Z0-9]+/g, '_')}` : name);
   const credentials = () => ({ clientId: randomBytes(8).toString('hex'), clientSecret: randomBytes(24).toString('base64url') });
   const secretsOf = (ref: string, c: { clientId: string; clientSecret: string }) => {
     const names = credentialSecretNames(ref);
@@ -54,7 +59,7 @@ export async function startDefaultStack(o: DefaultStackOptions = {}): Promise<De
   const sources: SimulatedSource[] = [];
   try {
     const sfCredentials = credentials();
-    const salesforce = await startSalesforceSimulator({ world, port: port(0), credentials: sfCredentials, orgId: DEFAULT_SALESFORCE_ORG, bulkJobMs: bulkStep * 1000 });
+    const salesforce = await startSalesforceSimulator({ world, port: port(0), credentials: sfCredentials, orgId: ids.salesforceOrg, bulkJobMs: bulkStep * 1000 });
     sources.push({
       simulator: salesforce,
       config: {
@@ -64,20 +69,20 @@ export async function startDefaultStack(o: DefaultStackOptions = {}): Promise<De
         endpoint: salesforce.url,
         authEndpoint: `${salesforce.url}/services/oauth2/token`,
         settings: { bulkPollMs: 1000 },
-        credentialsRef: 'SALESFORCE_SIM',
+        credentialsRef: refOf('SALESFORCE_SIM'),
         schedule,
         enabled: true,
       },
-      secrets: secretsOf('SALESFORCE_SIM', sfCredentials),
+      secrets: secretsOf(refOf('SALESFORCE_SIM'), sfCredentials),
     });
 
-    for (const [index, munchkinId] of DEFAULT_MUNCHKINS.entries()) {
+    for (const [index, munchkinId] of ids.munchkins.entries()) {
       const c = credentials();
       // The second instance has Marketo's native Salesforce sync: no opportunity-role API there,
       // so its opportunities and roles come from the Salesforce org only.
       const nativeCrmSync = index === 1 ? ('salesforce' as const) : null;
-      const marketo = await startMarketoSimulator({ world, port: port(1 + index), credentials: c, instanceIndex: index, munchkinId, salesforceOrgId: DEFAULT_SALESFORCE_ORG, jobSecondsPerStatus: bulkStep, nativeCrmSync });
-      const ref = `MARKETO_SIM_${index + 1}`;
+      const marketo = await startMarketoSimulator({ world, port: port(1 + index), credentials: c, instanceIndex: index, munchkinId, salesforceOrgId: ids.salesforceOrg, jobSecondsPerStatus: bulkStep, nativeCrmSync });
+      const ref = refOf(`MARKETO_SIM_${index + 1}`);
       sources.push({
         simulator: marketo,
         config: {
@@ -95,7 +100,7 @@ export async function startDefaultStack(o: DefaultStackOptions = {}): Promise<De
     }
 
     const dynCredentials = credentials();
-    const dynamics = await startDynamicsSimulator({ world, port: port(3), credentials: dynCredentials, organization: DEFAULT_DYNAMICS_ORG });
+    const dynamics = await startDynamicsSimulator({ world, port: port(3), credentials: dynCredentials, organization: ids.dynamicsOrg });
     sources.push({
       simulator: dynamics,
       config: {
@@ -105,11 +110,11 @@ export async function startDefaultStack(o: DefaultStackOptions = {}): Promise<De
         endpoint: dynamics.url,
         authEndpoint: dynamics.authEndpoint,
         settings: {},
-        credentialsRef: 'DYNAMICS_SIM',
+        credentialsRef: refOf('DYNAMICS_SIM'),
         schedule,
         enabled: true,
       },
-      secrets: secretsOf('DYNAMICS_SIM', dynCredentials),
+      secrets: secretsOf(refOf('DYNAMICS_SIM'), dynCredentials),
     });
   } catch (e) {
     await Promise.all(sources.map((s) => s.simulator.stop()));

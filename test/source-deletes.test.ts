@@ -26,7 +26,9 @@ let worker: Worker;
 let running: Promise<void>;
 
 before(async () => {
-  stack = await startDefaultStack({ world: { people: 240, accounts: 24, campaigns: 3, lists: 3 }, schedule: '0 3 1 1 *', bulkStepSeconds: 0 });
+  // Instance ids of its own: the test database is shared with source-sync.test.ts's default stack.
+  const ids = { salesforceOrg: '00D5e000000DeLeTEA', munchkins: ['321-DEL-654', '789-DEL-987'] as const, dynamicsOrg: 'deletes' };
+  stack = await startDefaultStack({ world: { people: 240, accounts: 24, campaigns: 3, lists: 3 }, schedule: '0 3 1 1 *', bulkStepSeconds: 0, ids });
   for (const s of stack.sources) Object.assign(process.env, s.secrets);
   api = await testApi({ taskQueue });
   worker = await testWorker(taskQueue);
@@ -56,7 +58,19 @@ async function syncNow(s: SimulatedSource): Promise<SyncProgress> {
   return done;
 }
 
+/**
+ * A reconciliation marks only records that arrived well before it started (a sync storing while
+ * the source is listed must not lose its records): the syncs here are seconds old, so their rows
+ * are dated an hour back, as if the daily reconciliation came an hour after them.
+ */
+async function ageStoredRecords(): Promise<void> {
+  for (const table of ['xdm_person', 'xdm_account', 'xdm_opportunity', 'xdm_opportunity_person', 'xdm_marketing_list', 'xdm_marketing_list_member']) {
+    await testDb().raw(`UPDATE ${table} SET received_at = received_at - interval '1 hour' WHERE source_instance_id = ANY(?)`, [stack.sources.map((s) => s.config.instanceId)]);
+  }
+}
+
 async function reconcileNow(s: SimulatedSource, body: Record<string, unknown> = {}): Promise<ReconcileProgress> {
+  await ageStoredRecords();
   const res = await api.app.inject({ method: 'POST', url: `/v1/sources/${s.config.sourceType}/${s.config.instanceId}/reconcile`, payload: body });
   assert.equal(res.statusCode, 202, res.body);
   const handle = (await temporalEnv()).client.workflow.getHandle<typeof reconcile>(res.json().workflowId);
