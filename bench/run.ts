@@ -3,6 +3,7 @@ const BENCHES: Record<string, () => Promise<{ run(args: string[]): Promise<void>
   'file-ingestion': () => import('./file-ingestion.js'),
   identity: () => import('./identity.js'),
   'marketo-bulk': () => import('./marketo-bulk.js'),
+  'marketo-key-reads': () => import('./marketo-key-reads.js'),
   'salesforce-rest': () => import('./salesforce-rest.js'),
   'streaming-api': () => import('./streaming-api.js'),
 };

@@ -82,7 +82,7 @@ async function main() {
     process.stdout.write(`recorded ${name}\n`);
   }
 
-  /** sync (parent with a child per stream), one syncStream, a backfill, and a sync refused by the source. */
+  /** sync (parent with a child per stream), one syncStream, a backfill, a sync refused by the source, and reconciliations. */
   async function recordSyncFixtures(): Promise<void> {
     const credentials = { clientId: 'fixtures', clientSecret: 'fixture-secret' };
     process.env.TESSERA_SOURCE_FX_DYN_CLIENT_ID = credentials.clientId;
@@ -106,6 +106,13 @@ async function main() {
       const bf = await client.workflow.start('backfill', { taskQueue, workflowId: `backfill/dynamics/fixtures/${backfillId}`, args: [{ sourceType: 'dynamics', instanceId: 'fixtures', backfillId }] });
       await bf.result();
       save('backfill-completed', bf.workflowId);
+      // reconcile: every class listed and weighed; and one whose listings are refused (each stream fails, the run fails at the end).
+      const rec = await client.workflow.start('reconcile', { taskQueue, workflowId: 'reconcile/dynamics/fixtures/manual', args: [{ sourceType: 'dynamics', instanceId: 'fixtures', trigger: 'api' }] });
+      await rec.result();
+      save('reconcile-completed', rec.workflowId);
+      const recBad = await client.workflow.start('reconcile', { taskQueue, workflowId: 'reconcile/dynamics/fixtures-bad/manual', args: [{ sourceType: 'dynamics', instanceId: 'fixtures-bad', trigger: 'api' }] });
+      await recBad.result().catch(() => undefined);
+      save('reconcile-failed-streams', recBad.workflowId);
     } finally {
       await sim.stop();
     }
