@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { mkdir, realpath, unlink } from 'node:fs/promises';
 import { isAbsolute, join, resolve, sep } from 'node:path';
-import { Transform } from 'node:stream';
+import { PassThrough, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
@@ -131,7 +131,11 @@ export function fileIngestionRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
         const path = join(dir, `${randomUUID()}.${format}`);
         try {
           // Concurrent uploads of one token are each checked against the usage read above: the quota can be overrun by at most what they upload at once.
-          await pipeline(req.body as NodeJS.ReadableStream, byteLimit(room, room < deps.maxUploadBytes ? "this token's TESSERA_UPLOAD_BYTES_PER_DAY" : 'TESSERA_MAX_UPLOAD_BYTES'), createWriteStream(path, { mode: 0o600 }));
+          // Through a PassThrough: a refused upload ends the pipeline without destroying the request
+          // itself, so the 413 still reaches the client (on Node 24 an injected request destroyed
+          // mid-body never gets its answer).
+          const body = (req.body as NodeJS.ReadableStream).pipe(new PassThrough());
+          await pipeline(body, byteLimit(room, room < deps.maxUploadBytes ? "this token's TESSERA_UPLOAD_BYTES_PER_DAY" : 'TESSERA_MAX_UPLOAD_BYTES'), createWriteStream(path, { mode: 0o600 }));
           return reply.code(202).send(await start({ path, xdmClass: req.query.class, format, mapping: null, trigger: 'api', uploadedBy: tokenId }));
         } catch (e) {
           await unlink(path).catch(() => undefined);
