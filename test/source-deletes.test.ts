@@ -13,7 +13,7 @@ import { startDefaultStack, type DefaultStack, type SimulatedSource } from '../s
 import type { MarketoSimulator } from '../simulators/marketo';
 import type { SalesforceSimulator } from '../simulators/salesforce';
 import type { DynamicsSimulator } from '../simulators/dynamics';
-import { reconcileProgressQuery, type ReconcileProgress, type SyncProgress } from '../contracts/sync';
+import { reconcileProgressQuery, reconcileScheduleId, type ReconcileProgress, type SyncProgress } from '../contracts/sync';
 import type { reconcile } from '../workflows/reconcile';
 import { drainIdentityQueue } from '../engine/identity/resolver';
 import { testApi } from './support/api';
@@ -90,6 +90,20 @@ async function inAnyProfile(table: 'person_profile' | 'account_profile', recordK
 }
 
 describe('deletes made in the sources', () => {
+  test('each instance has a reconciliation schedule beside its sync schedule, paused with it', async () => {
+    const client = (await temporalEnv()).client;
+    const mk = source('marketo');
+    const handle = client.schedule.getHandle(reconcileScheduleId({ sourceType: 'marketo', instanceId: mk.config.instanceId }));
+    const d = await handle.describe();
+    assert.equal(d.state.paused, false);
+    assert.equal(d.action.type === 'startWorkflow' && d.action.workflowType, 'reconcile');
+    const paused = await api.app.inject({ method: 'POST', url: `/v1/sources/marketo/${mk.config.instanceId}/pause` });
+    assert.equal(paused.statusCode, 200, paused.body);
+    assert.equal((await handle.describe()).state.paused, true);
+    await api.app.inject({ method: 'POST', url: `/v1/sources/marketo/${mk.config.instanceId}/resume` });
+    assert.equal((await handle.describe()).state.paused, false);
+  });
+
   test('reach the canonical tables and the profiles, through change logs, delete logs and the reconciliation', async () => {
     for (const s of stack.sources) await syncNow(s);
     await drainIdentityQueue(testDb());

@@ -100,6 +100,11 @@ export interface KnownValuesQuery {
    * or whose referencing records changed since a stream's last complete run. Absent: every value.
    */
   changedSince?: string;
+  /**
+   * Values stored from another instance than the stream's: the CRM org a Marketo subscription syncs
+   * with (its opportunity ids are the `externalOpportunityId`s Marketo can be asked by).
+   */
+  instance?: { sourceType: SourceType; instanceId: string };
 }
 
 /** One source record mapped to an XDM class; the engine validates it with the class's schema. */

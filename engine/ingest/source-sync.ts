@@ -191,8 +191,9 @@ const KEY_SET_REFRESH_MS = 60_000;
  * set up to date first, and any page does when the set was not refreshed in the last minute.
  */
 async function findKnownValues(db: Knex, key: CursorKey, q: KnownValuesQuery, after: string | null, limit: number): Promise<string[]> {
-  const recordSourceType = XDM_SOURCE_TYPE[key.sourceType as SourceTypeName] ?? key.sourceType;
-  const ref: KeySetRef = { sourceType: key.sourceType, instanceId: key.instanceId, recordSourceType, spec: XDM_CLASSES[q.xdmClass], path: q.path.split('.') };
+  const { sourceType, instanceId } = q.instance ?? key;
+  const recordSourceType = XDM_SOURCE_TYPE[sourceType as SourceTypeName] ?? sourceType;
+  const ref: KeySetRef = { sourceType, instanceId, recordSourceType, spec: XDM_CLASSES[q.xdmClass], path: q.path.split('.') };
   await refreshKeySet(db, ref, after === null ? {} : { unlessWithinMs: KEY_SET_REFRESH_MS });
   return keySetPage(db, ref, after, limit, q.changedSince ? { changedSince: q.changedSince } : {});
 }

@@ -6,6 +6,7 @@
  * after that instant), lists stored ids for reconciliation, and drives a stream page by page —
  * advancing the simulator's clock instead of sleeping when a page asks to wait.
  */
+import { XDM_SOURCE_TYPE } from '../../domain/sync/source-instance';
 import { XDM_CLASSES } from '../../domain/xdm/registry';
 import type { XdmClassName } from '../../domain/xdm/class-spec';
 import type { KnownValuesQuery, PageResult, SourceConnector, StreamState, TimeWindow, UnmappableRow } from '../../connectors/sources/source-connector';
@@ -75,7 +76,12 @@ export class MemoryStore {
     const since = query.changedSince === undefined ? null : Date.parse(query.changedSince);
     if (since !== null && !Number.isFinite(since)) throw new Error(`changedSince '${query.changedSince}' is not a date-time`);
     const times = this.storedAt.get(query.xdmClass);
+    const spec = XDM_CLASSES[query.xdmClass];
+    // The stream's own instance (Marketo records), or the one the query names (the CRM org's).
+    const wanted = query.instance ? { type: XDM_SOURCE_TYPE[query.instance.sourceType], id: query.instance.instanceId } : { type: 'Marketo', id: null };
     for (const [key, record] of this.records.get(query.xdmClass) ?? []) {
+      const owner = spec.recordKey(record);
+      if (owner.sourceType !== wanted.type || (wanted.id !== null && owner.sourceInstanceID !== wanted.id)) continue;
       if (since !== null && (times?.get(key) ?? -Infinity) < since) continue;
       let v: unknown = record;
       for (const part of query.path.split('.')) v = v && typeof v === 'object' ? (v as Record<string, unknown>)[part] : undefined;

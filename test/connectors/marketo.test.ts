@@ -11,7 +11,7 @@ import { buildWorld, type World } from '../../simulators/world/world';
 import { startMarketoSimulator, type MarketoSimulator, type MarketoSimulatorOptions } from '../../simulators/marketo';
 import { listAllIds, MemoryStore, runStream } from '../../simulators/marketo/harness';
 import { marketoConnector } from '../../connectors/sources/marketo';
-import type { RequestGate, SourceConnector } from '../../connectors/sources/source-connector';
+import type { RequestGate, SourceConnector, StreamState } from '../../connectors/sources/source-connector';
 import { SourceAuthFailed, SourceIncompleteRead, SourceRequestRejected } from '../../connectors/sources/errors';
 
 const CREDS = { clientId: 'tessera-client', clientSecret: 's3cret' };
@@ -609,6 +609,33 @@ describe('Marketo opportunities, named accounts and native CRM sync', () => {
       runStartedAt = s.clock.date().toISOString();
       for (const name of ['opportunity-roles', 'opportunities']) assert.ok((await runStream(c, name, { state: states[name], runStartedAt, store, clock: s.clock })).complete);
       assert.equal((store.get('opportunity', oppKey) as any).nextStep, 'Renewal call');
+    } finally {
+      await s.stop();
+    }
+  });
+
+  test('an opportunity no role points at is found through the CRM org\'s stored opportunities', async () => {
+    const s = await sim();
+    try {
+      const store = new MemoryStore(() => s.clock.now());
+      const c = connect(s, { overlapMs: 0 });
+      // In Marketo, one opportunity has no role at all.
+      const opp = s.data.opportunities[0]!;
+      const external = String(opp.f.externalOpportunityId);
+      s.data.remove({ opportunityRoles: s.data.roles.filter((r) => r.f.externalOpportunityId === external).map((r) => String(r.f.marketoGUID)) });
+      const fromMarketo = () => [...store.records.get('opportunity')!.values()].filter((r: any) => r.opportunityKey.sourceType === 'Marketo').map((r: any) => r.extSourceSystemAudit?.externalID);
+      const states: Record<string, StreamState> = {};
+      let runStartedAt = s.clock.date().toISOString();
+      for (const name of ['leads', 'opportunity-roles', 'opportunities']) states[name] = (await runStream(c, name, { runStartedAt, store, clock: s.clock })).state;
+      assert.ok(!fromMarketo().includes(external), 'roles alone cannot find it');
+
+      // The Salesforce org the subscription syncs with has it: its id is Marketo's externalOpportunityId.
+      s.clock.advance(60_000);
+      store.put({ records: [{ xdmClass: 'opportunity', record: { opportunityKey: { sourceType: 'Salesforce', sourceInstanceID: ORG, sourceID: external, sourceKey: `${external}@${ORG}.Salesforce` }, opportunityName: 'from the CRM' } }], unmappable: [] });
+      s.clock.advance(60_000);
+      runStartedAt = s.clock.date().toISOString();
+      assert.ok((await runStream(c, 'opportunities', { state: states.opportunities, runStartedAt, store, clock: s.clock })).complete);
+      assert.ok(fromMarketo().includes(external), 'the next run reads it from Marketo by its CRM id');
     } finally {
       await s.stop();
     }

@@ -8,6 +8,7 @@
  *   opportunity-roles  filterType=leadId                ← person b2b.personKey.sourceID
  *   opportunities      filterType=externalOpportunityId ← opportunity-person opportunityID (the roles' opportunities)
  *                      filterType=marketoGUID           ← opportunity opportunityID (opportunities stored before)
+ *                      filterType=externalOpportunityId ← the CRM org's opportunity ids (crmInstanceId), roles or not
  *
  * Which keys a run reads: the first run walks every key of each source. Later runs walk, per
  * source, the keys carried by records stored since the last complete run started (`changedSince`),
@@ -25,7 +26,7 @@
  */
 import { z } from 'zod';
 import type {
-  KnownValuesQuery, ListIdsRequest, PageResult, ReadRequest, ReconcileSpec, SourceRecord, SourceStream, StreamState, UnmappableRow,
+  KnownValuesQuery, ListIdsRequest, PageResult, ReadRequest, ReconcileSpec, SourceRecord, SourceStream, SourceType, StreamState, UnmappableRow,
 } from '../source-connector';
 import type { XdmClassName } from '../../../domain/xdm/class-spec';
 import { SourceIncompleteRead } from '../errors';
@@ -49,6 +50,8 @@ interface KeySource {
    * only reading them would show (the first run finds them through the other sources).
    */
   rotateOnly?: boolean;
+  /** The keys are read from the CRM org the subscription syncs with (`crmInstanceId`); none without one. */
+  fromCrm?: boolean;
 }
 
 interface KeyedSpec {
@@ -72,6 +75,8 @@ const OPPORTUNITY_FIELDS = 'marketoGUID,externalOpportunityId,externalCompanyId,
 const ROLE_FIELDS = 'marketoGUID,externalOpportunityId,leadId,role,isPrimary,createdAt,updatedAt';
 
 const numeric = (k: string): boolean => /^\d+$/.test(k);
+/** The connector type of the CRM a subscription syncs with (for reading that org's stored records). */
+const CRM_SOURCE_TYPE = { Salesforce: 'salesforce' } as const satisfies Record<MarketoSettings['crmType'], SourceType>;
 const GUID = /^[0-9A-Za-z][0-9A-Za-z-]{0,63}$/;
 
 /** A named account's domain as Marketo may hold it: with and without `www.`. */
@@ -97,6 +102,9 @@ export const KEYED_STREAMS: readonly KeyedSpec[] = [
       { keysFrom: { xdmClass: 'opportunity-person', path: 'opportunityID' }, filterType: 'externalOpportunityId' },
       // Opportunities already stored are read again by their own id, whether or not roles still point at them.
       { keysFrom: { xdmClass: 'opportunity', path: 'opportunityID' }, filterType: 'marketoGUID', accept: (k) => GUID.test(k), rotateOnly: true },
+      // The CRM org's opportunities: Marketo's externalOpportunityId is the CRM id, so an opportunity
+      // no role points at is found too.
+      { keysFrom: { xdmClass: 'opportunity', path: 'opportunityKey.sourceID' }, filterType: 'externalOpportunityId', fromCrm: true },
     ],
     skipWithNativeCrm: true,
     reconcile: { idSuffix: '', filterType: 'marketoGUID', idField: 'marketoGUID', accept: (id) => GUID.test(id) },
@@ -203,7 +211,7 @@ export function createKeyedStream(spec: KeyedSpec, http: MarketoHttp, settings: 
     spec.sources.flatMap((src, source) => {
       const kinds: Array<Walk['kind']> = st.lastComplete === null ? ['all'] : ['changed', 'slice'];
       return kinds
-        .filter((kind) => !(src.rotateOnly && kind !== 'slice') && !(kind === 'slice' && settings.rotatingKeysPerRun === 0))
+        .filter((kind) => !(src.rotateOnly && kind !== 'slice') && !(kind === 'slice' && settings.rotatingKeysPerRun === 0) && !(src.fromCrm && !settings.crmInstanceId))
         .map((kind) => ({ source, kind }));
     });
   const walkFor = (st: KeyedState, source: number, kind: Walk['kind']): Walk => {
@@ -271,7 +279,8 @@ export function createKeyedStream(spec: KeyedSpec, http: MarketoHttp, settings: 
         if (w.kind === 'slice' && w.left === 0) finished = 'budget';
         else {
           const limit = w.kind === 'slice' ? Math.min(settings.restPageSize, w.left) : settings.restPageSize;
-          const query = w.kind === 'changed' ? { ...src.keysFrom, changedSince: new Date(Date.parse(st.lastComplete!) - settings.overlapMs).toISOString() } : src.keysFrom;
+          const keysFrom = src.fromCrm ? { ...src.keysFrom, instance: { sourceType: CRM_SOURCE_TYPE[settings.crmType], instanceId: settings.crmInstanceId! } } : src.keysFrom;
+          const query = w.kind === 'changed' ? { ...keysFrom, changedSince: new Date(Date.parse(st.lastComplete!) - settings.overlapMs).toISOString() } : keysFrom;
           const raw = await req.knownValues(query, w.after, limit);
           keys = w.kind === 'slice' && w.wrapped && w.from !== null ? raw.filter((k) => k <= w.from!) : raw;
           if (!keys.length) {
