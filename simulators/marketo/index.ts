@@ -433,7 +433,7 @@ export async function startMarketoSimulator(opts: MarketoSimulatorOptions): Prom
     },
     stats: () => stats.snapshot(),
     exportedToday: () => jobs.exportedToday(),
-    groundTruth() {
+    groundTruth(o: { crmSynced?: boolean } = {}) {
       const domains = data.companyDomains();
       const oppIdsWithRoles = new Set(data.roles.filter((r) => data.leadById.get(Number(r.f.leadId))?.deletedAt === null).map((r) => String(r.f.externalOpportunityId)));
       const liveLeads = new Set(data.leads.filter((l) => l.deletedAt === null).map((l) => l.id));
@@ -442,7 +442,8 @@ export async function startMarketoSimulator(opts: MarketoSimulatorOptions): Prom
         person: data.leads.length,
         account: data.companies.length + data.namedAccounts.filter((n) => domains.has(bare(n.f.domainName))).length,
         // With native CRM sync Tessera reads opportunities and roles from the CRM, not from Marketo.
-        opportunity: nativeCrmSync ? 0 : data.opportunities.filter((o) => oppIdsWithRoles.has(String(o.f.externalOpportunityId))).length,
+        // Without, by the roles' opportunity ids, and by the CRM org's (which holds every one) once it is synced.
+        opportunity: nativeCrmSync ? 0 : o.crmSynced && opts.salesforceOrgId ? data.opportunities.length : data.opportunities.filter((x) => oppIdsWithRoles.has(String(x.f.externalOpportunityId))).length,
         'opportunity-person': nativeCrmSync ? 0 : data.roles.filter((r) => liveLeads.has(Number(r.f.leadId))).length,
         campaign: data.programs.length,
         'campaign-member': data.programMembers.filter((m) => liveLeads.has(m.leadId)).length,

@@ -12,8 +12,12 @@ export interface SimulatorHandle {
   faults: FaultController;
   clock: SimClock;
   stats(): RequestStatsSnapshot;
-  /** Records per XDM class a full sync of this instance yields (deleted ones included, flagged). */
-  groundTruth(): Partial<Record<XdmClassName, number>>;
+  /**
+   * Records per XDM class a full sync of this instance yields (deleted ones included, flagged).
+   * `crmSynced`: the CRM org a Marketo instance syncs with was synced before it (its opportunities
+   * are stored, so Marketo's opportunities are found by their CRM ids too, not only by roles).
+   */
+  groundTruth(opts?: { crmSynced?: boolean }): Partial<Record<XdmClassName, number>>;
   /** Changes data as a user would: updates n records of each object, deletes m. */
   mutate(opts: { update?: number; delete?: number; seed?: number }): { updated: number; deleted: number };
   stop(): Promise<void>;
