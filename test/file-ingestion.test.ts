@@ -1,7 +1,7 @@
 /** CSV / JSONL ingestion through the ingestFile workflow: counts, quarantine, bad input, crash resume. */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -151,6 +151,14 @@ describe('file ingestion', () => {
     const empty = await api.app.inject({ method: 'POST', url: '/v1/file-ingestions/upload?class=person', payload: '', headers: { 'content-type': 'text/csv' } });
     assert.equal(empty.statusCode, 400);
     assert.match(empty.json().message, /empty/);
+
+    // A body that stops before its end (the client went away): the request settles, no partial file stays.
+    const uploads = join(api.dataDir, 'uploads');
+    const before = existsSync(uploads) ? readdirSync(uploads).length : 0;
+    const aborted = await api.app.inject({ method: 'POST', url: '/v1/file-ingestions/upload?class=person', payload: personCsv(inst, 500), headers: { 'content-type': 'text/csv' }, simulate: { end: false, split: true, error: false, close: true } });
+    assert.equal(aborted.statusCode, 400, aborted.body);
+    assert.equal(aborted.json().error, 'UploadAborted');
+    assert.equal(existsSync(uploads) ? readdirSync(uploads).length : 0, before, 'the partial upload is removed');
   });
 
   test('the API reads only files inside its import directories, and caps uploads', async () => {

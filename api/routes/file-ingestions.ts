@@ -39,6 +39,24 @@ async function allowedPath(requested: string, roots: string[]): Promise<string> 
   return real;
 }
 
+/**
+ * The request body through a PassThrough: a refused upload ends the pipeline without destroying
+ * the request itself, so the 413 still reaches the client (on Node 24 an injected request
+ * destroyed mid-body never gets its answer). A body that fails or stops before its end (the client
+ * aborted, the request timed out) fails the PassThrough, so the pipeline settles and the partial
+ * file is removed.
+ */
+function uploadBody(raw: NodeJS.ReadableStream): PassThrough {
+  const body = new PassThrough();
+  let ended = false;
+  raw.once('end', () => (ended = true));
+  raw.once('error', (e: Error) => body.destroy(e));
+  raw.once('close', () => {
+    if (!ended) body.destroy(new HttpError(400, 'UploadAborted', 'the upload stopped before its end'));
+  });
+  return raw.pipe(body);
+}
+
 /** Counts bytes through a pipeline and fails it past `limit`. */
 function byteLimit(limit: number, setting = 'TESSERA_MAX_UPLOAD_BYTES'): Transform {
   let seen = 0;
@@ -131,14 +149,12 @@ export function fileIngestionRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
         const path = join(dir, `${randomUUID()}.${format}`);
         try {
           // Concurrent uploads of one token are each checked against the usage read above: the quota can be overrun by at most what they upload at once.
-          // Through a PassThrough: a refused upload ends the pipeline without destroying the request
-          // itself, so the 413 still reaches the client (on Node 24 an injected request destroyed
-          // mid-body never gets its answer).
-          const body = (req.body as NodeJS.ReadableStream).pipe(new PassThrough());
-          await pipeline(body, byteLimit(room, room < deps.maxUploadBytes ? "this token's TESSERA_UPLOAD_BYTES_PER_DAY" : 'TESSERA_MAX_UPLOAD_BYTES'), createWriteStream(path, { mode: 0o600 }));
+          await pipeline(uploadBody(req.body as NodeJS.ReadableStream), byteLimit(room, room < deps.maxUploadBytes ? "this token's TESSERA_UPLOAD_BYTES_PER_DAY" : 'TESSERA_MAX_UPLOAD_BYTES'), createWriteStream(path, { mode: 0o600 }));
           return reply.code(202).send(await start({ path, xdmClass: req.query.class, format, mapping: null, trigger: 'api', uploadedBy: tokenId }));
         } catch (e) {
           await unlink(path).catch(() => undefined);
+          // The rest of a refused body is not read: the connection is not kept for another request.
+          reply.header('connection', 'close');
           throw e;
         }
       },
