@@ -6,6 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
+import type { SearchAttributePair } from '@temporalio/common';
 import type { Knex } from 'knex';
 import { SourceRequestRejected } from '../connectors/sources/errors';
 import { SOURCE_CONNECTORS } from '../connectors/sources/registry';
@@ -106,6 +107,19 @@ function createOffline(config: Pick<SourceInstanceConfig, 'sourceType' | 'instan
   });
 }
 
+/** The connector configuration of a stored instance. */
+const configOf = (row: SourceInstanceRow) => ({ sourceType: row.source_type, instanceId: row.instance_id, endpoint: row.endpoint, authEndpoint: row.auth_endpoint ?? undefined, settings: row.settings });
+
+/** Search attributes of a job started from the API for one instance (the Temporal UI filters by them). */
+function jobAttributes(kind: string, row: SourceInstanceRow, requestedBy: string | undefined): SearchAttributePair[] {
+  return [
+    { key: SA.jobKind, value: kind },
+    { key: SA.sourceType, value: row.source_type },
+    { key: SA.sourceInstance, value: row.instance_id },
+    { key: SA.trigger, value: requestedBy ?? 'api' },
+  ];
+}
+
 /** One backfill's windows in all (each a child workflow of the backfill). */
 export const MAX_BACKFILL_WINDOWS = 1_000;
 
@@ -144,7 +158,7 @@ export async function deleteSource(deps: SourceAdminDeps, ref: InstanceRef): Pro
 export async function startBackfill(deps: SourceAdminDeps, ref: InstanceRef, req: BackfillRequest): Promise<StartedBackfill> {
   const row = await getSourceInstance(deps.db, ref.sourceType, ref.instanceId);
   if (!row) throw new InvalidRequest(`no source instance ${instancePath(ref.sourceType, ref.instanceId)} is configured`);
-  const streams = streamsOf({ sourceType: row.source_type, instanceId: row.instance_id, endpoint: row.endpoint, authEndpoint: row.auth_endpoint ?? undefined, settings: row.settings });
+  const streams = streamsOf(configOf(row));
   const backfillable = streams.filter((s) => s.backfill);
   const names = [...new Set(req.streams?.length ? req.streams : backfillable.map((s) => s.name))];
   const problems: string[] = [];
@@ -179,13 +193,7 @@ export async function startBackfill(deps: SourceAdminDeps, ref: InstanceRef, req
     workflowId,
     taskQueue: deps.taskQueue,
     args,
-    typedSearchAttributes: [
-      { key: SA.jobKind, value: 'backfill' },
-      { key: SA.isBackfill, value: true },
-      { key: SA.sourceType, value: row.source_type },
-      { key: SA.sourceInstance, value: row.instance_id },
-      { key: SA.trigger, value: req.requestedBy ?? 'api' },
-    ],
+    typedSearchAttributes: [...jobAttributes('backfill', row, req.requestedBy), { key: SA.isBackfill, value: true }],
   });
   return { backfillId, workflowId, windows: planned.length, streams: names };
 }
@@ -205,7 +213,7 @@ export async function startReconcile(deps: SourceAdminDeps, ref: InstanceRef, re
   const row = await getSourceInstance(deps.db, ref.sourceType, ref.instanceId);
   if (!row) throw new NotFound(`no source instance ${instancePath(ref.sourceType, ref.instanceId)}`);
   if (!row.enabled) throw new Conflict(`${instancePath(ref.sourceType, ref.instanceId)} is paused; resume it first`);
-  const streams = streamsOf({ sourceType: row.source_type, instanceId: row.instance_id, endpoint: row.endpoint, authEndpoint: row.auth_endpoint ?? undefined, settings: row.settings });
+  const streams = streamsOf(configOf(row));
   const reconcilable = streams.filter((s) => s.reconcile).map((s) => s.name);
   const unknown = (req.streams ?? []).filter((s) => !reconcilable.includes(s));
   if (unknown.length) throw new InvalidRequest(`no id-set reconciliation for ${unknown.map((s) => `'${s}'`).join(', ')} (streams that need one: ${reconcilable.join(', ') || 'none'}; the others see their deletes when they sync)`);
@@ -216,12 +224,7 @@ export async function startReconcile(deps: SourceAdminDeps, ref: InstanceRef, re
       workflowId,
       taskQueue: deps.taskQueue,
       args,
-      typedSearchAttributes: [
-        { key: SA.jobKind, value: 'reconcile' },
-        { key: SA.sourceType, value: row.source_type },
-        { key: SA.sourceInstance, value: row.instance_id },
-        { key: SA.trigger, value: req.requestedBy ?? 'api' },
-      ],
+      typedSearchAttributes: jobAttributes('reconcile', row, req.requestedBy),
     });
   } catch (e) {
     if (e instanceof WorkflowExecutionAlreadyStartedError) throw new Conflict(`a reconciliation of ${instancePath(ref.sourceType, ref.instanceId)} started by hand is running (${workflowId}); wait for it to finish`);
