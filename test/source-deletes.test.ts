@@ -7,32 +7,27 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import type { Worker } from '@temporalio/worker';
 import { triggerSync } from '../control/sync-schedules';
-import { startDefaultStack, type DefaultStack, type SimulatedSource } from '../simulators/default-stack';
+import type { DefaultStack, SimulatedSource } from '../simulators/default-stack';
 import type { MarketoSimulator } from '../simulators/marketo';
 import type { SalesforceSimulator } from '../simulators/salesforce';
 import type { DynamicsSimulator } from '../simulators/dynamics';
 import { reconcileProgressQuery, reconcileScheduleId, type ReconcileProgress, type SyncProgress } from '../contracts/sync';
 import type { reconcile } from '../workflows/reconcile';
 import { drainIdentityQueue } from '../engine/identity/resolver';
-import { testApi } from './support/api';
-import { closeTemporal, closeTestDb, temporalEnv, testDb, testWorker, uniqueTaskQueue } from './support/env';
+import type { testApi } from './support/api';
+import { startSourceStack } from './support/source-stack';
+import { temporalEnv, testDb, uniqueTaskQueue } from './support/env';
 
 const taskQueue = uniqueTaskQueue('source-deletes');
 let stack: DefaultStack;
 let api: Awaited<ReturnType<typeof testApi>>;
-let worker: Worker;
-let running: Promise<void>;
+let stop: (() => Promise<void>) | undefined;
 
 before(async () => {
   // Instance ids of its own: the test database is shared with source-sync.test.ts's default stack.
   const ids = { salesforceOrg: '00D5e000000DeLeTEA', munchkins: ['321-DEL-654', '789-DEL-987'] as const, dynamicsOrg: 'deletes' };
-  stack = await startDefaultStack({ world: { people: 240, accounts: 24, campaigns: 3, lists: 3 }, schedule: '0 3 1 1 *', bulkStepSeconds: 0, ids });
-  for (const s of stack.sources) Object.assign(process.env, s.secrets);
-  api = await testApi({ taskQueue });
-  worker = await testWorker(taskQueue);
-  running = worker.run();
+  ({ stack, api, stop } = await startSourceStack(taskQueue, { world: { people: 240, accounts: 24, campaigns: 3, lists: 3 }, schedule: '0 3 1 1 *', bulkStepSeconds: 0, ids }));
   for (const s of stack.sources) {
     const res = await api.app.inject({ method: 'POST', url: '/v1/sources', payload: s.config });
     assert.equal(res.statusCode, 201, res.body);
@@ -40,12 +35,7 @@ before(async () => {
 });
 
 after(async () => {
-  worker?.shutdown();
-  await running;
-  await api?.close();
-  await stack?.stop();
-  await closeTemporal();
-  await closeTestDb();
+  await stop?.();
 });
 
 const source = (type: string, index = 0): SimulatedSource => stack.sources.filter((s) => s.config.sourceType === type)[index]!;

@@ -6,44 +6,34 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import type { Worker } from '@temporalio/worker';
 import { XDM_CLASSES } from '../domain/xdm/registry';
 import type { XdmClassName } from '../domain/xdm/class-spec';
 import { describeSyncSchedule, triggerSync } from '../control/sync-schedules';
-import { DEFAULT_MUNCHKINS, startDefaultStack, type DefaultStack, type SimulatedSource } from '../simulators/default-stack';
+import { DEFAULT_MUNCHKINS, type DefaultStack, type SimulatedSource } from '../simulators/default-stack';
 import { sfId } from '../simulators/salesforce/data';
 import { dynamicsGuid, marketoId } from '../simulators/world/ids';
 import { buildWorld } from '../simulators/world/world';
 import type { backfill } from '../workflows/backfill';
 import { backfillProgressQuery, type SyncProgress } from '../contracts/sync';
-import { testApi } from './support/api';
+import type { testApi } from './support/api';
+import { startSourceStack } from './support/source-stack';
 import { createSyncActivities } from '../activities/sync';
 import { createLogger } from '../platform/logger';
 import { drainIdentityQueue } from '../engine/identity/resolver';
-import { closeTemporal, closeTestDb, countRows, temporalEnv, testDb, uniqueTaskQueue, testWorker } from './support/env';
+import { countRows, temporalEnv, testDb, uniqueTaskQueue } from './support/env';
 
 const taskQueue = uniqueTaskQueue('source-sync');
 const WORLD = { people: 600, accounts: 60, campaigns: 6, lists: 4 };
 let stack: DefaultStack;
 let api: Awaited<ReturnType<typeof testApi>>;
-let worker: Worker;
-let running: Promise<void>;
+let stop: (() => Promise<void>) | undefined;
 
 before(async () => {
-  stack = await startDefaultStack({ world: WORLD, schedule: '0 3 1 1 *', bulkStepSeconds: 0 });
-  for (const s of stack.sources) Object.assign(process.env, s.secrets);
-  api = await testApi({ taskQueue });
-  worker = await testWorker(taskQueue);
-  running = worker.run();
+  ({ stack, api, stop } = await startSourceStack(taskQueue, { world: WORLD, schedule: '0 3 1 1 *', bulkStepSeconds: 0 }));
 });
 
 after(async () => {
-  worker?.shutdown();
-  await running;
-  await api?.close();
-  await stack?.stop();
-  await closeTemporal();
-  await closeTestDb();
+  await stop?.();
 });
 
 async function stored(instanceId: string): Promise<Partial<Record<XdmClassName, number>>> {
